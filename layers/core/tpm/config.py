@@ -1,0 +1,72 @@
+"""Settings: the one place that reads the environment.
+
+Adapters are chosen from these URLs, never by `if local:` branches in domain code:
+  TPM_STORE  sqlite:///abs/path/tpm.db | dynamodb://TableName
+  TPM_KEYS   local:///abs/path/keys    | kms://alias/name (or a key id / ARN)
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    store_url: str = Field(default="sqlite:///.tpm/tpm.db")
+    keys_url: str = Field(default="local:///.tpm/keys")
+    data_dir: Path = Field(default=Path(".tpm"))
+    environment: Literal["local", "test", "aws"] = "local"
+    # API Gateway REST caps payloads at 10 MB; we accept far less for JSON routes.
+    max_body_bytes: int = Field(default=1_048_576, ge=1024, le=10_485_760)
+    # Data-key cache: bounded and time-limited so KMS calls stay rare but keys age out.
+    data_key_cache_size: int = Field(default=256, ge=1, le=100_000)
+    data_key_cache_seconds: int = Field(default=300, ge=1, le=86_400)
+    data_key_max_age_days: int = Field(default=30, ge=1, le=3650)
+    aws_region: str | None = None
+    portal_url: str = "http://127.0.0.1:8000/"
+
+    @field_validator("store_url")
+    @classmethod
+    def _store_scheme(cls, v: str) -> str:
+        if not v.startswith(("sqlite:///", "dynamodb://")):
+            raise ValueError("TPM_STORE must be sqlite:///path or dynamodb://table")
+        return v
+
+    @field_validator("keys_url")
+    @classmethod
+    def _keys_scheme(cls, v: str) -> str:
+        if not v.startswith(("local:///", "kms://")):
+            raise ValueError("TPM_KEYS must be local:///path or kms://key")
+        return v
+
+
+_ENV_NAMES = {
+    "store_url": "TPM_STORE",
+    "keys_url": "TPM_KEYS",
+    "data_dir": "TPM_DATA_DIR",
+    "environment": "TPM_ENV",
+    "max_body_bytes": "TPM_MAX_BODY_BYTES",
+    "data_key_cache_size": "TPM_DATA_KEY_CACHE_SIZE",
+    "data_key_cache_seconds": "TPM_DATA_KEY_CACHE_SECONDS",
+    "data_key_max_age_days": "TPM_DATA_KEY_MAX_AGE_DAYS",
+    "aws_region": "AWS_REGION",
+    "portal_url": "TPM_PORTAL_URL",
+}
+
+
+def settings_from_env(environ: dict[str, str] | None = None) -> Settings:
+    env = os.environ if environ is None else environ
+    values = {field: env[name] for field, name in _ENV_NAMES.items() if env.get(name)}
+    return Settings.model_validate(values)
+
+
+@cache
+def get_settings() -> Settings:
+    """Validated once per process (cold start); tests call `get_settings.cache_clear()`."""
+    return settings_from_env()

@@ -1,0 +1,51 @@
+"""A practice (tenant) and its settings. Pure: no I/O."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from zoneinfo import ZoneInfo, available_timezones
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+_SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
+
+
+class PracticeSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    session_idle_minutes: int = Field(default=15, ge=1, le=240)
+    session_max_hours: int = Field(default=12, ge=1, le=72)
+    require_provisioning_approval: bool = False
+    audit_retention_years: int = Field(default=6, ge=6, le=100)
+    break_glass_minutes: int = Field(default=60, ge=5, le=480)
+
+
+class Practice(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str
+    name: str = Field(min_length=1, max_length=120)
+    slug: str
+    timezone: str
+    created_at: datetime
+    settings: PracticeSettings = Field(default_factory=PracticeSettings)
+    version: int = 1
+
+    @field_validator("slug")
+    @classmethod
+    def _slug(cls, value: str) -> str:
+        if not _SLUG.match(value):
+            raise ValueError("slug: lowercase letters, digits and dashes")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        if value not in available_timezones():
+            raise ValueError("unknown IANA time zone")
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)

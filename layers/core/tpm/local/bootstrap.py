@@ -1,0 +1,58 @@
+"""First start of `tpm dev`: data dir, local keys, and a clearly synthetic demo practice."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from tpm.config import Settings
+from tpm.runtime import Runtime
+from tpm.services.practices import create_practice, get_practice, practice_id_for_slug
+
+DEMO_SLUG = "demo"
+DEMO_NAME = "Demo Practice (synthetic data)"
+DEMO_TIMEZONE = "America/Chicago"
+
+
+def local_settings(data_dir: Path, environment: Literal["local", "test"] = "local") -> Settings:
+    data_dir = data_dir.resolve()
+    return Settings(
+        store_url=f"sqlite:///{data_dir / 'tpm.db'}",
+        keys_url=f"local:///{data_dir / 'keys'}",
+        data_dir=data_dir,
+        environment=environment,
+    )
+
+
+def export_settings(settings: Settings) -> None:
+    """Handlers read settings from the environment (as in Lambda): set it before they load."""
+    os.environ["TPM_STORE"] = settings.store_url
+    os.environ["TPM_KEYS"] = settings.keys_url
+    os.environ["TPM_DATA_DIR"] = str(settings.data_dir)
+    os.environ["TPM_ENV"] = settings.environment
+    os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "tpm-dev")
+    os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "tpm")
+
+
+def prepare_data_dir(data_dir: Path) -> None:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(data_dir, 0o700)
+
+
+@dataclass(frozen=True)
+class DemoInfo:
+    practice_id: str
+    created: bool
+
+
+def ensure_demo_practice(runtime: Runtime) -> DemoInfo:
+    existing = practice_id_for_slug(runtime.store, DEMO_SLUG)
+    if existing is not None:
+        get_practice(runtime.store, existing)
+        return DemoInfo(existing, created=False)
+    practice = create_practice(
+        runtime.store, runtime.clock, name=DEMO_NAME, slug=DEMO_SLUG, timezone=DEMO_TIMEZONE
+    )
+    return DemoInfo(practice.id, created=True)

@@ -1,0 +1,47 @@
+"""Build the one OpenAPI document from every function's resolver (as template.yaml lists
+them). `tpm openapi --write` commits it to schemas/openapi.json; a test fails when stale."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from aws_lambda_powertools.event_handler.openapi.merge import OpenAPIMerge
+from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
+
+from tpm import __version__
+from tpm.local.functions import load_module
+from tpm.local.template import functions, load_template
+
+TITLE = "tpm API"
+DESCRIPTION = (
+    "Therapy practice management. Every route is under /v1; the practice is taken from the "
+    "verified token, never from the path or body. Errors share one shape: "
+    '{"error": {"code", "message", "details"}, "request_id"}.'
+)
+
+
+def build_document(root: Path) -> dict[str, Any]:
+    merge = OpenAPIMerge(
+        title=TITLE,
+        version=__version__,
+        description=DESCRIPTION,
+        security_schemes={"bearer": HTTPBearer(bearerFormat="JWT")},
+        security=[{"bearer": []}],
+        on_conflict="error",
+    )
+    for spec in functions(load_template(root / "template.yaml")):
+        if not spec.routes:
+            continue
+        module = load_module(spec, root)
+        app = getattr(module, "app", None)
+        if app is None:
+            continue
+        merge.add_schema(app.get_openapi_schema(title=TITLE, version=__version__))
+    doc: dict[str, Any] = json.loads(merge.get_openapi_json_schema())
+    return doc
+
+
+def render(doc: dict[str, Any]) -> str:
+    return json.dumps(doc, indent=2, sort_keys=True) + "\n"

@@ -1,0 +1,90 @@
+"""`tpm dev`'s HTTP server: the portal at /, the API through the local gateway.
+
+Starlette gives us static files and an ASGI app; every /v1 request becomes an API Gateway
+proxy event for the same handler Lambda would run (tpm.local.gateway).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from tpm.local.gateway import API_GATEWAY_MAX_BODY, HttpRequest, LocalGateway
+
+API_PREFIXES = ("/v1/", "/v1")
+PORTAL_HEADERS = {
+    # The same policy CloudFront's response-headers policy sets in AWS (infrastructure/).
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; "
+        "object-src 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Permissions-Policy": "camera=(self), microphone=(self), geolocation=()",
+}
+
+
+def create_asgi_app(gateway: LocalGateway, portal_dir: Path) -> Starlette:
+    async def api(request: Request) -> Response:
+        body = await _read_capped(request)
+        if body is None:
+            return Response(
+                b'{"error":{"code":"payload_too_large","message":"The request body is too large.",'
+                b'"details":{}},"request_id":""}',
+                status_code=413,
+                media_type="application/json",
+            )
+        http_request = HttpRequest(
+            method=request.method,
+            path=request.url.path,
+            headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw],
+            query=list(request.query_params.multi_items()),
+            body=body,
+            source_ip=request.client.host if request.client else "127.0.0.1",
+        )
+        result = await run_in_threadpool(gateway.dispatch, http_request)
+        response = Response(content=result.body, status_code=result.status)
+        for name, value in result.headers:
+            response.headers.append(name, value)
+        return response
+
+    portal = _PortalFiles(directory=str(portal_dir), html=True)
+    methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+    return Starlette(
+        routes=[
+            Route("/v1", api, methods=methods),
+            Route("/v1/{rest:path}", api, methods=methods),
+            Mount("/", app=portal, name="portal"),
+        ]
+    )
+
+
+async def _read_capped(request: Request) -> bytes | None:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > API_GATEWAY_MAX_BODY:
+        return None
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > API_GATEWAY_MAX_BODY:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+class _PortalFiles(StaticFiles):
+    """Static portal files with the security headers CloudFront adds in AWS."""
+
+    async def get_response(self, path: str, scope):  # type: ignore[no-untyped-def]
+        response = await super().get_response(path, scope)
+        for name, value in PORTAL_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response

@@ -1,0 +1,17 @@
+"""The one place that creates Logger and Metrics.
+
+Rule: never log events, bodies, query strings or models — ids, counts, codes and timings only.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from aws_lambda_powertools import Logger
+
+
+@cache
+def get_logger(service: str) -> Logger:
+    # Powertools keeps one std logger per service name; creating it once per service keeps
+    # handlers from being attached twice when several functions share one process (tpm dev).
+    return Logger(service=service, log_uncaught_exceptions=False)
