@@ -24,7 +24,7 @@ class Health(BaseModel):
     summary="Liveness check",
     description="Public. Answers without touching the store or keys.",
     tags=["platform"],
-    security=[],
+
 )
 def health() -> Health:
     return Health(status="ok", version=__version__)
@@ -34,7 +34,7 @@ def health() -> Health:
     "/v1/openapi.json",
     summary="The OpenAPI document for the whole API",
     tags=["platform"],
-    security=[],
+
 )
 def openapi() -> Response[dict[str, Any]]:
     return Response(status_code=200, content_type="application/json", body=openapi_document())

@@ -5,9 +5,15 @@ Rule: never log events, bodies, query strings or models — ids, counts, codes a
 
 from __future__ import annotations
 
+import logging
 from functools import cache
 
 from aws_lambda_powertools import Logger
+
+# Powertools' own debug logging prints route arguments (parsed request bodies = PHI) and
+# whole events. Its package logger is held at WARNING whatever POWERTOOLS_DEBUG or the log
+# level say; tests/integration/test_http_errors.py proves no PHI reaches any log.
+logging.getLogger("aws_lambda_powertools").setLevel(logging.WARNING)
 
 
 @cache

@@ -31,7 +31,8 @@ def build_document(root: Path) -> dict[str, Any]:
         security=[{"bearer": []}],
         on_conflict="error",
     )
-    for spec in functions(load_template(root / "template.yaml")):
+    specs = functions(load_template(root / "template.yaml"))
+    for spec in specs:
         if not spec.routes:
             continue
         module = load_module(spec, root)
@@ -40,6 +41,12 @@ def build_document(root: Path) -> dict[str, Any]:
             continue
         merge.add_schema(app.get_openapi_schema(title=TITLE, version=__version__))
     doc: dict[str, Any] = json.loads(merge.get_openapi_json_schema())
+    # Whether a route is public is decided in template.yaml (Auth: Authorizer: NONE); say
+    # so explicitly in the document (an empty requirement overrides the global bearer one).
+    for route in (r for spec in specs for r in spec.routes if r.public):
+        operation = doc.get("paths", {}).get(route.path, {}).get(route.method.lower())
+        if operation is not None:
+            operation["security"] = []
     return doc
 
 
