@@ -24,7 +24,6 @@ class Health(BaseModel):
     summary="Liveness check",
     description="Public. Answers without touching the store or keys.",
     tags=["platform"],
-
 )
 def health() -> Health:
     return Health(status="ok", version=__version__)
@@ -34,7 +33,6 @@ def health() -> Health:
     "/v1/openapi.json",
     summary="The OpenAPI document for the whole API",
     tags=["platform"],
-
 )
 def openapi() -> Response[dict[str, Any]]:
     return Response(status_code=200, content_type="application/json", body=openapi_document())

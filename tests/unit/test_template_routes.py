@@ -11,7 +11,9 @@ FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "echo_api"
 def test_cfn_tags_become_long_form(project_root: Path) -> None:
     template = load_template(project_root / "template.yaml")
     sse = template["Resources"]["Table"]["Properties"]["SSESpecification"]
-    assert sse["KMSMasterKeyId"] == {"Ref": "PhiKey"}
+    assert sse["KMSMasterKeyId"] == {
+        "Fn::If": ["CreatePhiKey", {"Fn::GetAtt": ["PhiKey", "Arn"]}, {"Ref": "PhiKeyArn"}]
+    }
 
 
 def test_routes_come_from_api_events_most_specific_first() -> None:

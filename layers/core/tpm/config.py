@@ -3,6 +3,8 @@
 Adapters are chosen from these URLs, never by `if local:` branches in domain code:
   TPM_STORE  sqlite:///abs/path/tpm.db | dynamodb://TableName
   TPM_KEYS   local:///abs/path/keys    | kms://alias/name (or a key id / ARN)
+  TPM_IDENTITY local:///abs/path/identity | cognito://<user pool id>?client_id=<id>
+  TPM_AUDIT  local:///abs/path/audit   (checkpoint signing key + sealed checkpoint log)
 """
 
 from __future__ import annotations
@@ -20,6 +22,10 @@ class Settings(BaseModel):
 
     store_url: str = Field(default="sqlite:///.tpm/tpm.db")
     keys_url: str = Field(default="local:///.tpm/keys")
+    identity_url: str = Field(default="local:///.tpm/identity")
+    audit_url: str = Field(default="local:///.tpm/audit")
+    token_issuer: str = "tpm-local"  # noqa: S105 - a claim value, not a secret
+    token_audience: str = "tpm-api"  # noqa: S105
     data_dir: Path = Field(default=Path(".tpm"))
     environment: Literal["local", "test", "aws"] = "local"
     # API Gateway REST caps payloads at 10 MB; we accept far less for JSON routes.
@@ -38,6 +44,20 @@ class Settings(BaseModel):
             raise ValueError("TPM_STORE must be sqlite:///path or dynamodb://table")
         return v
 
+    @field_validator("identity_url")
+    @classmethod
+    def _identity_scheme(cls, v: str) -> str:
+        if not v.startswith(("local:///", "cognito://")):
+            raise ValueError("TPM_IDENTITY must be local:///path or cognito://pool?client_id=...")
+        return v
+
+    @field_validator("audit_url")
+    @classmethod
+    def _audit_scheme(cls, v: str) -> str:
+        if not v.startswith("local:///"):
+            raise ValueError("TPM_AUDIT must be local:///path")
+        return v
+
     @field_validator("keys_url")
     @classmethod
     def _keys_scheme(cls, v: str) -> str:
@@ -49,6 +69,10 @@ class Settings(BaseModel):
 _ENV_NAMES = {
     "store_url": "TPM_STORE",
     "keys_url": "TPM_KEYS",
+    "identity_url": "TPM_IDENTITY",
+    "audit_url": "TPM_AUDIT",
+    "token_issuer": "TPM_TOKEN_ISSUER",
+    "token_audience": "TPM_TOKEN_AUDIENCE",
     "data_dir": "TPM_DATA_DIR",
     "environment": "TPM_ENV",
     "max_body_bytes": "TPM_MAX_BODY_BYTES",

@@ -6,13 +6,18 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
+from tpm.adapters.identity import IdentityProvider
+from tpm.adapters.identity.factory import open_identity
 from tpm.adapters.keys import open_master_key
 from tpm.adapters.keys.base import MasterKey
 from tpm.adapters.store import open_store
 from tpm.adapters.store.base import Store
 from tpm.clock import Clock, SystemClock
 from tpm.config import Settings, get_settings
+from tpm.security.audit import AuditTrail
+from tpm.security.audit_checkpoints import LocalCheckpointSigner, LocalCheckpointSink
 from tpm.security.envelope import FieldCipher
+from tpm.security.tokens import TokenVerifier
 
 
 @dataclass
@@ -22,6 +27,15 @@ class Runtime:
     master_key: MasterKey
     cipher: FieldCipher
     clock: Clock
+    identity: IdentityProvider
+    audit: AuditTrail
+    _verifier: TokenVerifier | None = None
+
+    def verifier(self) -> TokenVerifier:
+        """The API bearer-token verifier, built once (it caches the JWKS)."""
+        if self._verifier is None:
+            self._verifier = self.identity.verifier()
+        return self._verifier
 
 
 _lock = threading.Lock()
@@ -40,7 +54,27 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
         cache_seconds=settings.data_key_cache_seconds,
         data_key_max_age_days=settings.data_key_max_age_days,
     )
-    return Runtime(settings=settings, store=store, master_key=master, cipher=cipher, clock=clock)
+    audit_dir = settings.audit_url.removeprefix("local://")
+    audit = AuditTrail(
+        LocalCheckpointSigner(f"{audit_dir}/signing"),
+        LocalCheckpointSink(f"{audit_dir}/checkpoints"),
+        clock=clock,
+    )
+    identity = open_identity(
+        settings.identity_url,
+        issuer=settings.token_issuer,
+        audience=settings.token_audience,
+        clock=clock,
+    )
+    return Runtime(
+        settings=settings,
+        store=store,
+        master_key=master,
+        cipher=cipher,
+        clock=clock,
+        identity=identity,
+        audit=audit,
+    )
 
 
 def get_runtime() -> Runtime:

@@ -8,6 +8,8 @@ from zoneinfo import ZoneInfo, available_timezones
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from tpm.security.passwords import PasswordPolicy
+
 _SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
 
 
@@ -19,6 +21,7 @@ class PracticeSettings(BaseModel):
     require_provisioning_approval: bool = False
     audit_retention_years: int = Field(default=6, ge=6, le=100)
     break_glass_minutes: int = Field(default=60, ge=5, le=480)
+    password_policy: PasswordPolicy = Field(default_factory=PasswordPolicy)
 
 
 class Practice(BaseModel):

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Literal
 
 from tpm.config import Settings
+from tpm.local.demo import seed_demo_people
 from tpm.runtime import Runtime
 from tpm.services.practices import create_practice, get_practice, practice_id_for_slug
 
@@ -21,6 +22,8 @@ def local_settings(data_dir: Path, environment: Literal["local", "test"] = "loca
     return Settings(
         store_url=f"sqlite:///{data_dir / 'tpm.db'}",
         keys_url=f"local:///{data_dir / 'keys'}",
+        identity_url=f"local:///{data_dir / 'identity'}",
+        audit_url=f"local:///{data_dir / 'audit'}",
         data_dir=data_dir,
         environment=environment,
     )
@@ -30,6 +33,8 @@ def export_settings(settings: Settings) -> None:
     """Handlers read settings from the environment (as in Lambda): set it before they load."""
     os.environ["TPM_STORE"] = settings.store_url
     os.environ["TPM_KEYS"] = settings.keys_url
+    os.environ["TPM_IDENTITY"] = settings.identity_url
+    os.environ["TPM_AUDIT"] = settings.audit_url
     os.environ["TPM_DATA_DIR"] = str(settings.data_dir)
     os.environ["TPM_ENV"] = settings.environment
     os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "tpm-dev")
@@ -55,4 +60,5 @@ def ensure_demo_practice(runtime: Runtime) -> DemoInfo:
     practice = create_practice(
         runtime.store, runtime.clock, name=DEMO_NAME, slug=DEMO_SLUG, timezone=DEMO_TIMEZONE
     )
+    seed_demo_people(runtime, practice.id)
     return DemoInfo(practice.id, created=True)

@@ -10,11 +10,13 @@ import uvicorn
 from tpm.config import get_settings
 from tpm.local.bootstrap import (
     DEMO_NAME,
+    DEMO_SLUG,
     ensure_demo_practice,
     export_settings,
     local_settings,
     prepare_data_dir,
 )
+from tpm.local.demo import credentials_table
 from tpm.local.gateway import LocalGateway
 from tpm.local.scheduler import LocalScheduler
 from tpm.local.server import create_asgi_app
@@ -59,6 +61,10 @@ def _banner(
             f"  API      http://{host}:{port}/v1/health   (OpenAPI: /v1/openapi.json)",
             f"  data     {data_dir}  (SQLite + local keys, mode 0600)",
             f"  routes   {routes} from template.yaml; {len(schedules)} schedule(s)",
+            f'  sign in  practice "{DEMO_SLUG}" — POST /v1/auth/login with one of:',
+            credentials_table(),
+            "           (owner, admin, supervisor, biller and compliance enrol MFA first:",
+            "            POST /v1/me/mfa/totp, then /v1/me/mfa/totp/confirm)",
             "  stop     Ctrl-C",
             "",
         ]

@@ -14,9 +14,25 @@ from typing import Any
 import yaml
 
 _TAGS = (
-    "Ref", "Sub", "GetAtt", "If", "Equals", "Not", "And", "Or", "Join", "Select", "Split",
-    "FindInMap", "ImportValue", "Base64", "Cidr", "GetAZs", "Condition", "Transform",
-)  # fmt: skip
+    "Ref",
+    "Sub",
+    "GetAtt",
+    "If",
+    "Equals",
+    "Not",
+    "And",
+    "Or",
+    "Join",
+    "Select",
+    "Split",
+    "FindInMap",
+    "ImportValue",
+    "Base64",
+    "Cidr",
+    "GetAZs",
+    "Condition",
+    "Transform",
+)
 
 
 class _CfnLoader(yaml.SafeLoader):

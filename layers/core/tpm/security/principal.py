@@ -17,11 +17,14 @@ class Role(StrEnum):
     SUPERVISOR = "supervisor"
     BILLER = "biller"
     FRONT_DESK = "front_desk"
+    COMPLIANCE = "compliance"  # the practice's compliance/privacy officer: audit, read-only
     PATIENT = "patient"
 
 
 STAFF_ROLES = frozenset(Role) - {Role.PATIENT}
-MFA_REQUIRED_ROLES = frozenset({Role.OWNER, Role.ADMIN, Role.SUPERVISOR, Role.BILLER})
+MFA_REQUIRED_ROLES = frozenset(
+    {Role.OWNER, Role.ADMIN, Role.SUPERVISOR, Role.BILLER, Role.COMPLIANCE}
+)
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,8 @@ class Principal:
     # Set for patient accounts: the patient record this login belongs to.
     patient_id: str | None = None
     display_name: str = ""
+    # MFA is required for the role but not set up yet: only enrolment routes are open.
+    mfa_enrolment_pending: bool = False
     # Per-request facts for the audit trail (never PHI).
     source_ip: str = ""
     user_agent: str = ""
@@ -44,10 +49,6 @@ class Principal:
     @property
     def is_patient(self) -> bool:
         return Role.PATIENT in self.roles
-
-    @property
-    def needs_mfa_enrolment(self) -> bool:
-        return bool(self.roles & MFA_REQUIRED_ROLES) and not self.mfa_authenticated
 
     @property
     def role_label(self) -> str:

@@ -257,6 +257,36 @@ def check_limit(limit: int) -> None:
         raise StoreMisuse(f"limit must be 1..{MAX_PAGE}")
 
 
+def check_key(pk: str, sk: str | None = None) -> None:
+    """DynamoDB refuses empty key strings; SQLite must refuse them the same way."""
+    if (
+        not isinstance(pk, str)
+        or not pk
+        or (sk is not None and (not isinstance(sk, str) or not sk))
+    ):
+        raise StoreMisuse("keys must be non-empty strings")
+
+
+def check_query(
+    pk: str,
+    index: str | None,
+    sk_prefix: str | None,
+    sk_between: tuple[str, str] | None,
+    limit: int,
+) -> None:
+    """Arguments both adapters must refuse identically (DynamoDB would say ValidationException)."""
+    check_key(pk)
+    check_limit(limit)
+    if index is not None and index not in INDEXES:
+        raise StoreMisuse("unknown index")
+    if sk_prefix is not None and sk_between is not None:
+        raise StoreMisuse("use sk_prefix or sk_between, not both")
+    if sk_prefix is not None and not sk_prefix:
+        raise StoreMisuse("sk_prefix must not be empty")
+    if sk_between is not None and not (sk_between[0] and sk_between[0] <= sk_between[1]):
+        raise StoreMisuse("sk_between needs low <= high")
+
+
 def check_transaction(operations: Sequence[Operation]) -> None:
     if not operations:
         raise StoreMisuse("empty transaction")
@@ -267,6 +297,8 @@ def check_transaction(operations: Sequence[Operation]) -> None:
         key = (op.item["pk"], op.item["sk"]) if isinstance(op, Put) else (op.pk, op.sk)
         if isinstance(op, Put):
             check_item(op.item)
+        else:
+            check_key(op.pk, op.sk)
         if key in seen:
             raise StoreMisuse("a transaction may touch each item once")
         seen.add(key)

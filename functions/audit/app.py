@@ -1,0 +1,100 @@
+"""Audit and compliance: query and verify the trail, security alerts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from pydantic import BaseModel
+
+from tpm.api.app import create_app, lambda_entry
+from tpm.api.context import Cursor, Limit, service_context
+from tpm.api.views import Page
+from tpm.services.compliance import ComplianceService
+
+app = create_app("audit")
+TAGS = ["audit"]
+IdFilter = Annotated[str | None, Query(pattern=r"^[a-z]{2,5}_[0-9a-z]{26}$")]
+TimeFilter = Annotated[datetime | None, Query(description="RFC 3339 with offset")]
+
+
+class AuditEventView(BaseModel):
+    seq: int
+    time: str
+    actor_kind: str
+    actor_id: str
+    roles: list[str]
+    action: str
+    resource_kind: str
+    resource_id: str
+    patient_id: str | None
+    outcome: str
+    source_ip: str
+    user_agent: str
+    request_id: str
+    break_glass: bool
+    reason_code: str | None
+    hash: str
+
+
+class ProblemView(BaseModel):
+    kind: str
+    seq: int
+    detail: str
+
+
+class VerifyOut(BaseModel):
+    ok: bool
+    events_checked: int
+    last_seq: int
+    checkpoints_checked: int
+    sealed_checkpoints_checked: int
+    problems: list[ProblemView]
+
+
+class AlertView(BaseModel):
+    kind: str | None
+    grant_id: str | None
+    user_id: str | None
+    patient_id: str | None
+    ends_at: str | None
+    time: str | None
+
+
+@app.get("/v1/audit-events", summary="Query the audit trail (newest first)", tags=TAGS)
+def audit_events(
+    patient_id: IdFilter = None,
+    user_id: IdFilter = None,
+    from_: Annotated[datetime | None, Query(alias="from")] = None,
+    to: TimeFilter = None,
+    limit: Limit = 25,
+    cursor: Cursor = None,
+) -> Page[AuditEventView]:
+    page = ComplianceService(service_context(app)).events(
+        patient_id=patient_id, user_id=user_id, start=from_, end=to, limit=limit, cursor=cursor
+    )
+    items = [AuditEventView.model_validate(e.model_dump(mode="json")) for e in page.events]
+    return Page[AuditEventView](items=items, next_cursor=page.next_cursor)
+
+
+@app.post("/v1/audit/verify", summary="Verify the practice's audit chain end to end", tags=TAGS)
+def verify_chain() -> VerifyOut:
+    report = ComplianceService(service_context(app)).verify()
+    return VerifyOut(
+        ok=report.ok,
+        events_checked=report.events_checked,
+        last_seq=report.last_seq,
+        checkpoints_checked=report.checkpoints_checked,
+        sealed_checkpoints_checked=report.sealed_checkpoints_checked,
+        problems=[ProblemView(kind=p.kind, seq=p.seq, detail=p.detail) for p in report.problems],
+    )
+
+
+@app.get("/v1/security-alerts", summary="Security alerts (break-glass openings)", tags=TAGS)
+def alerts(limit: Limit = 25, cursor: Cursor = None) -> Page[AlertView]:
+    items, next_cursor = ComplianceService(service_context(app)).alerts(limit, cursor)
+    return Page[AlertView](items=[AlertView(**i) for i in items], next_cursor=next_cursor)
+
+
+lambda_handler = lambda_entry(app, "audit")

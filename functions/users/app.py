@@ -1,0 +1,114 @@
+"""Users: invite, approve, list, change roles, deactivate, supervision, sessions."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler import Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from tpm.api.app import create_app, lambda_entry
+from tpm.api.context import Cursor, Limit, service_context
+from tpm.api.views import Page, SessionView, UserView
+from tpm.security.principal import Role
+from tpm.services.users import UserService
+
+app = create_app("users")
+TAGS = ["users"]
+StaffRole = Role  # validated further in the service (no patient role here)
+
+
+class InviteIn(BaseModel):
+    # Fields a caller may not set (id, practice, status, owner...) are rejected, not ignored.
+    model_config = ConfigDict(extra="forbid")
+
+    email: str = Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    display_name: str = Field(min_length=1, max_length=120)
+    roles: list[StaffRole] = Field(min_length=1, max_length=7)
+    credentials: str = Field(default="", max_length=60)
+
+
+class InvitationOut(BaseModel):
+    user: UserView
+    invitation_token: str | None = Field(
+        description="Give this to the person (in AWS it is emailed); null while approval waits."
+    )
+
+
+class RolesIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    roles: list[StaffRole] = Field(min_length=1, max_length=7)
+    version: int = Field(ge=1)
+
+
+class VersionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: int = Field(ge=1)
+
+
+class SupervisorIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    supervisor_id: str = Field(pattern=r"^usr_[0-9a-z]{26}$")
+
+
+@app.post("/v1/users", summary="Invite a staff member", tags=TAGS)
+def invite(body: InviteIn) -> Response[InvitationOut]:
+    result = UserService(service_context(app)).invite(
+        body.email, body.display_name, frozenset(body.roles), body.credentials
+    )
+    out = InvitationOut(user=UserView.of(result.user), invitation_token=result.token)
+    return Response(status_code=201, body=out, headers={"Location": f"/v1/users/{result.user.id}"})
+
+
+@app.get("/v1/users", summary="List users", tags=TAGS)
+def list_users(limit: Limit = 25, cursor: Cursor = None) -> Page[UserView]:
+    users, next_cursor = UserService(service_context(app)).list_users(limit, cursor)
+    return Page[UserView](items=[UserView.of(u) for u in users], next_cursor=next_cursor)
+
+
+@app.get("/v1/users/<userId>", summary="Get a user", tags=TAGS)
+def get_user(userId: str) -> UserView:  # noqa: N803 - path parameter
+    return UserView.of(UserService(service_context(app)).get(userId))
+
+
+@app.post("/v1/users/<userId>/approve", summary="Approve an invitation (a second admin)", tags=TAGS)
+def approve(userId: str) -> InvitationOut:  # noqa: N803
+    result = UserService(service_context(app)).approve(userId)
+    return InvitationOut(user=UserView.of(result.user), invitation_token=result.token)
+
+
+@app.patch("/v1/users/<userId>/roles", summary="Change a user's roles", tags=TAGS)
+def set_roles(userId: str, body: RolesIn) -> UserView:  # noqa: N803
+    return UserView.of(
+        UserService(service_context(app)).set_roles(userId, frozenset(body.roles), body.version)
+    )
+
+
+@app.post("/v1/users/<userId>/deactivate", summary="Deactivate a user (immediate)", tags=TAGS)
+def deactivate(userId: str, body: VersionIn) -> UserView:  # noqa: N803
+    return UserView.of(UserService(service_context(app)).deactivate(userId, body.version))
+
+
+@app.post("/v1/users/<userId>/supervisors", summary="Assign a supervisor", tags=TAGS)
+def add_supervisor(userId: str, body: SupervisorIn) -> Response[str]:  # noqa: N803
+    UserService(service_context(app)).set_supervisor(userId, body.supervisor_id)
+    return Response(status_code=204, body="")
+
+
+@app.get("/v1/users/<userId>/sessions", summary="A user's sessions", tags=TAGS)
+def user_sessions(userId: str) -> Page[SessionView]:  # noqa: N803
+    ctx = service_context(app)
+    sessions = UserService(ctx).sessions_of(userId)
+    return Page[SessionView](items=[SessionView.of(s, ctx.now()) for s in sessions])
+
+
+@app.post(
+    "/v1/users/<userId>/sessions/<sessionId>/revoke", summary="End a user's session", tags=TAGS
+)
+def revoke(userId: str, sessionId: str) -> Response[str]:  # noqa: N803
+    UserService(service_context(app)).revoke_session(userId, sessionId)
+    return Response(status_code=204, body="")
+
+
+lambda_handler = lambda_entry(app, "users")

@@ -1,0 +1,40 @@
+"""From an API Gateway event to a ServiceContext: the caller's verified identity and the
+request facts the audit trail records (source IP, user agent, request id)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+from aws_lambda_powertools.event_handler.openapi.params import Query
+
+from tpm.runtime import get_runtime
+from tpm.services.authentication import RequestMeta
+from tpm.services.context import ServiceContext
+from tpm.services.request_auth import authenticate, bearer_token
+
+# Pagination per API.md: default 25, max 100; larger is 422, never silently clamped.
+Limit = Annotated[int, Query(ge=1, le=100, description="Page size (1-100).")]
+Cursor = Annotated[
+    str | None, Query(max_length=2048, description="Opaque cursor from a previous page.")
+]
+
+
+def request_meta(app: APIGatewayRestResolver) -> RequestMeta:
+    event = app.current_event
+    identity = event.request_context.identity
+    return RequestMeta(
+        source_ip=str(identity.source_ip or ""),
+        user_agent=str(identity.user_agent or "")[:512],
+        request_id=str(event.request_context.request_id or ""),
+    )
+
+
+def service_context(
+    app: APIGatewayRestResolver, *, enrolment_route: bool = False
+) -> ServiceContext:
+    """Authenticates the request (401/403 otherwise) and returns the context services use."""
+    runtime = get_runtime()
+    token = bearer_token(dict(app.current_event.headers or {}))
+    principal = authenticate(runtime, token, request_meta(app), enrolment_route=enrolment_route)
+    return ServiceContext(runtime=runtime, principal=principal)

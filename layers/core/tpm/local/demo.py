@@ -1,0 +1,149 @@
+"""The demo practice's people: one synthetic user per role, and a synthetic patient.
+
+Everything here is invented and printed on purpose so a newcomer can sign in at once.
+Staff who must use MFA (owner, admin, supervisor, biller, compliance) are asked to enrol
+on first sign-in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from tpm.adapters.store.base import Operation, Put
+from tpm.domain.patients import Patient
+from tpm.domain.users import User, UserStatus
+from tpm.ids import new_id
+from tpm.repositories.patients import PatientRepository
+from tpm.repositories.relationships import StoreRelationships
+from tpm.repositories.users import UserRepository
+from tpm.runtime import Runtime
+from tpm.security import passwords
+from tpm.security.audit_chain import AuditEvent
+from tpm.security.principal import Role, SystemActor
+
+EMAIL_DOMAIN = "example.test"  # RFC 2606: reserved, never delivers anywhere
+
+
+@dataclass(frozen=True)
+class DemoAccount:
+    role: Role
+    email: str
+    password: str
+    display_name: str
+    credentials: str = ""
+
+
+DEMO_ACCOUNTS = (
+    DemoAccount(
+        Role.OWNER,
+        f"olivia.owner@{EMAIL_DOMAIN}",
+        "plum-kettle-harbor-41",
+        "Olivia Owner (synthetic)",
+    ),
+    DemoAccount(
+        Role.ADMIN, f"adam.admin@{EMAIL_DOMAIN}", "cedar-violin-meadow-27", "Adam Admin (synthetic)"
+    ),
+    DemoAccount(
+        Role.CLINICIAN,
+        f"casey.clinician@{EMAIL_DOMAIN}",
+        "amber-falcon-river-63",
+        "Casey Clinician (synthetic)",
+        "LCSW",
+    ),
+    DemoAccount(
+        Role.SUPERVISOR,
+        f"sam.supervisor@{EMAIL_DOMAIN}",
+        "granite-tulip-comet-58",
+        "Sam Supervisor (synthetic)",
+        "LPC-S",
+    ),
+    DemoAccount(
+        Role.BILLER,
+        f"billie.biller@{EMAIL_DOMAIN}",
+        "walnut-signal-orbit-35",
+        "Billie Biller (synthetic)",
+    ),
+    DemoAccount(
+        Role.FRONT_DESK,
+        f"frankie.frontdesk@{EMAIL_DOMAIN}",
+        "saffron-lagoon-piano-19",
+        "Frankie Front-Desk (synthetic)",
+    ),
+    DemoAccount(
+        Role.COMPLIANCE,
+        f"cory.compliance@{EMAIL_DOMAIN}",
+        "juniper-beacon-atlas-72",
+        "Cory Compliance (synthetic)",
+    ),
+)
+DEMO_PATIENT = DemoAccount(
+    Role.PATIENT,
+    f"pat.example@{EMAIL_DOMAIN}",
+    "velvet-orchid-summit-86",
+    "Pat Example (synthetic)",
+)
+
+
+def seed_demo_people(runtime: Runtime, practice_id: str) -> None:
+    """Create the demo accounts and patient, in one audited transaction."""
+    store = runtime.store.practice(practice_id)
+    users = UserRepository(store, runtime.cipher)
+    now = runtime.clock.now()
+    ops: list[Operation] = []
+    ids: dict[Role, str] = {}
+    for account in (*DEMO_ACCOUNTS, DEMO_PATIENT):
+        user_id = new_id("usr")
+        ids[account.role] = user_id
+        patient_id = None
+        if account.role is Role.PATIENT:
+            patient_id = new_id("pat")
+            patient = Patient(
+                id=patient_id,
+                legal_first_name="Pat",
+                legal_last_name="Example",
+                preferred_name="Pat",
+                pronouns="they/them",
+                date_of_birth=date(1990, 1, 1),
+                email=account.email,
+                phone="+15555550100",  # 555-01xx: reserved for fiction
+                created_at=now,
+                created_by=ids[Role.FRONT_DESK],
+            )
+            ops.append(PatientRepository(store, runtime.cipher).create_op(patient))
+            ops.append(StoreRelationships.add_member_op(patient_id, ids[Role.CLINICIAN], now))
+        user = User(
+            id=user_id,
+            email=account.email,
+            display_name=account.display_name,
+            roles=frozenset({account.role}),
+            status=UserStatus.ACTIVE,
+            credentials=account.credentials,
+            patient_id=patient_id,
+            password_hash=passwords.hash_password(account.password),
+            created_at=now,
+            invited_by="bootstrap",
+            approved_by="bootstrap",
+        )
+        ops += users.create_ops(user)
+        ops.append(users.role_change_op(user_id, now, "bootstrap", [], [account.role.value]))
+    ops.append(users.supervision_op(ids[Role.CLINICIAN], ids[Role.SUPERVISOR]))
+    seeded: list[Put] = [op for op in ops if isinstance(op, Put)]
+    runtime.audit.write_with_audit(
+        store,
+        lambda: list(seeded),
+        AuditEvent.for_system(
+            SystemActor("bootstrap", practice_id),
+            action="practice.seed",
+            resource_kind="practice",
+            resource_id=practice_id,
+            reason_code="demo_people",
+        ),
+    )
+
+
+def credentials_table() -> str:
+    rows = [
+        f"    {a.role.value:<11} {a.email:<36} {a.password}" for a in (*DEMO_ACCOUNTS, DEMO_PATIENT)
+    ]
+    return "\n".join(["    role        email                                password", *rows])

@@ -1,0 +1,270 @@
+"""The audit event model and the pure rules of the per-practice hash chain (no I/O).
+
+Each event records who did what to which resource, never a PHI value: ids and codes only.
+The chain: event N's `hash` is SHA-256 over the canonical form of every other field of
+event N, including `seq` and `prev_hash` (= event N-1's hash; GENESIS_HASH for N = 1).
+Canonical form = JSON with keys sorted by code point, no whitespace, UTF-8, no floats
+(`canonical_bytes`). Anyone can re-check a chain with these two functions; the same
+`ChainWalker` checks the store (tpm.security.audit) and an export (tpm.services.audit_export).
+
+Retention: events are kept at least `AuditSettings.retention_years` (HIPAA: 6 years) and
+nothing in tpm deletes them: there is no delete API and events never carry `expires_at`
+(no TTL). Expiry beyond retention is an export + archival job, not a row deletion.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from tpm.ids import new_id
+from tpm.security.principal import Principal, SystemActor
+
+GENESIS_HASH = "0" * 64
+
+# Actions about the audit trail itself. A change to any audit setting is recorded with
+# AUDIT_SETTINGS_CHANGED (resource_id = the setting's name, reason_code = enabled/disabled/
+# changed) in the same transaction as the settings write.
+AUDIT_SETTINGS_CHANGED = "audit.settings.update"
+AUDIT_EXPORTED = "audit.export"
+AUDIT_VERIFIED = "audit.verify"
+AUDIT_QUERIED = "audit.read"
+
+_ID_PATTERN = r"^[A-Za-z0-9_.:@-]{1,128}$"  # no '#' or '|': ids go into index keys
+_CODE_PATTERN = r"^[a-z0-9_]{1,64}$"
+_SOURCE_TOKEN = re.compile(r"[A-Za-z0-9.:_-]{1,64}")
+
+
+class Outcome(StrEnum):
+    ALLOWED = "allowed"
+    DENIED = "denied"
+    ERROR = "error"
+
+
+class AuditSettings(BaseModel):
+    """The practice's audit settings. None of them can stop PHI access being recorded."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    retention_years: int = Field(default=6, ge=6, le=100)
+    checkpoint_every: int = Field(default=100, ge=1, le=10_000)
+    # Reads that touch no PHI (e.g. free/busy views) may be left out of the trail.
+    record_non_phi_reads: bool = True
+
+    def must_record(self, *, touches_phi: bool, is_read: bool) -> bool:
+        return touches_phi or not is_read or self.record_non_phi_reads
+
+
+class AuditEvent(BaseModel):
+    """What a caller describes; the trail adds seq, time and the chain hashes."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    event_id: str = Field(default_factory=lambda: new_id("aud"), pattern=_ID_PATTERN)
+    practice_id: str = Field(pattern=_ID_PATTERN)
+    actor_kind: Literal["user", "system", "anonymous"]
+    actor_id: str = Field(pattern=_ID_PATTERN)
+    roles: tuple[str, ...] = ()
+    action: str = Field(pattern=r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$", max_length=64)
+    resource_kind: str = Field(pattern=_CODE_PATTERN)
+    resource_id: str = Field(default="", pattern=r"^[A-Za-z0-9_.:@-]{0,128}$")
+    patient_id: str | None = Field(default=None, pattern=_ID_PATTERN)
+    outcome: Outcome = Outcome.ALLOWED
+    source_ip: str = ""
+    user_agent: str = Field(default="", max_length=512)
+    request_id: str = Field(default="", max_length=128)
+    break_glass: bool = False
+    reason_code: str | None = Field(default=None, pattern=_CODE_PATTERN)
+
+    @field_validator("roles")
+    @classmethod
+    def _sorted_roles(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(sorted(set(v)))
+
+    @field_validator("source_ip")
+    @classmethod
+    def _ip(cls, v: str) -> str:
+        # An address, or a short token a test client or proxy may give instead
+        # ("testclient", "unknown"); never free text. Bad metadata must not block audit.
+        if v and not _SOURCE_TOKEN.fullmatch(v):
+            ipaddress.ip_address(v)  # ValueError -> ValidationError
+        return v
+
+    @classmethod
+    def for_principal(cls, principal: Principal, **fields: Any) -> AuditEvent:
+        """An event by a signed-in user; `fields` holds action, resource_kind, ...."""
+        return cls(
+            practice_id=principal.practice_id,
+            actor_kind="user",
+            actor_id=principal.user_id,
+            roles=tuple(r.value for r in principal.roles),
+            source_ip=principal.source_ip,
+            user_agent=principal.user_agent,
+            request_id=principal.request_id,
+            **fields,
+        )
+
+    @classmethod
+    def for_system(cls, actor: SystemActor, **fields: Any) -> AuditEvent:
+        return cls(
+            practice_id=actor.practice_id,
+            actor_kind="system",
+            actor_id=actor.name,
+            request_id=actor.request_id,
+            **fields,
+        )
+
+
+class ChainedEvent(AuditEvent):
+    """An event as stored: its place in the chain and its hash."""
+
+    seq: int = Field(ge=1)
+    time: str = Field(pattern=r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")  # UTC, sortable
+    prev_hash: str = Field(pattern=r"^[0-9a-f]{64}$")
+    hash: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+    def hash_fields(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude={"hash"})
+
+    def hash_is_valid(self) -> bool:
+        return compute_hash(self.hash_fields()) == self.hash
+
+
+def canonical_bytes(value: Mapping[str, Any]) -> bytes:
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode("utf-8")
+
+
+def compute_hash(fields: Mapping[str, Any]) -> str:
+    return hashlib.sha256(canonical_bytes(fields)).hexdigest()
+
+
+def chain(event: AuditEvent, *, seq: int, time: str, prev_hash: str) -> ChainedEvent:
+    fields = event.model_dump(mode="json") | {"seq": seq, "time": time, "prev_hash": prev_hash}
+    return ChainedEvent.model_validate(fields | {"hash": compute_hash(fields)})
+
+
+# ---- checking a chain -----------------------------------------------------------------------
+
+ProblemKind = Literal[
+    "altered",  # an event's content no longer matches its hash (or its index keys)
+    "gap",  # an event is missing: seq is where the first missing one belongs
+    "inserted",  # an event that the chain or head does not account for
+    "chain_break",  # an event does not link to the one before it (a forged replacement)
+    "missing_head",  # events exist but the signed head row does not
+    "bad_head_signature",  # the head row was edited without the signing key
+    "head_mismatch",  # the head's seq/hash disagree with the last event
+    "bad_checkpoint_signature",
+    "checkpoint_mismatch",  # a signed checkpoint disagrees with the chain or another copy
+    "truncated",  # the newest events were cut off (head or a checkpoint shows more)
+]
+
+
+@dataclass(frozen=True)
+class Problem:
+    kind: ProblemKind
+    seq: int
+    detail: str
+
+
+@dataclass
+class ChainWalker:
+    """Feeds events in seq order and records problems; resynchronises after each one so
+    a single report shows every damaged place, the first one first."""
+
+    expected_seq: int = 1
+    prev_hash: str | None = GENESIS_HASH
+    prev_time: str = ""
+    count: int = 0
+    last_seq: int = 0
+    last_hash: str = GENESIS_HASH
+    problems: list[Problem] = field(default_factory=list)
+    hashes_at: dict[int, str] = field(default_factory=dict)  # filled for `wanted` seqs
+    wanted: frozenset[int] = frozenset()
+
+    def feed(self, data: Mapping[str, Any], key_seq: int | None = None) -> ChainedEvent | None:
+        where = key_seq if key_seq is not None else self.expected_seq
+        try:
+            event = ChainedEvent.model_validate(dict(data))
+        except ValidationError:
+            self._problem("altered", where, "event row does not parse as an audit event")
+            self.expected_seq, self.prev_hash = where + 1, None
+            return None
+        self.count += 1
+        if key_seq is not None and key_seq != event.seq:
+            self._problem("inserted", key_seq, "row is stored under a seq it does not carry")
+        if not event.hash_is_valid():
+            self._problem("altered", event.seq, "event content does not match its hash")
+        if event.seq > self.expected_seq:
+            self._problem("gap", self.expected_seq, f"events up to {event.seq - 1} missing")
+        elif event.seq < self.expected_seq:
+            self._problem("inserted", event.seq, "seq repeats or goes backwards")
+        elif self.prev_hash is not None and event.prev_hash != self.prev_hash:
+            self._problem("chain_break", event.seq, "event does not link to the previous one")
+        elif event.time < self.prev_time:
+            self._problem("chain_break", event.seq, "event time goes backwards")
+        if event.seq in self.wanted:
+            self.hashes_at[event.seq] = event.hash
+        self.expected_seq, self.prev_hash, self.prev_time = event.seq + 1, event.hash, event.time
+        self.last_seq, self.last_hash = event.seq, event.hash
+        return event
+
+    def _problem(self, kind: ProblemKind, seq: int, detail: str) -> None:
+        if len(self.problems) < 1000:  # a wrecked chain should not exhaust memory
+            self.problems.append(Problem(kind, seq, detail))
+
+
+@dataclass
+class VerifyReport:
+    """The outcome of checking a chain (store or export). `problems` are ordered by seq,
+    so `first_problem` is the earliest damaged place."""
+
+    events_checked: int = 0
+    last_seq: int = 0
+    head_seq: int | None = None
+    checkpoints_checked: int = 0
+    sealed_checkpoints_checked: int = 0
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    @property
+    def first_problem(self) -> Problem | None:
+        return self.problems[0] if self.problems else None
+
+    def as_dict(self) -> dict[str, Any]:
+        """For `--json` CLI output and the scheduled job's alert (ids and counts only)."""
+        return {
+            "ok": self.ok,
+            "events_checked": self.events_checked,
+            "last_seq": self.last_seq,
+            "head_seq": self.head_seq,
+            "checkpoints_checked": self.checkpoints_checked,
+            "sealed_checkpoints_checked": self.sealed_checkpoints_checked,
+            "first_problem": asdict(self.problems[0]) if self.problems else None,
+            "problem_count": len(self.problems),
+        }
+
+    def summary(self) -> str:
+        counts = (
+            f"{self.events_checked} events, {self.checkpoints_checked} checkpoints,"
+            f" {self.sealed_checkpoints_checked} sealed checkpoints"
+        )
+        first = self.first_problem
+        if first is None:
+            return f"OK: audit chain intact ({counts}; last seq {self.last_seq})"
+        return (
+            f"FAILED: {first.kind} at seq {first.seq}: {first.detail}"
+            f" ({len(self.problems)} problem(s); {counts})"
+        )

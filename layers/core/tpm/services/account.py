@@ -1,0 +1,152 @@
+"""The caller's own account: who am I, my sessions, MFA enrolment, password change."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tpm.domain.sessions import Session
+from tpm.domain.users import User
+from tpm.errors import Conflict, NotFound, Unauthenticated, ValidationFailed
+from tpm.security import mfa, passwords
+from tpm.services.context import ServiceContext
+from tpm.services.practices import get_practice
+from tpm.services.request_auth import require_recent_mfa
+from tpm.services.users import revoke_session
+
+
+@dataclass(frozen=True)
+class TotpEnrolment:
+    secret: str
+    otpauth_uri: str
+    qr_svg: str | None
+
+
+class AccountService:
+    def __init__(self, ctx: ServiceContext) -> None:
+        self.ctx = ctx
+
+    def me(self) -> User:
+        access = self.ctx.authorize(
+            "self.read", resource_kind="user", user_id=self.ctx.principal.user_id
+        )
+        user = self._me()
+        self.ctx.record(access, "user", user.id)
+        return user
+
+    def sessions(self) -> list[Session]:
+        access = self.ctx.authorize(
+            "self.sessions", resource_kind="session", user_id=self.ctx.principal.user_id
+        )
+        sessions = self.ctx.sessions.list_for_user(self.ctx.principal.user_id)
+        self.ctx.record(access, "session", self.ctx.principal.user_id)
+        return sessions
+
+    def end_session(self, session_id: str) -> None:
+        access = self.ctx.authorize(
+            "self.sessions", resource_kind="session", user_id=self.ctx.principal.user_id
+        )
+        revoke_session(self.ctx, access, self.ctx.principal.user_id, session_id, "ended_by_user")
+
+    # ---- MFA ------------------------------------------------------------------------------
+
+    def start_totp(self) -> TotpEnrolment:
+        ctx = self.ctx
+        access = ctx.authorize("self.mfa", resource_kind="user", user_id=ctx.principal.user_id)
+        user = self._me()
+        if user.mfa_enrolled:
+            # Replacing a working factor is a sensitive change: prove it is you first.
+            require_recent_mfa(ctx.runtime, ctx.principal)
+        secret = mfa.new_totp_secret()
+        practice = get_practice(ctx.runtime.store, ctx.practice_id)
+        uri = mfa.provisioning_uri(secret, user.email, f"tpm - {practice.name}")
+        pending = user.bump(mfa_pending_secret=secret)
+        ctx.write(
+            access,
+            lambda: [ctx.users.update_op(pending)],
+            "user",
+            user.id,
+            reason_code="totp_started",
+        )
+        qr = getattr(mfa, "qr_svg", None)
+        return TotpEnrolment(secret=secret, otpauth_uri=uri, qr_svg=qr(uri) if qr else None)
+
+    def confirm_totp(self, code: str) -> list[str]:
+        """Confirms the authenticator and returns one-time recovery codes (shown once)."""
+        ctx = self.ctx
+        access = ctx.authorize("self.mfa", resource_kind="user", user_id=ctx.principal.user_id)
+        user = self._me()
+        if user.mfa_pending_secret is None:
+            raise Conflict("Start enrolment first.")
+        now = ctx.now()
+        step = mfa.verify_totp(user.mfa_pending_secret, code, now, None)
+        if step is None:
+            raise ValidationFailed(fields=[{"path": "body.code", "type": "invalid_code"}])
+        codes = mfa.new_recovery_codes()
+        pepper = ctx.runtime.cipher.blind_index(
+            ctx.practice_id, "recovery-code-pepper", "v1"
+        ).encode()
+        enrolled = user.bump(
+            mfa_secret=user.mfa_pending_secret,
+            mfa_pending_secret=None,
+            mfa_last_step=step,
+            recovery_code_hashes=tuple(mfa.hash_recovery_code(c, pepper) for c in codes),
+        )
+        session = ctx.sessions.get(user.id, ctx.principal.session_id)
+        if session is None:
+            raise Unauthenticated()
+        # Proving the factor just now counts as an MFA sign-in for this session.
+        stepped = session.model_copy(update={"mfa_at": now, "version": session.version + 1})
+        ctx.write(
+            access,
+            lambda: [ctx.users.update_op(enrolled), ctx.sessions.update_op(stepped)],
+            "user",
+            user.id,
+            reason_code="totp_enrolled",
+        )
+        return codes
+
+    # ---- password -------------------------------------------------------------------------
+
+    def change_password(self, current: str, new: str) -> None:
+        ctx = self.ctx
+        access = ctx.authorize("self.update", resource_kind="user", user_id=ctx.principal.user_id)
+        user = self._me()
+        if user.mfa_enrolled:
+            require_recent_mfa(ctx.runtime, ctx.principal)
+        if user.password_hash is None or not passwords.verify_password(user.password_hash, current):
+            raise ValidationFailed(fields=[{"path": "body.current_password", "type": "incorrect"}])
+        practice = get_practice(ctx.runtime.store, ctx.practice_id)
+        problems = passwords.check_password(
+            new, practice.settings.password_policy, [user.email, user.display_name, practice.name]
+        )
+        if problems:
+            raise ValidationFailed(
+                fields=[{"path": "body.new_password", "type": p} for p in problems]
+            )
+        changed = user.bump(password_hash=passwords.hash_password(new))
+        # Other sessions end: a password change is what you do when you suspect theft.
+        now = ctx.now()
+        others = [
+            s.model_copy(
+                update={
+                    "revoked_at": now,
+                    "revoked_reason": "password_changed",
+                    "version": s.version + 1,
+                }
+            )
+            for s in ctx.sessions.list_for_user(user.id)
+            if s.id != ctx.principal.session_id and s.ended(now) is None
+        ][:90]
+        ctx.write(
+            access,
+            lambda: [ctx.users.update_op(changed), *(ctx.sessions.update_op(s) for s in others)],
+            "user",
+            user.id,
+            reason_code="password_changed",
+        )
+
+    def _me(self) -> User:
+        user = self.ctx.users.get(self.ctx.principal.user_id)
+        if user is None:
+            raise NotFound()
+        return user

@@ -1,0 +1,305 @@
+"""Provisioning with a record: invite (optionally approved by a second admin), accept,
+change roles, deactivate — each stored and audited; deactivation ends every session."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from tpm.adapters.store.base import Absent, ConditionFailed, Delete, Operation, Put
+from tpm.domain.sessions import Session
+from tpm.domain.users import User, UserStatus, check_roles, normalise_email
+from tpm.errors import (
+    AlreadyExists,
+    Conflict,
+    Forbidden,
+    NotFound,
+    ValidationFailed,
+    VersionConflict,
+)
+from tpm.ids import new_id
+from tpm.repositories.users import UserRepository
+from tpm.runtime import Runtime
+from tpm.security import passwords
+from tpm.security.audit_chain import AuditEvent
+from tpm.security.policy import Access
+from tpm.security.principal import Role
+from tpm.services.authentication import RequestMeta, token_hash
+from tpm.services.context import ServiceContext
+from tpm.services.practices import get_practice, practice_id_for_slug
+
+INVITE_TTL = timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class Invitation:
+    user: User
+    token: str | None  # None while approval is pending
+
+
+class UserService:
+    def __init__(self, ctx: ServiceContext) -> None:
+        self.ctx = ctx
+
+    # ---- provisioning ------------------------------------------------------------------
+
+    def invite(
+        self, email: str, display_name: str, roles: frozenset[Role], credentials: str = ""
+    ) -> Invitation:
+        ctx = self.ctx
+        access = ctx.authorize("user.invite", resource_kind="user")
+        try:
+            roles = check_roles(roles)
+        except ValueError as exc:
+            raise ValidationFailed(
+                fields=[{"path": "body.roles", "type": "invalid_roles"}]
+            ) from exc
+        if Role.PATIENT in roles:
+            raise ValidationFailed(
+                "Patient portal accounts are invited from the patient's record.",
+                fields=[{"path": "body.roles", "type": "patient_role"}],
+            )
+        if Role.OWNER in roles and Role.OWNER not in ctx.principal.roles:
+            raise Forbidden("Only an owner can make another owner.")
+        practice = get_practice(ctx.runtime.store, ctx.practice_id)
+        needs_approval = practice.settings.require_provisioning_approval
+        user = User(
+            id=new_id("usr"),
+            email=normalise_email(email),
+            display_name=display_name,
+            roles=roles,
+            status=UserStatus.PENDING_APPROVAL if needs_approval else UserStatus.INVITED,
+            credentials=credentials,
+            invited_by=ctx.principal.user_id,
+            created_at=ctx.now(),
+        )
+        token = None if needs_approval else secrets.token_urlsafe(32)
+        ops: list[Operation] = [*ctx.users.create_ops(user)]
+        ops.append(
+            ctx.users.role_change_op(
+                user.id, ctx.now(), ctx.principal.user_id, [], [r.value for r in roles]
+            )
+        )
+        if token is not None:
+            ops.append(self._invite_op(user.id, token))
+        try:
+            ctx.write(
+                access,
+                lambda: ops,
+                "user",
+                user.id,
+                reason_code="pending_approval" if needs_approval else None,
+            )
+        except ConditionFailed as exc:
+            raise AlreadyExists(
+                "An account with this email already exists in the practice."
+            ) from exc
+        return Invitation(user, token)
+
+    def approve(self, user_id: str) -> Invitation:
+        ctx = self.ctx
+        access = ctx.authorize("user.approve", resource_kind="user", resource_id=user_id)
+        user = self._get(user_id)
+        if user.status is not UserStatus.PENDING_APPROVAL:
+            raise Conflict("This account is not waiting for approval.")
+        if user.invited_by == ctx.principal.user_id:
+            raise Forbidden("A second administrator must approve an invitation.")
+        approved = user.bump(status=UserStatus.INVITED, approved_by=ctx.principal.user_id)
+        token = secrets.token_urlsafe(32)
+        ctx.write(
+            access,
+            lambda: [ctx.users.update_op(approved), self._invite_op(user.id, token)],
+            "user",
+            user.id,
+        )
+        return Invitation(approved, token)
+
+    def _invite_op(self, user_id: str, token: str) -> Put:
+        return Put(
+            {
+                "pk": f"INVITE#{token_hash(token)}",
+                "sk": "INVITE",
+                "user_id": user_id,
+                "expires_at": int((self.ctx.now() + INVITE_TTL).timestamp()),
+            },
+            Absent(),
+        )
+
+    # ---- reads --------------------------------------------------------------------------
+
+    def list_users(self, limit: int, cursor: str | None) -> tuple[list[User], str | None]:
+        access = self.ctx.authorize("user.list", resource_kind="user")
+        users, next_cursor = self.ctx.users.page(limit, cursor)
+        self.ctx.record(access, "user")
+        return users, next_cursor
+
+    def get(self, user_id: str) -> User:
+        access = self.ctx.authorize(
+            "user.read", resource_kind="user", resource_id=user_id, user_id=user_id
+        )
+        user = self._get(user_id)
+        self.ctx.record(access, "user", user_id)
+        return user
+
+    # ---- changes ------------------------------------------------------------------------
+
+    def set_roles(self, user_id: str, roles: frozenset[Role], version: int) -> User:
+        ctx = self.ctx
+        access = ctx.authorize("user.update_roles", resource_kind="user", resource_id=user_id)
+        user = self._get(user_id)
+        if user.version != version:
+            raise VersionConflict(current_version=user.version)
+        if Role.PATIENT in roles or Role.PATIENT in user.roles:
+            raise ValidationFailed(fields=[{"path": "body.roles", "type": "patient_role"}])
+        if (Role.OWNER in roles) != (
+            Role.OWNER in user.roles
+        ) and Role.OWNER not in ctx.principal.roles:
+            raise Forbidden("Only an owner can grant or remove the owner role.")
+        try:
+            changed = user.bump(roles=check_roles(roles))
+        except ValueError as exc:
+            raise ValidationFailed(
+                fields=[{"path": "body.roles", "type": "invalid_roles"}]
+            ) from exc
+        before = [r.value for r in user.roles]
+        after = [r.value for r in changed.roles]
+        ctx.write(
+            access,
+            lambda: [
+                ctx.users.update_op(changed),
+                ctx.users.role_change_op(user_id, ctx.now(), ctx.principal.user_id, before, after),
+            ],
+            "user",
+            user_id,
+        )
+        return changed
+
+    def deactivate(self, user_id: str, version: int) -> User:
+        ctx = self.ctx
+        access = ctx.authorize("user.deactivate", resource_kind="user", resource_id=user_id)
+        user = self._get(user_id)
+        if user.version != version:
+            raise VersionConflict(current_version=user.version)
+        if user_id == ctx.principal.user_id:
+            raise Conflict("You cannot deactivate your own account.")
+        changed = user.bump(status=UserStatus.DEACTIVATED)
+        # The user check in request_auth refuses the next request at once; ending the
+        # sessions too keeps the session list honest.
+        now = ctx.now()
+        live = [s for s in ctx.sessions.list_for_user(user_id) if s.ended(now) is None]
+        ops: list[Operation] = [ctx.users.update_op(changed)]
+        ops += [
+            ctx.sessions.update_op(
+                s.model_copy(
+                    update={
+                        "revoked_at": now,
+                        "revoked_reason": "deactivated",
+                        "version": s.version + 1,
+                    }
+                )
+            )
+            for s in live[:90]
+        ]
+        ctx.write(access, lambda: ops, "user", user_id)
+        return changed
+
+    def set_supervisor(self, supervisee_id: str, supervisor_id: str) -> None:
+        ctx = self.ctx
+        access = ctx.authorize(
+            "user.update_relations", resource_kind="user", resource_id=supervisee_id
+        )
+        supervisee, supervisor = self._get(supervisee_id), self._get(supervisor_id)
+        if Role.SUPERVISOR not in supervisor.roles or not supervisee.is_staff:
+            raise ValidationFailed(
+                fields=[{"path": "body.supervisor_id", "type": "not_a_supervisor"}]
+            )
+        try:
+            ctx.write(
+                access,
+                lambda: [ctx.users.supervision_op(supervisee_id, supervisor_id)],
+                "user",
+                supervisee_id,
+            )
+        except ConditionFailed as exc:
+            raise AlreadyExists("This supervision already exists.") from exc
+
+    # ---- sessions of others (admins) -------------------------------------------------------
+
+    def sessions_of(self, user_id: str) -> list[Session]:
+        access = self.ctx.authorize(
+            "user.sessions.read", resource_kind="session", resource_id=user_id
+        )
+        self._get(user_id)
+        sessions = self.ctx.sessions.list_for_user(user_id)
+        self.ctx.record(access, "session", user_id)
+        return sessions
+
+    def revoke_session(self, user_id: str, session_id: str) -> None:
+        ctx = self.ctx
+        access = ctx.authorize(
+            "user.sessions.revoke", resource_kind="session", resource_id=session_id
+        )
+        revoke_session(ctx, access, user_id, session_id, "revoked_by_admin")
+
+    def _get(self, user_id: str) -> User:
+        user = self.ctx.users.get(user_id)
+        if user is None:
+            raise NotFound()
+        return user
+
+
+def revoke_session(
+    ctx: ServiceContext, access: Access, user_id: str, session_id: str, reason: str
+) -> None:
+    session = ctx.sessions.get(user_id, session_id)
+    if session is None:
+        raise NotFound()
+    if session.revoked_at is not None:
+        return
+    ended = session.model_copy(
+        update={"revoked_at": ctx.now(), "revoked_reason": reason, "version": session.version + 1}
+    )
+    ctx.write(
+        access, lambda: [ctx.sessions.update_op(ended)], "session", session_id, reason_code=reason
+    )
+
+
+def accept_invitation(
+    runtime: Runtime, practice_slug: str, token: str, password: str, meta: RequestMeta
+) -> User:
+    """The invited person sets their password; the account becomes active."""
+    practice_id = practice_id_for_slug(runtime.store, practice_slug)
+    if practice_id is None:
+        raise NotFound()
+    store = runtime.store.practice(practice_id)
+    users = UserRepository(store, runtime.cipher)
+    key = (f"INVITE#{token_hash(token)}", "INVITE")
+    invite = store.get(*key)
+    user = None if invite is None else users.get(str(invite["user_id"]))
+    if user is None or user.status is not UserStatus.INVITED:
+        raise NotFound()
+    practice = get_practice(runtime.store, practice_id)
+    problems = passwords.check_password(
+        password, practice.settings.password_policy, [user.email, user.display_name, practice.name]
+    )
+    if problems:
+        raise ValidationFailed(fields=[{"path": "body.password", "type": p} for p in problems])
+    active = user.bump(status=UserStatus.ACTIVE, password_hash=passwords.hash_password(password))
+    runtime.audit.write_with_audit(
+        store,
+        lambda: [users.update_op(active), Delete(*key)],
+        AuditEvent(
+            practice_id=practice_id,
+            actor_kind="user",
+            actor_id=user.id,
+            roles=tuple(r.value for r in user.roles),
+            action="user.activate",
+            resource_kind="user",
+            resource_id=user.id,
+            source_ip=meta.source_ip,
+            user_agent=meta.user_agent[:512],
+            request_id=meta.request_id,
+        ),
+    )
+    return active
