@@ -16,6 +16,7 @@ from tpm.local.bootstrap import (
     local_settings,
     prepare_data_dir,
 )
+from tpm.local.authorizer import verify_bearer
 from tpm.local.demo import credentials_table
 from tpm.local.gateway import LocalGateway
 from tpm.local.scheduler import LocalScheduler
@@ -32,7 +33,7 @@ def run_dev(*, host: str, port: int, data_dir: Path, root: Path) -> int:
     set_runtime(runtime)
     demo = ensure_demo_practice(runtime)
 
-    gateway = LocalGateway(root)
+    gateway = LocalGateway(root, authorizer=verify_bearer)
     gateway.load_all()
     schedules = [s for spec in gateway.functions.values() for s in spec.schedules]
     scheduler = LocalScheduler(schedules, gateway.handler)

@@ -40,9 +40,23 @@ class HttpResponse:
     body: bytes
 
 
+Authorizer = Callable[[str], bool]
+
+
+def has_bearer(token: str) -> bool:
+    return bool(token)
+
+
 class LocalGateway:
-    def __init__(self, root: Path, template_file: str = "template.yaml") -> None:
+    """`authorizer` plays API Gateway's Cognito authorizer for non-public routes: it gets
+    the bearer token and says whether it verifies (default: only that one is present).
+    Like the real one, it answers 401 before the function runs."""
+
+    def __init__(
+        self, root: Path, template_file: str = "template.yaml", authorizer: Authorizer | None = None
+    ) -> None:
         self.root = root
+        self.authorizer = authorizer or has_bearer
         self.template = load_template(root / template_file)
         self.functions: dict[str, FunctionSpec] = {
             f.logical_id: f for f in functions(self.template)
@@ -76,6 +90,8 @@ class LocalGateway:
             # Only reachable if the template has no catch-all route.
             return _gateway_error(404, "not_found", "The resource does not exist.")
         route, params = matched
+        if not route.public and not self.authorizer(_bearer(request.headers)):
+            return _gateway_error(401, "unauthenticated", "Authentication is required.")
         event = build_event(request, route, params)
         spec = self.functions[route.function]
         context = LocalLambdaContext(function_name=spec.logical_id)
@@ -144,6 +160,14 @@ def to_http_response(result: dict[str, Any]) -> HttpResponse:
     raw = result.get("body") or ""
     body = base64.b64decode(raw) if result.get("isBase64Encoded") else str(raw).encode("utf-8")
     return HttpResponse(status=int(result.get("statusCode", 502)), headers=headers, body=body)
+
+
+def _bearer(headers: list[tuple[str, str]]) -> str:
+    for name, value in headers:
+        if name.lower() == "authorization":
+            scheme, _, token = value.partition(" ")
+            return token.strip() if scheme.lower() == "bearer" else ""
+    return ""
 
 
 def _gateway_error(status: int, code: str, message: str) -> HttpResponse:

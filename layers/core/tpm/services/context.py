@@ -21,7 +21,7 @@ from tpm.repositories.sessions import SessionRepository
 from tpm.repositories.users import UserRepository
 from tpm.runtime import Runtime
 from tpm.security.audit_chain import AuditEvent, Outcome
-from tpm.security.policy import Access, Authorizer
+from tpm.security.policy import Access, Authorizer, Scope
 from tpm.security.principal import Principal
 
 
@@ -88,6 +88,18 @@ class ServiceContext:
                     outcome=Outcome.DENIED,
                     reason_code="forbidden" if isinstance(exc, Forbidden) else "no_relationship",
                 ),
+            )
+            raise
+
+    def authorize_list(self, action: str, *, resource_kind: str) -> frozenset[Scope]:
+        """For list routes: which slices the caller may list; a role without the action
+        gets 403, written to the trail."""
+        try:
+            return self.authorizer.list_scopes(self.principal, action)
+        except Forbidden:
+            self.runtime.audit.record(
+                self.store,
+                self.event(action, resource_kind, outcome=Outcome.DENIED, reason_code="forbidden"),
             )
             raise
 

@@ -75,7 +75,7 @@ class PatientService:
 
     def list_patients(self, limit: int, cursor: str | None) -> tuple[list[Patient], str | None]:
         ctx = self.ctx
-        scopes = ctx.authorizer.list_scopes(ctx.principal, "patient.list")
+        scopes = ctx.authorize_list("patient.list", resource_kind="patient")
         if Scope.PRACTICE in scopes:
             patients, next_cursor = self.patients.page(limit, cursor)
         else:
@@ -188,7 +188,7 @@ class PatientService:
         start = ctx.now()
         end = start + timedelta(minutes=practice.settings.break_glass_minutes)
         grant_id = new_id("bgl")
-        sealed = Sealer(ctx.runtime.cipher, ctx.practice_id, "break_glass", grant_id).seal(
+        sealed = Sealer(ctx.runtime.cipher, ctx.practice_id, "break-glass", grant_id).seal(
             "reason", reason
         )
         assert sealed is not None
@@ -229,6 +229,7 @@ class PatientService:
             resource_id=patient_id,
             patient_id=patient_id,
         )
+        self._get(patient_id)
         page = query_events(ctx.store, patient_id=patient_id, limit=limit, cursor=cursor)
         names: dict[str, str] = {}
         entries = []
