@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from tpm.api.app import create_app, lambda_entry
 from tpm.api.context import request_meta, service_context
+from tpm.api.responses import no_content
 from tpm.api.views import Page, SessionView, UserView
 from tpm.runtime import get_runtime
 from tpm.services.account import AccountService
@@ -153,14 +154,14 @@ def jwks() -> Response[dict[str, Any]]:
 def logout() -> Response[str]:
     ctx = service_context(app, enrolment_route=True)
     Authentication(ctx.runtime).logout(ctx.principal)
-    return Response(status_code=204, body="")
+    return no_content()
 
 
 @app.post("/v1/auth/reauthenticate", summary="Step up: password and a fresh TOTP code", tags=TAGS)
 def reauthenticate(body: ReauthIn) -> Response[str]:
     ctx = service_context(app)
     Authentication(ctx.runtime).reauthenticate(ctx.principal, body.password, body.code)
-    return Response(status_code=204, body="")
+    return no_content()
 
 
 @app.get("/v1/me", summary="The signed-in user", tags=TAGS)
@@ -181,7 +182,7 @@ def my_sessions() -> Page[SessionView]:
 @app.post("/v1/me/sessions/<sessionId>/end", summary="End one of my sessions", tags=TAGS)
 def end_my_session(sessionId: str) -> Response[str]:  # noqa: N803 - path parameter
     AccountService(service_context(app, enrolment_route=True)).end_session(sessionId)
-    return Response(status_code=204, body="")
+    return no_content()
 
 
 @app.post("/v1/me/mfa/totp", summary="Start TOTP enrolment (QR code)", tags=TAGS)
@@ -205,7 +206,7 @@ def change_password(body: PasswordIn) -> Response[str]:
     AccountService(service_context(app, enrolment_route=True)).change_password(
         body.current_password, body.new_password
     )
-    return Response(status_code=204, body="")
+    return no_content()
 
 
 lambda_handler = lambda_entry(app, "identity")

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tpm.api.app import create_app, lambda_entry
 from tpm.api.context import Cursor, Limit, service_context
+from tpm.api.responses import created, created_doc, no_content
 from tpm.api.views import Page
 from tpm.domain.patients import Patient
 from tpm.errors import NotFound
@@ -101,17 +102,13 @@ class AccessLogView(BaseModel):
         )
 
 
-@app.post("/v1/patients", summary="Create a patient", tags=TAGS)
-def create_patient(body: PatientIn) -> Response[PatientView]:
+@app.post("/v1/patients", summary="Create a patient", tags=TAGS, responses=created_doc(PatientView))
+def create_patient(body: PatientIn) -> Response[str]:
     data = body.model_dump(exclude={"add_me_to_care_team"})
     patient = PatientService(service_context(app)).create(
         NewPatient(**data), add_me_to_care_team=body.add_me_to_care_team
     )
-    return Response(
-        status_code=201,
-        body=PatientView.of(patient),
-        headers={"Location": f"/v1/patients/{patient.id}"},
-    )
+    return created(PatientView.of(patient), f"/v1/patients/{patient.id}")
 
 
 @app.get("/v1/patients", summary="List patients the caller may see", tags=TAGS)
@@ -141,7 +138,7 @@ def get_care_team(patientId: str) -> CareTeamOut:  # noqa: N803
 )
 def add_care_team(patientId: str, body: CareTeamIn) -> Response[str]:  # noqa: N803
     PatientService(service_context(app)).add_to_care_team(patientId, body.user_id)
-    return Response(status_code=204, body="")
+    return no_content()
 
 
 @app.post(
@@ -151,17 +148,18 @@ def add_care_team(patientId: str, body: CareTeamIn) -> Response[str]:  # noqa: N
 )
 def remove_care_team(patientId: str, userId: str) -> Response[str]:  # noqa: N803
     PatientService(service_context(app)).remove_from_care_team(patientId, userId)
-    return Response(status_code=204, body="")
+    return no_content()
 
 
 @app.post(
     "/v1/patients/<patientId>/break-glass",
+    responses=created_doc(BreakGlassOut),
     summary="Emergency access (time-boxed, alerted)",
     tags=TAGS,
 )
-def break_glass(patientId: str, body: BreakGlassIn) -> Response[BreakGlassOut]:  # noqa: N803
+def break_glass(patientId: str, body: BreakGlassIn) -> Response[str]:  # noqa: N803
     grant_id, ends_at = PatientService(service_context(app)).break_glass(patientId, body.reason)
-    return Response(status_code=201, body=BreakGlassOut(grant_id=grant_id, ends_at=ends_at))
+    return created(BreakGlassOut(grant_id=grant_id, ends_at=ends_at))
 
 
 @app.get(

@@ -7,6 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tpm.api.app import create_app, lambda_entry
 from tpm.api.context import Cursor, Limit, service_context
+from tpm.api.responses import created, created_doc, no_content
 from tpm.api.views import Page, SessionView, UserView
 from tpm.security.principal import Role
 from tpm.services.users import UserService
@@ -52,13 +53,15 @@ class SupervisorIn(BaseModel):
     supervisor_id: str = Field(pattern=r"^usr_[0-9a-z]{26}$")
 
 
-@app.post("/v1/users", summary="Invite a staff member", tags=TAGS)
-def invite(body: InviteIn) -> Response[InvitationOut]:
+@app.post(
+    "/v1/users", summary="Invite a staff member", tags=TAGS, responses=created_doc(InvitationOut)
+)
+def invite(body: InviteIn) -> Response[str]:
     result = UserService(service_context(app)).invite(
         body.email, body.display_name, frozenset(body.roles), body.credentials
     )
     out = InvitationOut(user=UserView.of(result.user), invitation_token=result.token)
-    return Response(status_code=201, body=out, headers={"Location": f"/v1/users/{result.user.id}"})
+    return created(out, f"/v1/users/{result.user.id}")
 
 
 @app.get("/v1/users", summary="List users", tags=TAGS)
@@ -93,7 +96,7 @@ def deactivate(userId: str, body: VersionIn) -> UserView:  # noqa: N803
 @app.post("/v1/users/<userId>/supervisors", summary="Assign a supervisor", tags=TAGS)
 def add_supervisor(userId: str, body: SupervisorIn) -> Response[str]:  # noqa: N803
     UserService(service_context(app)).set_supervisor(userId, body.supervisor_id)
-    return Response(status_code=204, body="")
+    return no_content()
 
 
 @app.get("/v1/users/<userId>/sessions", summary="A user's sessions", tags=TAGS)
@@ -108,7 +111,7 @@ def user_sessions(userId: str) -> Page[SessionView]:  # noqa: N803
 )
 def revoke(userId: str, sessionId: str) -> Response[str]:  # noqa: N803
     UserService(service_context(app)).revoke_session(userId, sessionId)
-    return Response(status_code=204, body="")
+    return no_content()
 
 
 lambda_handler = lambda_entry(app, "users")

@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import pyotp
-
 from matrix import Case, set_pending_secret
+from world import World
+
 from tpm.local.gateway import HttpResponse
 from tpm.security import mfa
 from tpm.security.principal import Role
-from world import World
 
 
 @dataclass
@@ -38,7 +38,9 @@ def run_case(world: World, case: Case, role: Role | None, variant: str) -> Outco
         return Outcome(world.call(case.method, path, body=body, query=case.query), "", params)
     caller = world.a.users[role]
     if case.fresh_caller:
-        caller = world.new_user(world.a.id, role, patient_id=caller.patient_id, mfa_on=role is not Role.PATIENT)
+        caller = world.new_user(
+            world.a.id, role, patient_id=caller.patient_id, mfa_on=role is not Role.PATIENT
+        )
     if isinstance(body, dict):
         body = dict(body)
         if body.get("code") == "__totp__":

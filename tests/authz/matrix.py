@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pyotp
+from world import PASSWORD, World
 
 from tpm.adapters.store.base import Put
 from tpm.domain.sessions import Session
@@ -27,13 +28,18 @@ from tpm.ids import new_id
 from tpm.repositories.sessions import SessionRepository
 from tpm.repositories.users import UserRepository
 from tpm.security.principal import Role
-from world import PASSWORD, World
 
-O, A, C, CL, S, B, F, P = (
-    Role.OWNER, Role.ADMIN, Role.COMPLIANCE, Role.CLINICIAN, Role.SUPERVISOR, Role.BILLER,
-    Role.FRONT_DESK, Role.PATIENT,
-)  # fmt: skip
-STAFF = [O, A, C, CL, S, B, F]
+OW, A, C, CL, S, B, F, P = (
+    Role.OWNER,
+    Role.ADMIN,
+    Role.COMPLIANCE,
+    Role.CLINICIAN,
+    Role.SUPERVISOR,
+    Role.BILLER,
+    Role.FRONT_DESK,
+    Role.PATIENT,
+)
+STAFF = [OW, A, C, CL, S, B, F]
 EVERYONE = [*STAFF, P]
 
 # A factory gets (world, caller role, variant) and returns path params and body.
@@ -98,7 +104,9 @@ def patient_version(world: World, pid: str) -> int:
     raise AssertionError("no such patient")
 
 
-def user_target(status: UserStatus = UserStatus.ACTIVE, body: Callable[[World, str, str], Any] | None = None) -> Target:
+def user_target(
+    status: UserStatus = UserStatus.ACTIVE, body: Callable[[World, str, str], Any] | None = None
+) -> Target:
     def make(world: World, role: Role, variant: str) -> tuple[dict[str, str], Any]:
         practice = world.a if variant == "staff" else world.b
         user = world.new_user(practice.id, Role.CLINICIAN)
@@ -124,9 +132,14 @@ def extra_session(world: World, practice_id: str, user_id: str) -> str:
     store = world.runtime.store.practice(practice_id)
     now = world.runtime.clock.now()
     session = Session(
-        id=f"ses_{secrets.token_hex(13)}"[:30], user_id=user_id, created_at=now, last_seen_at=now,
-        expires_at=now.replace(year=now.year + 1), idle_minutes=15, auth_time=now,
-    )  # fmt: skip
+        id=f"ses_{secrets.token_hex(13)}"[:30],
+        user_id=user_id,
+        created_at=now,
+        last_seen_at=now,
+        expires_at=now.replace(year=now.year + 1),
+        idle_minutes=15,
+        auth_time=now,
+    )
     store.put(SessionRepository(store).create_op(session).item)
     return session.id
 
@@ -139,7 +152,11 @@ def user_session_target(world: World, role: Role, variant: str) -> tuple[dict[st
 
 def my_session_target(world: World, role: Role, variant: str) -> tuple[dict[str, str], Any]:
     caller = world.a.users[role]
-    owner = caller if variant == "own" else world.a.users[Role.FRONT_DESK if role is not Role.FRONT_DESK else Role.BILLER]
+    owner = (
+        caller
+        if variant == "own"
+        else world.a.users[Role.FRONT_DESK if role is not Role.FRONT_DESK else Role.BILLER]
+    )
     return {"sessionId": extra_session(world, world.a.id, owner.id)}, None
 
 
@@ -160,7 +177,10 @@ def reauth_body(world: World, role: Role, variant: str) -> tuple[dict[str, str],
 
 
 def password_body(world: World, role: Role, variant: str) -> tuple[dict[str, str], Any]:
-    return {}, {"current_password": PASSWORD, "new_password": f"brisk-meadow-{secrets.token_hex(4)}-quartz"}
+    return {}, {
+        "current_password": PASSWORD,
+        "new_password": f"brisk-meadow-{secrets.token_hex(4)}-quartz",
+    }
 
 
 def fixed(body: Any) -> Target:
@@ -180,89 +200,279 @@ def set_pending_secret(world: World, practice_id: str, user_id: str, secret: str
     repo = UserRepository(world.runtime.store.practice(practice_id), world.runtime.cipher)
     user = repo.get(user_id)
     assert user is not None
-    world.system_write(practice_id, [Put(repo.update_op(user.bump(mfa_pending_secret=secret)).item)])
+    world.system_write(
+        practice_id, [Put(repo.update_op(user.bump(mfa_pending_secret=secret)).item)]
+    )
 
 
 # ---- the table ----------------------------------------------------------------------------
 
-READ_PATIENT = {O: (200, 200, 404), A: (200, 200, 404), B: (200, 200, 404), F: (200, 200, 404),
-                CL: (200, 404, 404), S: (200, 404, 404), P: (200, 404, 404), C: 403}  # fmt: skip
-ADMINS_201 = {O: 201, A: 201}
+READ_PATIENT = {
+    OW: (200, 200, 404),
+    A: (200, 200, 404),
+    B: (200, 200, 404),
+    F: (200, 200, 404),
+    CL: (200, 404, 404),
+    S: (200, 404, 404),
+    P: (200, 404, 404),
+    C: 403,
+}
+ADMINS_201 = {OW: 201, A: 201}
 
 CASES: list[Case] = [
     # -- platform (public) --
     Case("GET", "/v1/health", {}, public=True, anonymous=200),
     Case("GET", "/v1/openapi.json", {}, public=True, anonymous=200),
     # -- identity: public sign-in routes --
-    Case("POST", "/v1/auth/login", {}, public=True, anonymous=200, target=login_body, audit=("auth.login",)),
-    Case("POST", "/v1/auth/mfa", {}, public=True, anonymous=401,
-         target=fixed({"practice": "harness-a", "challenge": "x" * 43, "code": "123456"})),
-    Case("POST", "/v1/auth/refresh", {}, public=True, anonymous=401,
-         target=fixed({"practice": "harness-a", "refresh_token": "y" * 43})),
-    Case("POST", "/v1/auth/accept-invitation", {}, public=True, anonymous=404,
-         target=fixed({"practice": "harness-a", "token": "z" * 43, "password": "long-enough-passphrase-1"})),
+    Case(
+        "POST",
+        "/v1/auth/login",
+        {},
+        public=True,
+        anonymous=200,
+        target=login_body,
+        audit=("auth.login",),
+    ),
+    Case(
+        "POST",
+        "/v1/auth/mfa",
+        {},
+        public=True,
+        anonymous=401,
+        target=fixed({"practice": "harness-a", "challenge": "x" * 43, "code": "123456"}),
+    ),
+    Case(
+        "POST",
+        "/v1/auth/refresh",
+        {},
+        public=True,
+        anonymous=401,
+        target=fixed({"practice": "harness-a", "refresh_token": "y" * 43}),
+    ),
+    Case(
+        "POST",
+        "/v1/auth/accept-invitation",
+        {},
+        public=True,
+        anonymous=404,
+        target=fixed(
+            {"practice": "harness-a", "token": "z" * 43, "password": "long-enough-passphrase-1"}
+        ),
+    ),
     Case("GET", "/v1/auth/jwks.json", {}, public=True, anonymous=200),
     # -- identity: the caller's own account --
     Case("POST", "/v1/auth/logout", every(204), audit=("auth.logout",)),
-    Case("POST", "/v1/auth/reauthenticate", {**every(204, STAFF), P: 401}, target=reauth_body,
-         fresh_caller=True, audit=("auth.reauthenticate",)),
+    Case(
+        "POST",
+        "/v1/auth/reauthenticate",
+        {**every(204, STAFF), P: 401},
+        target=reauth_body,
+        fresh_caller=True,
+        audit=("auth.reauthenticate",),
+    ),
     Case("GET", "/v1/me", every(200), audit=("self.read",)),
     Case("GET", "/v1/me/sessions", every(200), audit=("self.sessions",)),
-    Case("POST", "/v1/me/sessions/{sessionId}/end", every((204, 404)), variants=("own", "other"),
-         target=my_session_target, audit=("self.sessions",)),
+    Case(
+        "POST",
+        "/v1/me/sessions/{sessionId}/end",
+        every((204, 404)),
+        variants=("own", "other"),
+        target=my_session_target,
+        audit=("self.sessions",),
+    ),
     Case("POST", "/v1/me/mfa/totp", every(200), audit=("self.mfa",)),
-    Case("POST", "/v1/me/mfa/totp/confirm", every(200), target=totp_confirm_body, fresh_caller=True,
-         audit=("self.mfa",)),
-    Case("POST", "/v1/me/password", every(204), target=password_body, fresh_caller=True, audit=("self.update",)),
-    Case("GET", "/v1/me/access-log", {**every(404, STAFF), P: 200}, audit=("patient.access_log.read",)),
+    Case(
+        "POST",
+        "/v1/me/mfa/totp/confirm",
+        every(200),
+        target=totp_confirm_body,
+        fresh_caller=True,
+        audit=("self.mfa",),
+    ),
+    Case(
+        "POST",
+        "/v1/me/password",
+        every(204),
+        target=password_body,
+        fresh_caller=True,
+        audit=("self.update",),
+    ),
+    Case(
+        "GET",
+        "/v1/me/access-log",
+        {**every(404, STAFF), P: 200},
+        audit=("patient.access_log.read",),
+    ),
     # -- users --
-    Case("POST", "/v1/users", ADMINS_201, audit=("user.invite",),
-         target=lambda w, r, v: ({}, {"email": f"new-{secrets.token_hex(4)}@example.test",
-                                      "display_name": "New Person (synthetic)", "roles": ["front_desk"]})),
-    Case("GET", "/v1/users", {O: 200, A: 200, C: 200}, audit=("user.list",)),
-    Case("GET", "/v1/users/{userId}", {O: (200, 404), A: (200, 404), C: (200, 404)}, variants=USER_VARIANTS,
-         target=user_target(), audit=("user.read",)),
-    Case("POST", "/v1/users/{userId}/approve", {O: (200, 404), A: (200, 404)}, variants=USER_VARIANTS,
-         target=user_target(UserStatus.PENDING_APPROVAL), audit=("user.approve",)),
-    Case("PATCH", "/v1/users/{userId}/roles", {O: (200, 404), A: (200, 404)}, variants=USER_VARIANTS,
-         target=user_target(body=lambda w, p, u: {"roles": ["clinician", "front_desk"], "version": user_version(w, p, u)}),
-         audit=("user.update_roles",)),
-    Case("POST", "/v1/users/{userId}/deactivate", {O: (200, 404), A: (200, 404)}, variants=USER_VARIANTS,
-         target=user_target(body=lambda w, p, u: {"version": user_version(w, p, u)}), audit=("user.deactivate",)),
-    Case("POST", "/v1/users/{userId}/supervisors", {O: (204, 404), A: (204, 404)}, variants=USER_VARIANTS,
-         target=user_target(body=lambda w, p, u: {"supervisor_id": w.a.users[Role.SUPERVISOR].id}),
-         audit=("user.update_relations",)),
-    Case("GET", "/v1/users/{userId}/sessions", {O: (200, 404), A: (200, 404), C: (200, 404)},
-         variants=USER_VARIANTS, target=user_target(), audit=("user.sessions.read",)),
-    Case("POST", "/v1/users/{userId}/sessions/{sessionId}/revoke", {O: (204, 404), A: (204, 404)},
-         variants=USER_VARIANTS, target=user_session_target, audit=("user.sessions.revoke",)),
+    Case(
+        "POST",
+        "/v1/users",
+        ADMINS_201,
+        audit=("user.invite",),
+        target=lambda w, r, v: (
+            {},
+            {
+                "email": f"new-{secrets.token_hex(4)}@example.test",
+                "display_name": "New Person (synthetic)",
+                "roles": ["front_desk"],
+            },
+        ),
+    ),
+    Case("GET", "/v1/users", {OW: 200, A: 200, C: 200}, audit=("user.list",)),
+    Case(
+        "GET",
+        "/v1/users/{userId}",
+        {OW: (200, 404), A: (200, 404), C: (200, 404)},
+        variants=USER_VARIANTS,
+        target=user_target(),
+        audit=("user.read",),
+    ),
+    Case(
+        "POST",
+        "/v1/users/{userId}/approve",
+        {OW: (200, 404), A: (200, 404)},
+        variants=USER_VARIANTS,
+        target=user_target(UserStatus.PENDING_APPROVAL),
+        audit=("user.approve",),
+    ),
+    Case(
+        "PATCH",
+        "/v1/users/{userId}/roles",
+        {OW: (200, 404), A: (200, 404)},
+        variants=USER_VARIANTS,
+        target=user_target(
+            body=lambda w, p, u: {
+                "roles": ["clinician", "front_desk"],
+                "version": user_version(w, p, u),
+            }
+        ),
+        audit=("user.update_roles",),
+    ),
+    Case(
+        "POST",
+        "/v1/users/{userId}/deactivate",
+        {OW: (200, 404), A: (200, 404)},
+        variants=USER_VARIANTS,
+        target=user_target(body=lambda w, p, u: {"version": user_version(w, p, u)}),
+        audit=("user.deactivate",),
+    ),
+    Case(
+        "POST",
+        "/v1/users/{userId}/supervisors",
+        {OW: (204, 404), A: (204, 404)},
+        variants=USER_VARIANTS,
+        target=user_target(body=lambda w, p, u: {"supervisor_id": w.a.users[Role.SUPERVISOR].id}),
+        audit=("user.update_relations",),
+    ),
+    Case(
+        "GET",
+        "/v1/users/{userId}/sessions",
+        {OW: (200, 404), A: (200, 404), C: (200, 404)},
+        variants=USER_VARIANTS,
+        target=user_target(),
+        audit=("user.sessions.read",),
+    ),
+    Case(
+        "POST",
+        "/v1/users/{userId}/sessions/{sessionId}/revoke",
+        {OW: (204, 404), A: (204, 404)},
+        variants=USER_VARIANTS,
+        target=user_session_target,
+        audit=("user.sessions.revoke",),
+    ),
     # -- audit and compliance --
-    Case("GET", "/v1/audit-events", {O: 200, C: 200}, audit=("audit.read",)),
-    Case("POST", "/v1/audit/verify", {O: 200, C: 200}, audit=("audit.verify",)),
-    Case("GET", "/v1/security-alerts", {O: 200, A: 200, C: 200}, audit=("security_alert.read",)),
+    Case("GET", "/v1/audit-events", {OW: 200, C: 200}, audit=("audit.read",)),
+    Case("POST", "/v1/audit/verify", {OW: 200, C: 200}, audit=("audit.verify",)),
+    Case("GET", "/v1/security-alerts", {OW: 200, A: 200, C: 200}, audit=("security_alert.read",)),
     # -- patients --
-    Case("POST", "/v1/patients", {O: 201, A: 201, CL: 201, F: 201}, audit=("patient.create",),
-         target=fixed({"legal_first_name": "Nova", "legal_last_name": "Synthetic", "date_of_birth": "1999-09-09"})),
-    Case("GET", "/v1/patients", {O: 200, A: 200, B: 200, F: 200, CL: 200, S: 200}, audit=("patient.list",)),
-    Case("GET", "/v1/patients/{patientId}", READ_PATIENT, variants=PATIENT_VARIANTS, target=patient_target(),
-         audit=("patient.read",), patient_scoped=True),
-    Case("PATCH", "/v1/patients/{patientId}",
-         {A: (200, 200, 404), F: (200, 200, 404), CL: (200, 404, 404), S: 404, P: (200, 404, 404)},
-         variants=PATIENT_VARIANTS, audit=("patient.update",), patient_scoped=True,
-         target=patient_target(lambda w, pid: {"phone": "+15555550123", "version": patient_version(w, pid)})),
-    Case("GET", "/v1/patients/{patientId}/care-team", READ_PATIENT, variants=PATIENT_VARIANTS,
-         target=patient_target(), audit=("patient.read",), patient_scoped=True),
-    Case("POST", "/v1/patients/{patientId}/care-team",
-         {O: (204, 204, 404), A: (204, 204, 404), F: (204, 204, 404)}, variants=PATIENT_VARIANTS,
-         target=patient_target(lambda w, pid: {"user_id": w.a.users[Role.BILLER].id}),
-         audit=("patient.care_team.update",), patient_scoped=True),
-    Case("POST", "/v1/patients/{patientId}/care-team/{userId}/remove",
-         {O: (204, 204, 404), A: (204, 204, 404), F: (204, 204, 404)}, variants=PATIENT_VARIANTS,
-         target=care_team_remove_target, audit=("patient.care_team.update",), patient_scoped=True),
-    Case("POST", "/v1/patients/{patientId}/break-glass", {CL: (201, 201, 404), S: (201, 201, 404)},
-         variants=PATIENT_VARIANTS, target=patient_target(lambda w, pid: {"reason": "Crisis call, covering clinician"}),
-         audit=("patient.break_glass",), patient_scoped=True),
-    Case("GET", "/v1/patients/{patientId}/access-log",
-         {O: (200, 200, 404), C: (200, 200, 404), CL: (200, 404, 404), S: (200, 404, 404), P: (200, 404, 404)},
-         variants=PATIENT_VARIANTS, target=patient_target(), audit=("patient.access_log.read",), patient_scoped=True),
+    Case(
+        "POST",
+        "/v1/patients",
+        {OW: 201, A: 201, CL: 201, F: 201},
+        audit=("patient.create",),
+        target=fixed(
+            {
+                "legal_first_name": "Nova",
+                "legal_last_name": "Synthetic",
+                "date_of_birth": "1999-09-09",
+            }
+        ),
+    ),
+    Case(
+        "GET",
+        "/v1/patients",
+        {OW: 200, A: 200, B: 200, F: 200, CL: 200, S: 200},
+        audit=("patient.list",),
+    ),
+    Case(
+        "GET",
+        "/v1/patients/{patientId}",
+        READ_PATIENT,
+        variants=PATIENT_VARIANTS,
+        target=patient_target(),
+        audit=("patient.read",),
+        patient_scoped=True,
+    ),
+    Case(
+        "PATCH",
+        "/v1/patients/{patientId}",
+        {A: (200, 200, 404), F: (200, 200, 404), CL: (200, 404, 404), S: 404, P: (200, 404, 404)},
+        variants=PATIENT_VARIANTS,
+        audit=("patient.update",),
+        patient_scoped=True,
+        target=patient_target(
+            lambda w, pid: {"phone": "+15555550123", "version": patient_version(w, pid)}
+        ),
+    ),
+    Case(
+        "GET",
+        "/v1/patients/{patientId}/care-team",
+        READ_PATIENT,
+        variants=PATIENT_VARIANTS,
+        target=patient_target(),
+        audit=("patient.read",),
+        patient_scoped=True,
+    ),
+    Case(
+        "POST",
+        "/v1/patients/{patientId}/care-team",
+        {OW: (204, 204, 404), A: (204, 204, 404), F: (204, 204, 404)},
+        variants=PATIENT_VARIANTS,
+        target=patient_target(lambda w, pid: {"user_id": w.a.users[Role.BILLER].id}),
+        audit=("patient.care_team.update",),
+        patient_scoped=True,
+    ),
+    Case(
+        "POST",
+        "/v1/patients/{patientId}/care-team/{userId}/remove",
+        {OW: (204, 204, 404), A: (204, 204, 404), F: (204, 204, 404)},
+        variants=PATIENT_VARIANTS,
+        target=care_team_remove_target,
+        audit=("patient.care_team.update",),
+        patient_scoped=True,
+    ),
+    Case(
+        "POST",
+        "/v1/patients/{patientId}/break-glass",
+        {CL: (201, 201, 404), S: (201, 201, 404)},
+        variants=PATIENT_VARIANTS,
+        target=patient_target(lambda w, pid: {"reason": "Crisis call, covering clinician"}),
+        audit=("patient.break_glass",),
+        patient_scoped=True,
+    ),
+    Case(
+        "GET",
+        "/v1/patients/{patientId}/access-log",
+        {
+            OW: (200, 200, 404),
+            C: (200, 200, 404),
+            CL: (200, 404, 404),
+            S: (200, 404, 404),
+            P: (200, 404, 404),
+        },
+        variants=PATIENT_VARIANTS,
+        target=patient_target(),
+        audit=("patient.access_log.read",),
+        patient_scoped=True,
+    ),
 ]

@@ -5,13 +5,13 @@ action, resource, patient, outcome, source, user agent and request id."""
 from __future__ import annotations
 
 import pytest
-
 from harness import run_case
 from matrix import CASES, EVERYONE, Case
+from world import World
+
 from tpm.security.audit import read_events, read_head
 from tpm.security.audit_chain import ChainedEvent, Outcome
 from tpm.security.principal import Role
-from world import World
 
 
 def new_events(world: World, before: int) -> list[ChainedEvent]:
@@ -45,7 +45,9 @@ def test_every_authenticated_route_declares_its_audit_events() -> None:
     assert missing == []
 
 
-@pytest.mark.parametrize("case", [c for c in CASES if c.audit], ids=lambda c: f"{c.method} {c.path}")
+@pytest.mark.parametrize(
+    "case", [c for c in CASES if c.audit], ids=lambda c: f"{c.method} {c.path}"
+)
 def test_successful_call_is_audited(world: World, case: Case) -> None:
     role = success_role(case) if not case.public else None
     assert case.public or role is not None, "the matrix has no role that succeeds here"
@@ -70,7 +72,9 @@ def test_successful_call_is_audited(world: World, case: Case) -> None:
 
 
 @pytest.mark.parametrize(
-    "case", [c for c in CASES if not c.public and denied_role(c) is not None], ids=lambda c: f"{c.method} {c.path}"
+    "case",
+    [c for c in CASES if not c.public and denied_role(c) is not None],
+    ids=lambda c: f"{c.method} {c.path}",
 )
 def test_denial_is_audited(world: World, case: Case) -> None:
     role = denied_role(case)
@@ -103,7 +107,12 @@ def test_break_glass_flags_later_access_and_alerts(world: World) -> None:
     # GIVEN the patient is outside the clinician's care team
     assert world.call("GET", f"/v1/patients/{target}", token=token).status == 404
     # WHEN the clinician breaks the glass with a reason
-    opened = world.call("POST", f"/v1/patients/{target}/break-glass", token=token, body={"reason": "Crisis line call at night"})
+    opened = world.call(
+        "POST",
+        f"/v1/patients/{target}/break-glass",
+        token=token,
+        body={"reason": "Crisis line call at night"},
+    )
     assert opened.status == 201
     before = head_seq(world)
     # THEN the record opens, and the read is flagged as emergency access

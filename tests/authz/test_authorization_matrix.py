@@ -6,12 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from harness import run_case
 from matrix import CASES, EVERYONE, Case
+from world import World
+
 from tpm.local.template import api_routes, load_template
 from tpm.security.principal import Role
-from world import World
 
 MATRIX = [
     pytest.param(case, role, variant, id=f"{case.method} {case.path} | {role.value} | {variant}")
@@ -48,6 +48,14 @@ def test_matrix(world: World, case: Case, role: Role, variant: str) -> None:
     outcome = run_case(world, case, role, variant)
     expected = case.status(role, variant)
     assert outcome.status == expected, (outcome.status, outcome.json())
+    content_type = next(
+        (v for k, v in outcome.response.headers if k.lower() == "content-type"), ""
+    )
+    if outcome.response.body:
+        assert content_type.startswith("application/json"), content_type
+        outcome.json()  # well-formed JSON, never a Python repr
+    else:
+        assert outcome.status == 204
     if outcome.status >= 400:
         error = outcome.json()["error"]
         assert error["code"]
@@ -82,5 +90,7 @@ def test_mass_assignment_is_rejected(world: World) -> None:
     }
     response = world.call("POST", "/v1/users", token=token, body=body)
     assert response.status == 422
-    fields = {f["path"] for f in __import__("json").loads(response.body)["error"]["details"]["fields"]}
+    fields = {
+        f["path"] for f in __import__("json").loads(response.body)["error"]["details"]["fields"]
+    }
     assert fields == {"body.practice_id", "body.status"}

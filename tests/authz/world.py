@@ -22,8 +22,8 @@ from tpm.domain.patients import Patient
 from tpm.domain.sessions import Session
 from tpm.domain.users import User, UserStatus
 from tpm.ids import new_id
-from tpm.local.bootstrap import export_settings, local_settings
 from tpm.local.authorizer import verify_bearer
+from tpm.local.bootstrap import export_settings, local_settings
 from tpm.local.gateway import HttpRequest, HttpResponse, LocalGateway
 from tpm.repositories.patients import PatientRepository
 from tpm.repositories.relationships import StoreRelationships
@@ -36,7 +36,7 @@ from tpm.security.principal import Role, SystemActor
 from tpm.services.practices import create_practice
 
 PASSWORD = "quiet-lantern-orbit-74"
-ROLES = [r for r in Role]
+ROLES = list(Role)
 _HASH: dict[str, str] = {}
 
 
@@ -63,7 +63,9 @@ class World:
 
     # ---- building ---------------------------------------------------------------------
 
-    def system_write(self, practice_id: str, ops: list[Operation], action: str = "practice.seed") -> None:
+    def system_write(
+        self, practice_id: str, ops: list[Operation], action: str = "practice.seed"
+    ) -> None:
         self.runtime.audit.write_with_audit(
             self.runtime.store.practice(practice_id),
             lambda: list(ops),
@@ -72,7 +74,9 @@ class World:
             ),
         )
 
-    def new_user(self, practice_id: str, role: Role, *, patient_id: str | None = None, mfa_on: bool = True) -> User:
+    def new_user(
+        self, practice_id: str, role: Role, *, patient_id: str | None = None, mfa_on: bool = True
+    ) -> User:
         store = self.runtime.store.practice(practice_id)
         repo = UserRepository(store, self.runtime.cipher)
         user_id = new_id("usr")
@@ -102,7 +106,10 @@ class World:
             created_by="test-harness",
         )
         ops: list[Operation] = [PatientRepository(store, self.runtime.cipher).create_op(patient)]
-        ops += [StoreRelationships.add_member_op(patient.id, uid, self.runtime.clock.now()) for uid in care_team]
+        ops += [
+            StoreRelationships.add_member_op(patient.id, uid, self.runtime.clock.now())
+            for uid in care_team
+        ]
         self.system_write(practice_id, ops)
         return patient.id
 
@@ -143,7 +150,13 @@ class World:
         )
 
     def call(
-        self, method: str, path: str, *, token: str | None = None, body: Any = None, query: list[tuple[str, str]] | None = None
+        self,
+        method: str,
+        path: str,
+        *,
+        token: str | None = None,
+        body: Any = None,
+        query: list[tuple[str, str]] | None = None,
     ) -> HttpResponse:
         headers = [("user-agent", "tpm-harness/1.0")]
         raw = b""
@@ -165,7 +178,10 @@ def build_world(tmp: Path, project_root: Path) -> World:
     world = World(runtime, gateway, Practice(""), Practice(""))
     for label in ("a", "b"):
         practice = create_practice(
-            runtime.store, runtime.clock, name=f"Harness Practice {label.upper()}", slug=f"harness-{label}",
+            runtime.store,
+            runtime.clock,
+            name=f"Harness Practice {label.upper()}",
+            slug=f"harness-{label}",
             timezone="America/New_York",
         )
         p = Practice(practice.id)
@@ -175,8 +191,13 @@ def build_world(tmp: Path, project_root: Path) -> World:
                 p.users[role] = world.new_user(practice.id, role, mfa_on=True)
         clinician, supervisor = p.users[Role.CLINICIAN].id, p.users[Role.SUPERVISOR].id
         store = runtime.store.practice(practice.id)
-        world.system_write(practice.id, [UserRepository(store, runtime.cipher).supervision_op(clinician, supervisor)])
+        world.system_write(
+            practice.id,
+            [UserRepository(store, runtime.cipher).supervision_op(clinician, supervisor)],
+        )
         p.own_patient = world.new_patient(practice.id, care_team=[clinician])
         p.other_patient = world.new_patient(practice.id)
-        p.users[Role.PATIENT] = world.new_user(practice.id, Role.PATIENT, patient_id=p.own_patient, mfa_on=False)
+        p.users[Role.PATIENT] = world.new_user(
+            practice.id, Role.PATIENT, patient_id=p.own_patient, mfa_on=False
+        )
     return world

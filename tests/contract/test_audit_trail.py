@@ -393,8 +393,9 @@ def test_forged_replacement_in_the_middle_is_detected(
     sink: Any,
 ) -> None:
     written = append(trail, ps, clock, 8)
-    forged = chain(ev(3, action="patient.export"), seq=3, time=written[2].time,
-                   prev_hash=written[1].hash)  # fmt: skip
+    forged = chain(
+        ev(3, action="patient.export"), seq=3, time=written[2].time, prev_hash=written[1].hash
+    )
     tamper.remove(AUDIT_PK, event_sk(3))
     tamper.insert(event_item(forged))
     report = verify(ps, signer.public_keys(), sink)
@@ -525,10 +526,18 @@ def test_query_by_patient_user_and_time(
         trail.record(ps, ev(i, user=f"usr_{i % 2}", patient=f"pat_{i % 3}"))
         clock.advance(minutes=1)
     trail.record(
-        ps, ev(10, action=AUDIT_SETTINGS_CHANGED, resource_kind="practice_settings",
-               resource_id="audit.record_non_phi_reads", reason_code="disabled", patient=None,
-               user="usr_admin", roles=("owner",))
-    )  # fmt: skip
+        ps,
+        ev(
+            10,
+            action=AUDIT_SETTINGS_CHANGED,
+            resource_kind="practice_settings",
+            resource_id="audit.record_non_phi_reads",
+            reason_code="disabled",
+            patient=None,
+            user="usr_admin",
+            roles=("owner",),
+        ),
+    )
 
     by_patient = query_events(ps, patient_id="pat_0")
     assert [e.seq for e in by_patient.events] == [1, 4, 7, 10]
@@ -561,8 +570,14 @@ def test_export_and_verify_export(
 ) -> None:
     start = clock.now()
     for i in range(12):
-        trail.record(ps, ev(i, outcome=Outcome.DENIED if i == 4 else Outcome.ALLOWED,
-                            user_agent="=cmd|' /C calc'!A0"))  # fmt: skip
+        trail.record(
+            ps,
+            ev(
+                i,
+                outcome=Outcome.DENIED if i == 4 else Outcome.ALLOWED,
+                user_agent="=cmd|' /C calc'!A0",
+            ),
+        )
         clock.advance(minutes=1)
     out = tmp_path / "export"
     manifest = export(ps, start + timedelta(minutes=2), start + timedelta(minutes=9), out)

@@ -64,7 +64,7 @@ def make_signer(
 def make_verifier(
     signer: LocalSigner,
     at: datetime = T0,
-    token_use: TokenUse = "access",  # noqa: S107
+    token_use: TokenUse = "access",
     **kw: Any,
 ) -> TokenVerifier:
     return TokenVerifier(

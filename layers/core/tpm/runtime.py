@@ -44,7 +44,7 @@ _runtime: Runtime | None = None
 
 def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     clock = clock or SystemClock()
-    store = open_store(settings.store_url)
+    store = open_store(settings.store_url, clock=clock)
     master = open_master_key(settings.keys_url)
     cipher = FieldCipher(
         master,

@@ -8,6 +8,7 @@ from pathlib import Path
 import uvicorn
 
 from tpm.config import get_settings
+from tpm.local.authorizer import verify_bearer
 from tpm.local.bootstrap import (
     DEMO_NAME,
     DEMO_SLUG,
@@ -16,7 +17,6 @@ from tpm.local.bootstrap import (
     local_settings,
     prepare_data_dir,
 )
-from tpm.local.authorizer import verify_bearer
 from tpm.local.demo import credentials_table
 from tpm.local.gateway import LocalGateway
 from tpm.local.scheduler import LocalScheduler

@@ -5,8 +5,10 @@ deactivated is refused on the very next request; so is a revoked or idle session
 from __future__ import annotations
 
 from contextlib import suppress
+from datetime import timedelta
 
-from tpm.adapters.store.base import ConditionFailed
+from tpm.adapters.store.base import Absent, ConditionFailed, PracticeStore
+from tpm.domain.sessions import Session
 from tpm.domain.users import UserStatus
 from tpm.errors import Forbidden, Reauthenticate, Unauthenticated
 from tpm.observability import get_logger
@@ -14,7 +16,11 @@ from tpm.repositories.sessions import SessionRepository
 from tpm.repositories.users import UserRepository
 from tpm.runtime import Runtime
 from tpm.security.principal import Principal
+from tpm.security.tokens import TokenClaims
 from tpm.services.authentication import RequestMeta
+from tpm.services.practices import get_practice
+
+_PROVIDER_SESSION_OPEN_WINDOW = timedelta(minutes=5)
 
 
 class SessionEnded(Unauthenticated):
@@ -40,10 +46,15 @@ def authenticate(
 ) -> Principal:
     claims = runtime.verifier().verify(token)
     store = runtime.store.practice(claims.practice_id)
-    session = SessionRepository(store).get(claims.sub, claims.sid)
+    sessions = SessionRepository(store)
+    session = sessions.get(claims.sub, claims.sid)
     user = UserRepository(store, runtime.cipher).get(claims.sub)
     now = runtime.clock.now()
-    if session is None or user is None:
+    if user is None:
+        raise Unauthenticated()
+    if session is None and runtime.identity.sessions_start_at_provider:
+        session = _register_provider_session(runtime, store, claims, meta)
+    if session is None:
         raise Unauthenticated()
     if user.status is not UserStatus.ACTIVE:
         raise Unauthenticated()
@@ -74,6 +85,36 @@ def authenticate(
     if principal.mfa_enrolment_pending and not enrolment_route:
         raise MfaEnrolmentRequired()
     return principal
+
+
+def _register_provider_session(
+    runtime: Runtime, store: PracticeStore, claims: TokenClaims, meta: RequestMeta
+) -> Session | None:
+    """With a hosted provider (Cognito) sign-in happens there; the first request with a new
+    sign-in's token opens our session row, so idle timeout, logout, revocation and step-up
+    work the same as with the local provider. Only tokens issued moments ago may open one:
+    an old token whose session row is gone (ended, cleaned up) stays refused."""
+    now = runtime.clock.now()
+    if now - claims.iat > _PROVIDER_SESSION_OPEN_WINDOW:
+        return None
+    practice = get_practice(runtime.store, store.practice_id)
+    session = Session(
+        id=claims.sid,
+        user_id=claims.sub,
+        created_at=now,
+        last_seen_at=now,
+        expires_at=now + timedelta(hours=practice.settings.session_max_hours),
+        idle_minutes=practice.settings.session_idle_minutes,
+        auth_time=claims.auth_time,
+        mfa_at=claims.auth_time if claims.mfa_authenticated else None,
+        source_ip=meta.source_ip,
+        user_agent=meta.user_agent[:512],
+    )
+    try:
+        store.put(SessionRepository(store).create_op(session).item, Absent())
+    except ConditionFailed:
+        return SessionRepository(store).get(claims.sub, claims.sid)
+    return session
 
 
 def require_recent_mfa(runtime: Runtime, principal: Principal) -> None:

@@ -18,6 +18,10 @@ class IdentityProvider(Protocol):
     def name(self) -> str: ...
 
     @property
+    def sessions_start_at_provider(self) -> bool:
+        """True when sign-in happens at the provider and our session opens on first use."""
+
+    @property
     def api_token_use(self) -> TokenUse:
         """The token kind a client presents as its bearer token to the API."""
 

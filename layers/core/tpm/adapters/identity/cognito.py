@@ -111,6 +111,8 @@ class CognitoAuthResult:
 
 class CognitoIdentity:
     name = "cognito"
+    # Sign-in happens at Cognito; our session row opens on the token's first use.
+    sessions_start_at_provider = True
     api_token_use: TokenUse = "id"  # noqa: S105 - a token kind, not a secret
 
     def __init__(

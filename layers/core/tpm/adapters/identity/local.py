@@ -36,6 +36,7 @@ RETIRED_PREFIX: Final = "token-signing-retired-"
 
 class LocalIdentity:
     name = "local"
+    sessions_start_at_provider = False  # our own sign-in routes open sessions
     api_token_use: TokenUse = "access"  # noqa: S105 - a token kind, not a secret
 
     def __init__(

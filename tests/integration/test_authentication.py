@@ -1,0 +1,320 @@
+"""One authentication suite, two identity providers: the local one (our sign-in routes)
+and Cognito (moto: real admin_initiate_auth tokens). Whatever signs the token, the API
+enforces the same session rules: deactivation, logout and idle timeout bite at once."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+from moto.utilities.utils import load_resource
+
+from tpm.adapters.identity.cognito import CognitoIdentity
+from tpm.clock import FixedClock
+from tpm.config import get_settings
+from tpm.domain.practice import PracticeSettings
+from tpm.domain.users import User, UserStatus
+from tpm.errors import Unauthenticated
+from tpm.ids import new_id
+from tpm.local.authorizer import verify_bearer
+from tpm.local.bootstrap import export_settings, local_settings
+from tpm.local.gateway import HttpRequest, HttpResponse, LocalGateway
+from tpm.repositories.users import UserRepository
+from tpm.runtime import Runtime, build_runtime, set_runtime
+from tpm.security import passwords
+from tpm.security.audit_chain import AuditEvent
+from tpm.security.principal import Role, SystemActor
+from tpm.security.tokens import StaticJwks
+from tpm.services.practices import create_practice
+
+PASSWORD = "Copper-Willow-Signal-38"  # moto applies Cognito's default composition policy
+REGION = "us-east-1"
+
+
+@dataclass
+class Api:
+    runtime: Runtime
+    gateway: LocalGateway
+    clock: FixedClock
+    practice_id: str
+    sign_in: Callable[[str, str], str]  # (email, password) -> bearer token; raises on failure
+    provider: str
+
+    def call(
+        self, method: str, path: str, token: str | None = None, body: Any = None
+    ) -> HttpResponse:
+        headers = [("user-agent", "pytest")]
+        raw = b""
+        if body is not None:
+            headers.append(("content-type", "application/json"))
+            raw = json.dumps(body).encode()
+        if token:
+            headers.append(("authorization", f"Bearer {token}"))
+        return self.gateway.dispatch(HttpRequest(method, path, headers, [], raw))
+
+    def add_user(self, role: Role, email: str) -> User:
+        store = self.runtime.store.practice(self.practice_id)
+        repo = UserRepository(store, self.runtime.cipher)
+        user = User(
+            id=new_id("usr"),
+            email=email,
+            display_name=f"{role.value} (synthetic)",
+            roles=frozenset({role}),
+            status=UserStatus.ACTIVE,
+            password_hash=passwords.hash_password(PASSWORD),
+            created_at=self.clock.now(),
+            mfa_secret="JBSWY3DPEHPK3PXP" if role in (Role.OWNER, Role.ADMIN) else None,
+        )
+        self.runtime.audit.write_with_audit(
+            store,
+            lambda: list(repo.create_ops(user)),
+            AuditEvent.for_system(
+                SystemActor("test", self.practice_id), action="practice.seed", resource_kind="user"
+            ),
+        )
+        return user
+
+
+def _base(tmp_path: Path) -> tuple[Runtime, FixedClock, str]:
+    settings = local_settings(tmp_path, environment="test")
+    export_settings(settings)
+    get_settings.cache_clear()
+    clock = FixedClock(datetime.now(UTC).replace(microsecond=0))
+    runtime = build_runtime(settings, clock=clock)
+    practice = create_practice(
+        runtime.store,
+        clock,
+        name="Auth Suite Practice",
+        slug="auth-suite",
+        timezone="UTC",
+        settings=PracticeSettings(session_idle_minutes=5),
+    )
+    return runtime, clock, practice.id
+
+
+@pytest.fixture(params=["local", "cognito"])
+def api(request: pytest.FixtureRequest, tmp_path: Path, project_root: Path) -> Iterator[Api]:
+    runtime, clock, practice_id = _base(tmp_path)
+    if request.param == "local":
+        set_runtime(runtime)
+        gateway = LocalGateway(project_root, authorizer=verify_bearer)
+
+        def sign_in(email: str, password: str) -> str:
+            response = gateway.dispatch(
+                HttpRequest(
+                    "POST",
+                    "/v1/auth/login",
+                    [("content-type", "application/json")],
+                    [],
+                    json.dumps(
+                        {"practice": "auth-suite", "email": email, "password": password}
+                    ).encode(),
+                )
+            )
+            if response.status != 200:
+                raise Unauthenticated()
+            return str(json.loads(response.body)["access_token"])
+
+        yield Api(runtime, gateway, clock, practice_id, sign_in, "local")
+        set_runtime(None)
+        return
+    with mock_aws():
+        client = boto3.client("cognito-idp", region_name=REGION)
+        pool_id = client.create_user_pool(
+            PoolName="tpm",
+            UsernameAttributes=["email"],
+            MfaConfiguration="OPTIONAL",
+            Schema=[
+                {"Name": n, "AttributeDataType": "String", "Mutable": False}
+                for n in ("practice_id", "user_id", "patient_id")
+            ],
+        )["UserPool"]["Id"]
+        client_id = client.create_user_pool_client(
+            UserPoolId=pool_id,
+            ClientName="web",
+            ExplicitAuthFlows=["ALLOW_ADMIN_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+        )["UserPoolClient"]["ClientId"]
+        for role in Role:
+            client.create_group(UserPoolId=pool_id, GroupName=role.value)
+        identity = CognitoIdentity(
+            pool_id,
+            client_id,
+            region=REGION,
+            client=client,
+            jwks=StaticJwks(load_resource("cognitoidp/resources/jwks-public.json")),
+        )
+        cognito_runtime = replace(runtime, identity=identity, _verifier=None)
+        set_runtime(cognito_runtime)
+        gateway = LocalGateway(project_root, authorizer=verify_bearer)
+        api = Api(cognito_runtime, gateway, clock, practice_id, lambda e, p: "", "cognito")
+        add_user = api.add_user
+
+        def add_user_everywhere(role: Role, email: str) -> User:
+            user = add_user(role, email)
+            identity.admin_create_user(email, user_id=user.id, practice_id=practice_id)
+            identity.admin_set_password(email, PASSWORD)
+            identity.admin_add_user_to_group(email, role)
+            return user
+
+        def sign_in(email: str, password: str) -> str:
+            tokens = identity.initiate_auth(email, password)
+            assert tokens.id_token is not None
+            return tokens.id_token
+
+        api.add_user = add_user_everywhere  # type: ignore[method-assign]
+        api.sign_in = sign_in
+        yield api
+        set_runtime(None)
+
+
+def test_signed_in_user_reaches_the_api(api: Api) -> None:
+    user = api.add_user(Role.CLINICIAN, "casey@example.test")
+    token = api.sign_in("casey@example.test", PASSWORD)
+    me = api.call("GET", "/v1/me", token)
+    assert me.status == 200, me.body
+    assert json.loads(me.body)["id"] == user.id
+
+
+def test_wrong_password_and_unknown_user_fail_alike(api: Api) -> None:
+    api.add_user(Role.CLINICIAN, "casey@example.test")
+    with pytest.raises(Unauthenticated) as wrong:
+        api.sign_in("casey@example.test", "not-the-password-at-all")
+    with pytest.raises(Unauthenticated) as unknown:
+        api.sign_in("nobody@example.test", PASSWORD)
+    assert wrong.value.message == unknown.value.message
+
+
+def test_deactivated_user_is_refused_on_the_next_request(api: Api) -> None:
+    user = api.add_user(Role.CLINICIAN, "casey@example.test")
+    admin_user = api.add_user(Role.ADMIN, "adam@example.test")
+    token = api.sign_in("casey@example.test", PASSWORD)
+    assert api.call("GET", "/v1/me", token).status == 200
+    # GIVEN an admin (MFA done) deactivates the user
+    admin = _mfa_session_token(api, admin_user)
+    deactivated = api.call(
+        "POST", f"/v1/users/{user.id}/deactivate", admin, {"version": _version(api, user.id)}
+    )
+    assert deactivated.status == 200, deactivated.body
+    # THEN the user's existing, unexpired token fails at once
+    assert api.call("GET", "/v1/me", token).status == 401
+
+
+def test_removed_role_takes_effect_on_the_next_request(api: Api) -> None:
+    user = api.add_user(Role.FRONT_DESK, "frankie@example.test")
+    admin_user = api.add_user(Role.ADMIN, "adam@example.test")
+    token = api.sign_in("frankie@example.test", PASSWORD)
+    assert api.call("GET", "/v1/patients", token).status == 200
+    admin = _mfa_session_token(api, admin_user)
+    changed = api.call(
+        "PATCH",
+        f"/v1/users/{user.id}/roles",
+        admin,
+        {"roles": ["biller"], "version": _version(api, user.id)},
+    )
+    assert changed.status == 200, changed.body
+    created = api.call(
+        "POST",
+        "/v1/patients",
+        token,
+        {"legal_first_name": "A", "legal_last_name": "B", "date_of_birth": "2000-01-01"},
+    )
+    assert created.status == 403
+
+
+def test_logout_ends_the_session(api: Api) -> None:
+    api.add_user(Role.CLINICIAN, "casey@example.test")
+    token = api.sign_in("casey@example.test", PASSWORD)
+    assert api.call("GET", "/v1/me", token).status == 200
+    assert api.call("POST", "/v1/auth/logout", token).status == 204
+    assert api.call("GET", "/v1/me", token).status == 401
+
+
+def test_idle_session_expires(api: Api) -> None:
+    api.add_user(Role.CLINICIAN, "casey@example.test")
+    token = api.sign_in("casey@example.test", PASSWORD)
+    # GIVEN the practice logs idle sessions out after 5 minutes
+    assert api.call("GET", "/v1/me", token).status == 200
+    api.clock.advance(minutes=4)
+    assert api.call("GET", "/v1/me", token).status == 200  # activity keeps it alive
+    api.clock.advance(minutes=4)
+    assert api.call("GET", "/v1/me", token).status == 200
+    # WHEN 6 quiet minutes pass (the token itself is still valid)
+    api.clock.advance(minutes=6)
+    response = api.call("GET", "/v1/me", token)
+    assert response.status == 401
+    assert json.loads(response.body)["error"]["code"] in ("session_expired", "unauthenticated")
+
+
+def test_admin_without_mfa_reaches_only_enrolment(api: Api) -> None:
+    store = api.runtime.store.practice(api.practice_id)
+    admin = api.add_user(Role.ADMIN, "adam@example.test")
+    repo = UserRepository(store, api.runtime.cipher)
+    no_mfa = repo.get(admin.id)
+    assert no_mfa is not None
+    api.runtime.audit.write_with_audit(
+        store,
+        lambda: [repo.update_op(no_mfa.bump(mfa_secret=None))],
+        AuditEvent.for_system(
+            SystemActor("test", api.practice_id), action="practice.seed", resource_kind="user"
+        ),
+    )
+    token = api.sign_in("adam@example.test", PASSWORD)
+    for method, path in (
+        ("GET", "/v1/users"),
+        ("GET", "/v1/patients"),
+        ("GET", "/v1/security-alerts"),
+    ):
+        response = api.call(method, path, token)
+        assert response.status == 403, path
+        assert json.loads(response.body)["error"]["code"] == "mfa_enrolment_required"
+    assert api.call("GET", "/v1/me", token).status == 200
+    assert api.call("POST", "/v1/me/mfa/totp", token).status == 200
+
+
+def _version(api: Api, user_id: str) -> int:
+    item = api.runtime.store.practice(api.practice_id).get(f"USER#{user_id}", "PROFILE")
+    assert item is not None
+    return int(item["version"])
+
+
+def _mfa_session_token(api: Api, user: User) -> str:
+    """An admin signed in with MFA (built directly: MFA sign-in is tested on its own)."""
+    from datetime import timedelta
+
+    from tpm.domain.sessions import Session
+    from tpm.repositories.sessions import SessionRepository
+
+    store = api.runtime.store.practice(api.practice_id)
+    now = api.clock.now()
+    session = Session(
+        id=new_id("ses"),
+        user_id=user.id,
+        created_at=now,
+        last_seen_at=now,
+        expires_at=now + timedelta(hours=8),
+        idle_minutes=60,
+        auth_time=now,
+        mfa_at=now,
+    )
+    store.put(SessionRepository(store).create_op(session).item)
+    if api.provider == "cognito":
+        # Cognito-signed admin token: sign in at the provider; MFA facts come from the pool.
+        return api.sign_in(user.email, PASSWORD)
+    signer: Any = api.runtime.identity.signer  # type: ignore[attr-defined]
+    return str(
+        signer.issue_access(
+            sub=user.id,
+            practice_id=api.practice_id,
+            roles=user.roles,
+            sid=session.id,
+            auth_time=now,
+            amr=["pwd", "mfa"],
+        )
+    )
