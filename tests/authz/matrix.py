@@ -96,6 +96,12 @@ def patient_target(body: Callable[[World, str], Any] | None = None) -> Target:
     return make
 
 
+def practice_version(world: World) -> int:
+    item = world.runtime.store.practice(world.a.id).get("PRACTICE", "PROFILE")
+    assert item is not None
+    return int(item["version"])
+
+
 def patient_version(world: World, pid: str) -> int:
     for practice in (world.a, world.b):
         item = world.runtime.store.practice(practice.id).get(f"PATIENT#{pid}", "PROFILE")
@@ -379,6 +385,18 @@ CASES: list[Case] = [
         variants=USER_VARIANTS,
         target=user_session_target,
         audit=("user.sessions.revoke",),
+    ),
+    # -- the practice --
+    Case("GET", "/v1/practice", every(200), audit=("practice.read",)),
+    Case(
+        "PATCH",
+        "/v1/practice/settings",
+        {OW: 200, A: 200},
+        target=lambda w, r, v: (
+            {},
+            {"version": practice_version(w), "settings": {"session_idle_minutes": 20}},
+        ),
+        audit=("practice.settings.update",),
     ),
     # -- audit and compliance --
     Case("GET", "/v1/audit-events", {OW: 200, C: 200}, audit=("audit.read",)),

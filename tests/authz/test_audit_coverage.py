@@ -125,3 +125,24 @@ def test_break_glass_flags_later_access_and_alerts(world: World) -> None:
     items = __import__("json").loads(alerts.body)["items"]
     assert any(a["patient_id"] == target and a["user_id"] == clinician.id for a in items)
     assert "Crisis" not in alerts.body.decode()
+
+
+def test_changing_an_audit_setting_is_itself_audited(world: World) -> None:
+    from matrix import practice_version
+
+    owner = world.token(world.a.users[Role.OWNER], world.a.id)
+    before = head_seq(world)
+    body = {
+        "version": practice_version(world),
+        "settings": {"audit": {"record_non_phi_reads": False}},
+    }
+    response = world.call("PATCH", "/v1/practice/settings", token=owner, body=body)
+    assert response.status == 200, response.body
+    events = [e for e in new_events(world, before) if e.actor_kind == "user"]
+    assert [(e.action, e.resource_id) for e in events] == [
+        ("audit.settings.update", "record_non_phi_reads")
+    ]
+    # Retention can never go below six years.
+    body = {"version": practice_version(world), "settings": {"audit": {"retention_years": 2}}}
+    refused = world.call("PATCH", "/v1/practice/settings", token=owner, body=body)
+    assert refused.status == 422

@@ -48,9 +48,7 @@ def test_matrix(world: World, case: Case, role: Role, variant: str) -> None:
     outcome = run_case(world, case, role, variant)
     expected = case.status(role, variant)
     assert outcome.status == expected, (outcome.status, outcome.json())
-    content_type = next(
-        (v for k, v in outcome.response.headers if k.lower() == "content-type"), ""
-    )
+    content_type = next((v for k, v in outcome.response.headers if k.lower() == "content-type"), "")
     if outcome.response.body:
         assert content_type.startswith("application/json"), content_type
         outcome.json()  # well-formed JSON, never a Python repr

@@ -8,18 +8,19 @@ from zoneinfo import ZoneInfo, available_timezones
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from tpm.security.audit_chain import AuditSettings
 from tpm.security.passwords import PasswordPolicy
 
 _SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
 
 
 class PracticeSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     session_idle_minutes: int = Field(default=15, ge=1, le=240)
     session_max_hours: int = Field(default=12, ge=1, le=72)
     require_provisioning_approval: bool = False
-    audit_retention_years: int = Field(default=6, ge=6, le=100)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
     break_glass_minutes: int = Field(default=60, ge=5, le=480)
     password_policy: PasswordPolicy = Field(default_factory=PasswordPolicy)
 

@@ -16,6 +16,7 @@ from tpm.adapters.store.base import (
     ConditionFailed,
     Put,
     Store,
+    VersionIs,
     iterate,
 )
 from tpm.clock import Clock, to_rfc3339
@@ -58,6 +59,11 @@ def create_practice(
         raise AlreadyExists("A practice with this slug already exists.") from exc
     store.practice(practice.id).put(_to_item(practice), Absent())
     return practice
+
+
+def update_op(practice: Practice) -> Put:
+    """`practice` carries the new version; the stored one must be exactly one behind."""
+    return Put(_to_item(practice), VersionIs(practice.version - 1))
 
 
 def get_practice(store: Store, practice_id: str) -> Practice:
