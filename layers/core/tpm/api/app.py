@@ -18,7 +18,6 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tpm import errors
@@ -94,12 +93,13 @@ def lambda_entry(app: APIGatewayRestResolver, service: str) -> Handler:
     logger = get_logger(service)
     settings = get_settings()
 
-    @logger.inject_lambda_context(
-        correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False
-    )
+    @logger.inject_lambda_context(log_event=False)
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         started = time.perf_counter()
         rid = str((event.get("requestContext") or {}).get("requestId") or "")
+        # The API Gateway request id is the correlation id (set directly: a JMESPath
+        # lookup per request costs more than the rest of the wrapper).
+        logger.set_correlation_id(rid)
         early = precheck(event, settings.max_body_bytes)
         if early is not None:
             result = to_proxy_result(early)

@@ -62,6 +62,11 @@ class LocalGateway:
             f.logical_id: f for f in functions(self.template)
         }
         self.routes: list[ApiRoute] = api_routes(self.template)
+        # Same resource, several methods: an exact method beats ANY. Compiled once.
+        self._table = [
+            (route, route.pattern)
+            for route in sorted(self.routes, key=lambda r: (r.specificity, r.method == "ANY"))
+        ]
         self._handlers: dict[str, Callable[[dict[str, Any], Any], Any]] = {}
 
     def handler(self, logical_id: str) -> Callable[[dict[str, Any], Any], Any]:
@@ -75,9 +80,8 @@ class LocalGateway:
             self.handler(logical_id)
 
     def match(self, method: str, path: str) -> tuple[ApiRoute, dict[str, str]] | None:
-        # Same resource, several methods: an exact method beats ANY.
-        for route in sorted(self.routes, key=lambda r: (r.specificity, r.method == "ANY")):
-            found = route.pattern.match(path)
+        for route, pattern in self._table:
+            found = pattern.match(path)
             if found and route.method in (method, "ANY"):
                 return route, found.groupdict()
         return None
