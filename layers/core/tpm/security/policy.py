@@ -13,7 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 from functools import cache
 from importlib import resources
-from typing import Protocol
+from typing import Any, Protocol
 
 import yaml
 
@@ -54,8 +54,30 @@ class PermissionTable:
 
 @cache
 def permission_table() -> PermissionTable:
-    text = resources.files("tpm.security").joinpath("permissions.yaml").read_text("utf-8")
-    return parse_table(yaml.safe_load(text))
+    """permissions.yaml plus every permissions.d/*.yaml (one file per product area, merged;
+    an action or grant defined twice is an error)."""
+    root = resources.files("tpm.security")
+    data = yaml.safe_load(root.joinpath("permissions.yaml").read_text("utf-8"))
+    extra = root.joinpath("permissions.d")
+    if extra.is_dir():
+        parts = sorted((p for p in extra.iterdir() if p.name.endswith(".yaml")), key=str)
+        for part in parts:
+            merge_tables(data, yaml.safe_load(part.read_text("utf-8")) or {}, part.name)
+    return parse_table(data)
+
+
+def merge_tables(base: dict[str, Any], part: dict[str, Any], name: str) -> None:
+    for action, spec in (part.get("actions") or {}).items():
+        if action in base["actions"]:
+            raise ValueError(f"{name}: action {action!r} is already defined")
+        base["actions"][action] = spec
+    for role, grants in (part.get("roles") or {}).items():
+        target = base["roles"].setdefault(role, {}) or {}
+        base["roles"][role] = target
+        for action, scopes in (grants or {}).items():
+            if action in target:
+                raise ValueError(f"{name}: {role} already has {action!r}")
+            target[action] = scopes
 
 
 def parse_table(data: dict[str, object]) -> PermissionTable:

@@ -1,0 +1,7 @@
+"""Authorization matrix rows for the reminders routes (see matrix.py for the format)."""
+
+from __future__ import annotations
+
+from matrix import Case
+
+CASES: list[Case] = []
