@@ -4,7 +4,8 @@ Adapters are chosen from these URLs, never by `if local:` branches in domain cod
   TPM_STORE  sqlite:///abs/path/tpm.db | dynamodb://TableName
   TPM_KEYS   local:///abs/path/keys    | kms://alias/name (or a key id / ARN)
   TPM_IDENTITY local:///abs/path/identity | cognito://<user pool id>?client_id=<id>
-  TPM_AUDIT  local:///abs/path/audit   (checkpoint signing key + sealed checkpoint log)
+  TPM_AUDIT  local:///abs/path/audit | aws://<bucket>?kms_key=<arn>
+             (where the checkpoint signing key and the sealed checkpoint copies live)
 """
 
 from __future__ import annotations
@@ -54,8 +55,8 @@ class Settings(BaseModel):
     @field_validator("audit_url")
     @classmethod
     def _audit_scheme(cls, v: str) -> str:
-        if not v.startswith("local:///"):
-            raise ValueError("TPM_AUDIT must be local:///path")
+        if not v.startswith(("local:///", "aws://")):
+            raise ValueError("TPM_AUDIT must be local:///path or aws://bucket")
         return v
 
     @field_validator("keys_url")

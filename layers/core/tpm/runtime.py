@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
+from tpm.adapters.audit import open_audit
 from tpm.adapters.identity import IdentityProvider
 from tpm.adapters.identity.factory import open_identity
 from tpm.adapters.keys import open_master_key
@@ -15,7 +16,6 @@ from tpm.adapters.store.base import Store
 from tpm.clock import Clock, SystemClock
 from tpm.config import Settings, get_settings
 from tpm.security.audit import AuditTrail
-from tpm.security.audit_checkpoints import LocalCheckpointSigner, LocalCheckpointSink
 from tpm.security.envelope import FieldCipher
 from tpm.security.tokens import TokenVerifier
 
@@ -54,12 +54,8 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
         cache_seconds=settings.data_key_cache_seconds,
         data_key_max_age_days=settings.data_key_max_age_days,
     )
-    audit_dir = settings.audit_url.removeprefix("local://")
-    audit = AuditTrail(
-        LocalCheckpointSigner(f"{audit_dir}/signing"),
-        LocalCheckpointSink(f"{audit_dir}/checkpoints"),
-        clock=clock,
-    )
+    signer, sink = open_audit(settings.audit_url, store, master)
+    audit = AuditTrail(signer, sink, clock=clock)
     identity = open_identity(
         settings.identity_url,
         issuer=settings.token_issuer,

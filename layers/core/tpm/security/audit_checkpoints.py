@@ -89,6 +89,10 @@ class CheckpointSigner(Protocol):
 
     def sign(self, message: bytes) -> bytes: ...
 
+    def public_keys(self) -> dict[str, Ed25519PublicKey]:
+        """Every public key whose signatures should verify (old ones stay after rotation)."""
+        ...
+
 
 class CheckpointSink(Protocol):
     """An append-only place outside the database. `append` is idempotent for a

@@ -8,7 +8,6 @@ from typing import Any
 
 from tpm.security.audit import EventPage, query_events
 from tpm.security.audit_chain import VerifyReport
-from tpm.security.audit_checkpoints import LocalCheckpointSigner
 from tpm.security.audit_verify import verify
 from tpm.services.context import ServiceContext
 
@@ -46,8 +45,7 @@ class ComplianceService:
         ctx = self.ctx
         access = ctx.authorize("audit.verify", resource_kind="audit_event")
         trail = ctx.runtime.audit
-        keys = trail.signer.public_keys() if isinstance(trail.signer, LocalCheckpointSigner) else {}
-        report = verify(ctx.store, keys, trail.sink)
+        report = verify(ctx.store, trail.signer.public_keys(), trail.sink)
         ctx.record(access, "audit_event", reason_code="intact" if report.ok else "problems_found")
         return report
 

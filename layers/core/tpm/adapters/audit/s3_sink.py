@@ -1,0 +1,99 @@
+"""Sealed checkpoint copies as write-once S3 objects (the bucket has Object Lock in
+COMPLIANCE mode, so not even the account root can shorten their life or rewrite them).
+
+  <prefix>/<practice id>/<seq, 12 digits>.json   one object per checkpoint
+  <prefix>/keys/<key id>.pem                     each signing public key, written once
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from tpm.errors import DependencyUnavailable, IntegrityError
+from tpm.security.audit_checkpoints import Checkpoint
+
+_TRANSIENT = {"SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout", "Throttling"}
+
+
+class S3CheckpointSink:
+    def __init__(
+        self,
+        bucket: str,
+        *,
+        prefix: str = "audit-checkpoints",
+        kms_key_id: str | None = None,
+        client: Any = None,
+    ) -> None:
+        self.bucket = bucket
+        self.prefix = prefix.strip("/")
+        self.kms_key_id = kms_key_id
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            import boto3
+
+            self._client = boto3.client("s3")
+        return self._client
+
+    def append(self, checkpoint: Checkpoint) -> None:
+        key = f"{self.prefix}/{checkpoint.practice_id}/{checkpoint.seq:012d}.json"
+        body = checkpoint.model_dump_json().encode()
+        if not self._put_once(key, body):
+            existing = Checkpoint.model_validate_json(self._get(key))
+            if existing != checkpoint:
+                raise IntegrityError("a different checkpoint for this seq is already sealed")
+
+    def publish_key(self, key_id: str, public_pem: bytes) -> None:
+        self._put_once(f"{self.prefix}/keys/{key_id.replace(':', '_')}.pem", public_pem)
+
+    def read(self, practice_id: str) -> list[Checkpoint]:
+        return [Checkpoint.model_validate_json(self._get(k)) for k in self._keys(practice_id)]
+
+    def latest(self, practice_id: str) -> Checkpoint | None:
+        keys = self._keys(practice_id)
+        return Checkpoint.model_validate_json(self._get(keys[-1])) if keys else None
+
+    # ---- S3 ---------------------------------------------------------------------------
+
+    def _put_once(self, key: str, body: bytes) -> bool:
+        """Creates the object unless it exists; False when it already did."""
+        extra: dict[str, Any] = {"ServerSideEncryption": "aws:kms"}
+        if self.kms_key_id:
+            extra["SSEKMSKeyId"] = self.kms_key_id
+        try:
+            self.client.put_object(Bucket=self.bucket, Key=key, Body=body, IfNoneMatch="*", **extra)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code in ("PreconditionFailed", "412", "ConditionalRequestConflict"):
+                return False
+            raise _mapped(exc) from exc
+        return True
+
+    def _get(self, key: str) -> bytes:
+        try:
+            return bytes(self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read())
+        except ClientError as exc:
+            raise _mapped(exc) from exc
+
+    def _keys(self, practice_id: str) -> list[str]:
+        keys: list[str] = []
+        paginator = self.client.get_paginator("list_objects_v2")
+        try:
+            for page in paginator.paginate(
+                Bucket=self.bucket, Prefix=f"{self.prefix}/{practice_id}/"
+            ):
+                keys += [obj["Key"] for obj in page.get("Contents", [])]
+        except ClientError as exc:
+            raise _mapped(exc) from exc
+        return sorted(keys)
+
+
+def _mapped(exc: ClientError) -> Exception:
+    code = exc.response.get("Error", {}).get("Code", "")
+    if code in _TRANSIENT:
+        return DependencyUnavailable()
+    return exc

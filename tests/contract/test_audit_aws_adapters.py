@@ -1,0 +1,129 @@
+"""The audit trail as deployed in AWS: signing key wrapped by KMS in DynamoDB, sealed
+checkpoints as write-once objects in an Object Lock bucket (all through moto)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+import pytest
+
+from tpm.adapters.audit import open_audit
+from tpm.adapters.audit.s3_sink import S3CheckpointSink
+from tpm.adapters.audit.wrapped_signer import WrappedKeySigner
+from tpm.adapters.keys.kms import KmsMasterKey
+from tpm.adapters.store.base import SYSTEM_PRACTICE, Delete, Put
+from tpm.adapters.store.dynamodb import DynamoStore
+from tpm.clock import FixedClock
+from tpm.errors import IntegrityError
+from tpm.security.audit import AUDIT_PK, AuditTrail, event_sk, read_head
+from tpm.security.audit_chain import AuditEvent
+from tpm.security.audit_verify import verify
+
+PRACTICE = "prx_01aws"
+BUCKET = "tpm-audit-export"
+
+
+@pytest.fixture
+def aws(dynamo_store: DynamoStore, clock: FixedClock) -> dict[str, Any]:
+    kms = boto3.client("kms", region_name="us-east-1")
+    key_arn = kms.create_key()["KeyMetadata"]["Arn"]
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket=BUCKET, ObjectLockEnabledForBucket=True)
+    master = KmsMasterKey(key_arn, client=kms)
+    return {"store": dynamo_store, "master": master, "s3": s3, "key_arn": key_arn, "clock": clock}
+
+
+def trail_for(aws: dict[str, Any]) -> AuditTrail:
+    signer, sink = open_audit(
+        f"aws://{BUCKET}?kms_key={aws['key_arn']}", aws["store"], aws["master"]
+    )
+    assert isinstance(signer, WrappedKeySigner)
+    assert isinstance(sink, S3CheckpointSink)
+    sink._client = aws["s3"]
+    return AuditTrail(signer, sink, clock=aws["clock"], checkpoint_every=3)
+
+
+def event(n: int) -> AuditEvent:
+    return AuditEvent(
+        practice_id=PRACTICE,
+        actor_kind="system",
+        actor_id="test",
+        action="patient.read",
+        resource_kind="patient",
+        resource_id=f"pat_{n:02d}",
+    )
+
+
+def test_chain_with_kms_wrapped_key_and_s3_sink_verifies(aws: dict[str, Any]) -> None:
+    trail = trail_for(aws)
+    store = aws["store"].practice(PRACTICE)
+    for n in range(7):
+        trail.record(store, event(n))
+    report = verify(store, trail.signer.public_keys(), trail.sink)
+    assert report.ok, report.summary()
+    assert report.sealed_checkpoints_checked == 2  # seq 3 and 6
+    objects = aws["s3"].list_objects_v2(Bucket=BUCKET)["Contents"]
+    keys = sorted(o["Key"] for o in objects)
+    assert f"audit-checkpoints/{PRACTICE}/000000000003.json" in keys
+    assert any(k.startswith("audit-checkpoints/keys/") for k in keys)
+    # The private key is stored only encrypted; no plaintext PEM anywhere in the row.
+    row = aws["store"].practice(SYSTEM_PRACTICE).get("AUDIT_SIGNING_KEY", "CURRENT")
+    assert b"PRIVATE KEY" not in bytes(row["sealed_private"])
+
+
+def test_a_second_cold_start_reuses_the_same_signing_key(aws: dict[str, Any]) -> None:
+    first = trail_for(aws)
+    second = trail_for(aws)
+    assert first.signer.key_id == second.signer.key_id
+    assert aws["master"].calls["generate_data_key"] == 1
+
+
+def test_truncation_is_caught_by_the_s3_copies(aws: dict[str, Any]) -> None:
+    trail = trail_for(aws)
+    store = aws["store"].practice(PRACTICE)
+    for n in range(4):
+        trail.record(store, event(n))
+    old_head = read_head(store)
+    assert old_head is not None
+    for n in range(4, 7):
+        trail.record(store, event(n))
+    # GIVEN someone with table access deletes the newest events and restores the old head
+    ops: list[Any] = [Delete(AUDIT_PK, event_sk(seq)) for seq in range(5, 8)]
+    ops.append(Delete(AUDIT_PK, "CKP#000000000006"))
+    store.transact(ops)
+    head_item = aws["store"].practice(PRACTICE).get(AUDIT_PK, "HEAD")
+    assert head_item is not None
+    restored = {
+        **head_item,
+        **{k: v for k, v in old_head.model_dump(mode="json").items() if k in head_item},
+    }
+    store.put(Put(restored).item)
+    # THEN the table alone might look fine, but the sealed copy at seq 6 says otherwise
+    report = verify(store, trail.signer.public_keys(), trail.sink)
+    assert not report.ok
+    assert any(p.kind == "truncated" for p in report.problems), report.summary()
+
+
+def test_a_sealed_checkpoint_cannot_be_rewritten(aws: dict[str, Any]) -> None:
+    trail = trail_for(aws)
+    store = aws["store"].practice(PRACTICE)
+    for n in range(3):
+        trail.record(store, event(n))
+    sealed = trail.sink.latest(PRACTICE)
+    assert sealed is not None
+    forged = sealed.model_copy(update={"hash": "f" * 64})
+    with pytest.raises(IntegrityError):
+        trail.sink.append(forged)
+    trail.sink.append(sealed)  # the same checkpoint again is a no-op
+
+
+def test_a_tampered_key_row_fails_loudly(aws: dict[str, Any]) -> None:
+    trail_for(aws).signer.sign(b"x")
+    system = aws["store"].practice(SYSTEM_PRACTICE)
+    row = system.get("AUDIT_SIGNING_KEY", "CURRENT")
+    sealed = bytearray(bytes(row["sealed_private"]))
+    sealed[0] ^= 1
+    system.put({**row, "sealed_private": bytes(sealed)})
+    with pytest.raises(IntegrityError):
+        trail_for(aws).signer.sign(b"x")
