@@ -41,6 +41,7 @@ def build_document(root: Path) -> dict[str, Any]:
             continue
         merge.add_schema(app.get_openapi_schema(title=TITLE, version=__version__))
     doc: dict[str, Any] = json.loads(merge.get_openapi_json_schema())
+    _use_our_error_shape(doc)
     # Whether a route is public is decided in template.yaml (Auth: Authorizer: NONE); say
     # so explicitly in the document (an empty requirement overrides the global bearer one).
     for route in (r for spec in specs for r in spec.routes if r.public):
@@ -52,3 +53,37 @@ def build_document(root: Path) -> dict[str, Any]:
 
 def render(doc: dict[str, Any]) -> str:
     return json.dumps(doc, indent=2, sort_keys=True) + "\n"
+
+
+ERROR_SCHEMA: dict[str, Any] = {
+    "title": "Error",
+    "type": "object",
+    "required": ["error", "request_id"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message", "details"],
+            "properties": {
+                "code": {"type": "string", "description": "Stable code; see docs/api-errors.md"},
+                "message": {"type": "string"},
+                "details": {"type": "object", "description": "Field paths, versions, limits"},
+            },
+        },
+        "request_id": {"type": "string"},
+    },
+}
+
+
+def _use_our_error_shape(doc: dict[str, Any]) -> None:
+    """Every error, validation included, has tpm's one shape (not Powertools' default)."""
+    schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+    schemas.pop("HTTPValidationError", None)
+    schemas.pop("ValidationError", None)
+    schemas["Error"] = ERROR_SCHEMA
+    error = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    for operations in doc.get("paths", {}).values():
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            if "422" in responses:
+                responses["422"] = {"description": "Validation failed", **error}
+            responses["4XX"] = {"description": "Client error (see docs/api-errors.md)", **error}
