@@ -18,6 +18,11 @@ def project_root() -> Path:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Operator commands live in tpm.local.cli_*; each registers its own subcommands and
+    # puts its handler on the parsed arguments.
+    from tpm.local import cli_audit, cli_keys, cli_users
+    from tpm.local.cli_common import run
+
     parser = argparse.ArgumentParser(prog="tpm", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -30,11 +35,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     openapi.add_argument("--write", action="store_true", help="write schemas/openapi.json")
     openapi.add_argument("--check", action="store_true", help="fail if the committed copy is stale")
 
-    keys = sub.add_parser("keys", help="key management")
-    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
-    rotate = keys_sub.add_parser("rotate", help="re-wrap every data key under a new master key")
-    rotate.add_argument("--data-dir", type=Path, default=Path(".tpm"))
-    rotate.add_argument("--to", default=None, help="target KMS key (kms:// deployments)")
+    for module in (cli_users, cli_audit, cli_keys):
+        module.register(sub)
 
     args = parser.parse_args(argv)
     if args.command == "dev":
@@ -43,10 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_dev(host=args.host, port=args.port, data_dir=args.data_dir, root=project_root())
     if args.command == "openapi":
         return _openapi(write=args.write, check=args.check)
-    if args.command == "keys":
-        return _rotate(args.data_dir, args.to)
-    parser.error("unknown command")
-    return 2
+    return run(args.handler, args)
 
 
 def _openapi(*, write: bool, check: bool) -> int:
@@ -65,25 +64,6 @@ def _openapi(*, write: bool, check: bool) -> int:
         print(f"wrote {target}")
         return 0
     sys.stdout.write(text)
-    return 0
-
-
-def _rotate(data_dir: Path, to: str | None) -> int:
-    from tpm.config import get_settings
-    from tpm.local.bootstrap import export_settings, local_settings
-    from tpm.runtime import build_runtime
-    from tpm.services.key_rotation import rotate_master_key
-    from tpm.services.practices import all_practice_ids
-
-    settings = get_settings()
-    if settings.environment == "local":
-        settings = local_settings(data_dir)
-        export_settings(settings)
-    runtime = build_runtime(settings)
-    report = rotate_master_key(
-        runtime.store, runtime.master_key, list(all_practice_ids(runtime.store)), to
-    )
-    print(report)
     return 0
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from tpm.domain.sessions import Session
 from tpm.security.principal import MFA_REQUIRED_ROLES, STAFF_ROLES, Role
 
 # A pragmatic address check (one @, a dotted domain, no spaces); deliverability is proven
@@ -37,6 +39,59 @@ def check_roles(roles: frozenset[Role]) -> frozenset[Role]:
     if Role.PATIENT in roles and len(roles) > 1:
         raise ValueError("a patient account holds no staff role")
     return roles
+
+
+# ---- provisioning rules, shared by the API (UserService) and the operator CLI ----------------
+
+
+class RoleRuleError(ValueError):
+    """A role set an account may not be given; `code` is the machine-readable reason."""
+
+    def __init__(self, code: Literal["invalid_roles", "patient_role"]) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+def check_staff_roles(roles: frozenset[Role]) -> frozenset[Role]:
+    """Roles for a newly provisioned account. Patient portal accounts are invited from the
+    patient's record, never through staff provisioning."""
+    try:
+        check_roles(roles)
+    except ValueError as exc:
+        raise RoleRuleError("invalid_roles") from exc
+    if Role.PATIENT in roles:
+        raise RoleRuleError("patient_role")
+    return roles
+
+
+def check_role_change(current: frozenset[Role], new: frozenset[Role]) -> frozenset[Role]:
+    """A staff account's roles may change; a patient account's may not, and no staff
+    account can be turned into a patient one."""
+    if Role.PATIENT in new or Role.PATIENT in current:
+        raise RoleRuleError("patient_role")
+    try:
+        return check_roles(new)
+    except ValueError as exc:
+        raise RoleRuleError("invalid_roles") from exc
+
+
+def changes_ownership(current: frozenset[Role], new: frozenset[Role]) -> bool:
+    """Granting or removing the owner role is reserved to owners."""
+    return (Role.OWNER in current) != (Role.OWNER in new)
+
+
+def provisioned_status(needs_approval: bool) -> UserStatus:
+    """Where a new invitation starts: waiting for a second admin, or for the person."""
+    return UserStatus.PENDING_APPROVAL if needs_approval else UserStatus.INVITED
+
+
+def end_live_sessions(sessions: Iterable[Session], now: datetime, reason: str) -> list[Session]:
+    """The still-live sessions among `sessions`, revoked (new versions to store)."""
+    return [
+        s.model_copy(update={"revoked_at": now, "revoked_reason": reason, "version": s.version + 1})
+        for s in sessions
+        if s.ended(now) is None
+    ]
 
 
 class User(BaseModel):
@@ -96,6 +151,10 @@ class User(BaseModel):
         return self.model_copy(
             update={"failed_logins": 0, "locked_until": None, "version": self.version + 1}
         )
+
+    def unlocked(self) -> User:
+        """An administrator cleared the lockout: the failure count starts again too."""
+        return self.bump(failed_logins=0, locked_until=None)
 
     def bump(self, **changes: object) -> User:
         return self.model_copy(update={**changes, "version": self.version + 1})

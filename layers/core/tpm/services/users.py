@@ -5,11 +5,21 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from tpm.adapters.store.base import Absent, ConditionFailed, Delete, Operation, Put
 from tpm.domain.sessions import Session
-from tpm.domain.users import User, UserStatus, check_roles, normalise_email
+from tpm.domain.users import (
+    RoleRuleError,
+    User,
+    UserStatus,
+    changes_ownership,
+    check_role_change,
+    check_staff_roles,
+    end_live_sessions,
+    normalise_email,
+    provisioned_status,
+)
 from tpm.errors import (
     AlreadyExists,
     Conflict,
@@ -38,6 +48,19 @@ class Invitation:
     token: str | None  # None while approval is pending
 
 
+def invitation_op(user_id: str, token: str, now: datetime) -> Put:
+    """The single-use invitation, stored by the token's hash only; it expires by TTL."""
+    return Put(
+        {
+            "pk": f"INVITE#{token_hash(token)}",
+            "sk": "INVITE",
+            "user_id": user_id,
+            "expires_at": int((now + INVITE_TTL).timestamp()),
+        },
+        Absent(),
+    )
+
+
 class UserService:
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
@@ -50,17 +73,17 @@ class UserService:
         ctx = self.ctx
         access = ctx.authorize("user.invite", resource_kind="user")
         try:
-            roles = check_roles(roles)
-        except ValueError as exc:
-            raise ValidationFailed(
-                fields=[{"path": "body.roles", "type": "invalid_roles"}]
-            ) from exc
-        if Role.PATIENT in roles:
-            raise ValidationFailed(
-                "Patient portal accounts are invited from the patient's record.",
-                fields=[{"path": "body.roles", "type": "patient_role"}],
+            roles = check_staff_roles(roles)
+        except RoleRuleError as exc:
+            message = (
+                "Patient portal accounts are invited from the patient's record."
+                if exc.code == "patient_role"
+                else None
             )
-        if Role.OWNER in roles and Role.OWNER not in ctx.principal.roles:
+            raise ValidationFailed(
+                message, fields=[{"path": "body.roles", "type": exc.code}]
+            ) from exc
+        if changes_ownership(frozenset(), roles) and Role.OWNER not in ctx.principal.roles:
             raise Forbidden("Only an owner can make another owner.")
         practice = get_practice(ctx.runtime.store, ctx.practice_id)
         needs_approval = practice.settings.require_provisioning_approval
@@ -69,7 +92,7 @@ class UserService:
             email=normalise_email(email),
             display_name=display_name,
             roles=roles,
-            status=UserStatus.PENDING_APPROVAL if needs_approval else UserStatus.INVITED,
+            status=provisioned_status(needs_approval),
             credentials=credentials,
             invited_by=ctx.principal.user_id,
             created_at=ctx.now(),
@@ -116,15 +139,7 @@ class UserService:
         return Invitation(approved, token)
 
     def _invite_op(self, user_id: str, token: str) -> Put:
-        return Put(
-            {
-                "pk": f"INVITE#{token_hash(token)}",
-                "sk": "INVITE",
-                "user_id": user_id,
-                "expires_at": int((self.ctx.now() + INVITE_TTL).timestamp()),
-            },
-            Absent(),
-        )
+        return invitation_op(user_id, token, self.ctx.now())
 
     # ---- reads --------------------------------------------------------------------------
 
@@ -150,18 +165,13 @@ class UserService:
         user = self._get(user_id)
         if user.version != version:
             raise VersionConflict(current_version=user.version)
-        if Role.PATIENT in roles or Role.PATIENT in user.roles:
-            raise ValidationFailed(fields=[{"path": "body.roles", "type": "patient_role"}])
-        if (Role.OWNER in roles) != (
-            Role.OWNER in user.roles
-        ) and Role.OWNER not in ctx.principal.roles:
-            raise Forbidden("Only an owner can grant or remove the owner role.")
         try:
-            changed = user.bump(roles=check_roles(roles))
-        except ValueError as exc:
-            raise ValidationFailed(
-                fields=[{"path": "body.roles", "type": "invalid_roles"}]
-            ) from exc
+            checked = check_role_change(user.roles, roles)
+        except RoleRuleError as exc:
+            raise ValidationFailed(fields=[{"path": "body.roles", "type": exc.code}]) from exc
+        if changes_ownership(user.roles, checked) and Role.OWNER not in ctx.principal.roles:
+            raise Forbidden("Only an owner can grant or remove the owner role.")
+        changed = user.bump(roles=checked)
         before = [r.value for r in user.roles]
         after = [r.value for r in changed.roles]
         ctx.write(
@@ -186,21 +196,9 @@ class UserService:
         changed = user.bump(status=UserStatus.DEACTIVATED)
         # The user check in request_auth refuses the next request at once; ending the
         # sessions too keeps the session list honest.
-        now = ctx.now()
-        live = [s for s in ctx.sessions.list_for_user(user_id) if s.ended(now) is None]
+        ended = end_live_sessions(ctx.sessions.list_for_user(user_id), ctx.now(), "deactivated")
         ops: list[Operation] = [ctx.users.update_op(changed)]
-        ops += [
-            ctx.sessions.update_op(
-                s.model_copy(
-                    update={
-                        "revoked_at": now,
-                        "revoked_reason": "deactivated",
-                        "version": s.version + 1,
-                    }
-                )
-            )
-            for s in live[:90]
-        ]
+        ops += [ctx.sessions.update_op(s) for s in ended[:90]]
         ctx.write(access, lambda: ops, "user", user_id)
         return changed
 

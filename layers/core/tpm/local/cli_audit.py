@@ -1,0 +1,182 @@
+"""`tpm audit verify|export|checkpoint`: the operator's hands on the audit trail.
+
+verify      walks the practice's whole chain and holds it against the signed head and
+            every signed checkpoint, including the sealed copies outside the database;
+            exit 0 when intact, 1 when anything was altered, deleted, inserted or cut off
+export      writes events.jsonl, events.csv and manifest.json for an auditor, re-checks
+            what it wrote, and records the export in the trail
+checkpoint  signs the current head now and seals it outside the database (the hourly
+            job does the same for every practice)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from tpm.errors import TpmError
+from tpm.local.cli_common import CliError, Handler, add_target, open_runtime, open_target
+from tpm.runtime import Runtime
+from tpm.security.audit_chain import AUDIT_EXPORTED, AUDIT_VERIFIED, VerifyReport
+from tpm.security.audit_checkpoints import PublicKeys
+from tpm.security.audit_verify import verify
+from tpm.services.audit_export import EVENTS_CSV, EVENTS_JSONL, MANIFEST, export, verify_export
+from tpm.services.practices import all_practice_ids, get_practice, practice_id_for_slug
+
+_PROBLEMS_SHOWN = 20
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    audit = sub.add_parser("audit", help="verify, export and checkpoint the audit trail")
+    cmds = audit.add_subparsers(dest="audit_command", required=True)
+
+    def command(name: str, handler: Handler, text: str) -> argparse.ArgumentParser:
+        cmd = cmds.add_parser(name, help=text)
+        add_target(cmd)
+        cmd.set_defaults(handler=handler)
+        return cmd
+
+    check = command("verify", _verify, "check the whole chain; exit 1 on any problem")
+    check.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    out = command("export", _export, "export events in a time range with a manifest")
+    out.add_argument(
+        "--from",
+        dest="start",
+        default=None,
+        help="YYYY-MM-DD (practice time zone) or RFC 3339; default: the first event",
+    )
+    out.add_argument(
+        "--to",
+        dest="end",
+        default=None,
+        help="YYYY-MM-DD (that whole day included) or RFC 3339 (excluded); default: now",
+    )
+    out.add_argument("--out", type=Path, required=True, help="a new or empty directory")
+
+    cp = command("checkpoint", _checkpoint, "sign and seal a checkpoint of the chain now")
+    cp.add_argument("--all", action="store_true", help="every practice, not just --practice")
+
+
+# ---- verify -----------------------------------------------------------------------------
+
+
+def _verify(args: argparse.Namespace) -> int:
+    with open_target(args) as target:
+        report = verify(target.store, _public_keys(target.runtime), target.runtime.audit.sink)
+        if args.json:
+            print(json.dumps(report.as_dict(), sort_keys=True))
+        else:
+            _print_report(report)
+        if report.ok:
+            target.record(AUDIT_VERIFIED, "audit_event", reason_code="intact")
+        else:
+            # Appending to a damaged chain would build on the evidence; leave it as found.
+            print(
+                "nothing was written to the trail; copy the data directory before any repair"
+                " (see docs/operations.md)",
+                file=sys.stderr,
+            )
+    return 0 if report.ok else 1
+
+
+def _print_report(report: VerifyReport) -> None:
+    print(report.summary())
+    first = report.first_problem
+    if first is None:
+        return
+    print(f"first problem: {first.kind} at seq {first.seq}: {first.detail}")
+    for problem in report.problems[:_PROBLEMS_SHOWN]:
+        print(f"  {problem.kind:<24} seq {problem.seq:<8} {problem.detail}")
+    if len(report.problems) > _PROBLEMS_SHOWN:
+        print(f"  … and {len(report.problems) - _PROBLEMS_SHOWN} more")
+
+
+def _public_keys(runtime: Runtime) -> PublicKeys:
+    """Every public key ever used to sign (local: the .pub.pem files beside the signing key;
+    AWS: the published keys), so signatures from before a signing-key change still verify."""
+    return runtime.audit.signer.public_keys()
+
+
+# ---- export -----------------------------------------------------------------------------
+
+
+def _export(args: argparse.Namespace) -> int:
+    out: Path = args.out
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise CliError("--out must be a new or empty directory (exports never overwrite)")
+    with open_target(args) as target:
+        zone = ZoneInfo(get_practice(target.runtime.store, target.practice_id).timezone)
+        start = _moment(args.start, zone, "--from", end_of_day=False)
+        end = _moment(args.end, zone, "--to", end_of_day=True)
+        if start is not None and end is not None and start >= end:
+            raise CliError("--from must be before --to")
+        manifest = export(target.store, start, end, out, clock=target.runtime.clock)
+        report = verify_export(out, _public_keys(target.runtime))
+        # The files exist now, so the export is recorded whatever the re-check found.
+        target.record(
+            AUDIT_EXPORTED,
+            "audit_event",
+            reason_code="verified" if report.ok else "verify_failed",
+        )
+    span = f"seq {manifest.first_seq}..{manifest.last_seq}" if manifest.count else "no events"
+    print(f"exported {manifest.count} event(s) ({span})")
+    print(f"  range     {manifest.start or 'beginning'} .. {manifest.end or 'now'} (end excluded)")
+    print(f"  manifest  {out / MANIFEST}  (chain hashes, checkpoints, file SHA-256s)")
+    print(f"  events    {out / EVENTS_JSONL}, {out / EVENTS_CSV}")
+    checkpoints = len(manifest.checkpoints_in_range)
+    print(f"  chain     head seq {manifest.head_seq}; {checkpoints} checkpoint(s) in range")
+    print(f"export check: {report.summary()}")
+    return 0 if report.ok else 1
+
+
+def _moment(text: str | None, zone: ZoneInfo, flag: str, *, end_of_day: bool) -> datetime | None:
+    """A bare date is a whole day in the practice's time zone: `--to 2026-12-31` includes
+    the 31st. A date-time must carry its offset (RFC 3339)."""
+    if text is None:
+        return None
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text) + timedelta(days=1 if end_of_day else 0)
+            return datetime.combine(day, time(), tzinfo=zone)
+        moment = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise CliError(f"{flag} is not a date (YYYY-MM-DD) or an RFC 3339 date-time") from exc
+    if moment.tzinfo is None:
+        raise CliError(f"{flag} needs an offset, e.g. 2026-01-01T00:00:00Z")
+    return moment
+
+
+# ---- checkpoint ---------------------------------------------------------------------------
+
+
+def _checkpoint(args: argparse.Namespace) -> int:
+    with open_runtime(args.data_dir) as runtime:
+        if args.all:
+            practice_ids = list(all_practice_ids(runtime.store))
+        else:
+            found = practice_id_for_slug(runtime.store, args.practice)
+            if found is None:
+                raise CliError(f"no practice with slug {args.practice!r}")
+            practice_ids = [found]
+        failed = 0
+        for practice_id in practice_ids:
+            label = get_practice(runtime.store, practice_id).slug
+            try:
+                cp = runtime.audit.checkpoint(runtime.store.practice(practice_id))
+            except TpmError as exc:
+                # One practice's broken chain must not keep the others unsigned.
+                failed += 1
+                print(f"{label}: FAILED: {exc.code}: {exc.message}", file=sys.stderr)
+                continue
+            if cp is None:
+                print(f"{label}: no events yet, nothing to sign")
+            else:
+                print(f"{label}: checkpoint at seq {cp.seq} signed {cp.time} ({cp.key_id})")
+    if failed:
+        print(f"{failed} practice(s) failed; run `tpm audit verify` for each", file=sys.stderr)
+    return 1 if failed else 0
