@@ -23,13 +23,15 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from benchmarks import cold_init, gateway_roundtrip
+from benchmarks import booking, cold_init, gateway_roundtrip, reminder_sweep
 from benchmarks.common import ROOT, Figure, Options, Outcome
 
 # A new benchmark is one module with NAME and benchmark(options) -> Outcome, added here.
 BENCHMARKS: dict[str, Callable[[Options], Outcome]] = {
     cold_init.NAME: cold_init.benchmark,
     gateway_roundtrip.NAME: gateway_roundtrip.benchmark,
+    booking.NAME: booking.benchmark,
+    reminder_sweep.NAME: reminder_sweep.benchmark,
 }
 RESULTS = ROOT / "benchmarks" / "results" / "latest.json"
 _PACKAGES = ("boto3", "botocore", "aws-lambda-powertools", "pydantic", "uvicorn", "httpx")

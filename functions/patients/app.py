@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 from aws_lambda_powertools.event_handler import Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -11,14 +11,47 @@ from tpm.api.app import create_app, lambda_entry
 from tpm.api.context import Cursor, Limit, service_context
 from tpm.api.responses import created, created_doc, no_content
 from tpm.api.views import Page
-from tpm.domain.patients import Patient
+from tpm.domain.patients import (
+    Address,
+    Communication,
+    EmergencyContact,
+    Guardian,
+    Insurance,
+    Patient,
+)
 from tpm.errors import NotFound
-from tpm.services.patients import AccessLogEntry, NewPatient, PatientService
+from tpm.services.patient_portal import PortalInvitation, invite_to_portal
+from tpm.services.patients import (
+    AccessLogEntry,
+    NewPatient,
+    PatientService,
+    SearchQuery,
+)
 
 app = create_app("patients")
 TAGS = ["patients"]
 E164 = r"^\+[1-9]\d{6,14}$"
 EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+
+
+class CommunicationIn(BaseModel):
+    """Reminder preferences. Opt-out times are set by the opt-out itself, never here."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    email_reminders: bool = False
+    sms_reminders: bool = False
+    reminder_may_name_service: bool = Field(
+        default=False, description="An authorization on file lets reminders name the service."
+    )
+
+
+class CommunicationPatchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email_reminders: bool | None = None
+    sms_reminders: bool | None = None
+    reminder_may_name_service: bool | None = None
 
 
 class PatientIn(BaseModel):
@@ -32,15 +65,38 @@ class PatientIn(BaseModel):
     email: str | None = Field(default=None, max_length=254, pattern=EMAIL)
     phone: str | None = Field(default=None, pattern=E164)
     timezone: str = Field(default="America/Chicago", max_length=64)
+    address: Address | None = None
+    emergency_contact: EmergencyContact | None = None
+    guardian: Guardian | None = Field(
+        default=None, description="Required when the patient is under 18."
+    )
+    insurance: Insurance | None = None
+    communication: CommunicationIn = Field(default_factory=CommunicationIn)
     add_me_to_care_team: bool = False
 
 
-class ContactIn(BaseModel):
+class PatientPatchIn(BaseModel):
+    """Only the fields sent change; null clears an optional field or object. Nested
+    objects are replaced whole, `communication` is merged. Patients editing their own
+    record may send only email, phone, address, emergency_contact and their reminder
+    channels."""
+
     model_config = ConfigDict(extra="forbid")
 
+    version: int = Field(ge=1, description="The version you loaded (409 if it changed).")
+    legal_first_name: str | None = Field(default=None, min_length=1, max_length=80)
+    legal_last_name: str | None = Field(default=None, min_length=1, max_length=80)
+    preferred_name: str | None = Field(default=None, max_length=80)
+    pronouns: str | None = Field(default=None, max_length=40)
+    date_of_birth: date | None = None
     email: str | None = Field(default=None, max_length=254, pattern=EMAIL)
     phone: str | None = Field(default=None, pattern=E164)
-    version: int = Field(ge=1)
+    timezone: str | None = Field(default=None, max_length=64)
+    address: Address | None = None
+    emergency_contact: EmergencyContact | None = None
+    guardian: Guardian | None = None
+    insurance: Insurance | None = None
+    communication: CommunicationPatchIn | None = None
 
 
 class PatientView(BaseModel):
@@ -54,11 +110,76 @@ class PatientView(BaseModel):
     phone: str | None
     timezone: str
     status: str
+    address: Address | None
+    emergency_contact: EmergencyContact | None
+    guardian: Guardian | None
+    insurance: Insurance | None
+    communication: Communication
     version: int
 
     @classmethod
     def of(cls, p: Patient) -> PatientView:
         return cls.model_validate(p.model_dump(include=set(cls.model_fields)))
+
+
+class SearchIn(BaseModel):
+    """Search terms travel in the body so they never reach URLs or access logs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=160)
+    date_of_birth: date | None = None
+    phone: str | None = Field(default=None, min_length=7, max_length=32, pattern=r"^[0-9+() .-]+$")
+
+
+class PatientSummary(BaseModel):
+    """A search hit: enough to pick the right person (minimum necessary); open the record
+    for the rest."""
+
+    id: str
+    legal_first_name: str
+    legal_last_name: str
+    preferred_name: str | None
+    date_of_birth: date
+    status: str
+
+    @classmethod
+    def of(cls, p: Patient) -> PatientSummary:
+        return cls.model_validate(p.model_dump(include=set(cls.model_fields)))
+
+
+class SearchOut(BaseModel):
+    items: list[PatientSummary]
+    truncated: bool = Field(description="More patients matched than shown; narrow the search.")
+
+
+class PortalInviteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: str | None = Field(
+        default=None,
+        max_length=254,
+        pattern=EMAIL,
+        description="Only when no email is on file (it is then recorded on the patient).",
+    )
+
+
+class PortalInvitationOut(BaseModel):
+    user_id: str
+    status: str
+    invitation_token: str
+    expires_at: datetime
+    reissued: bool
+
+    @classmethod
+    def of(cls, i: PortalInvitation) -> PortalInvitationOut:
+        return cls(
+            user_id=i.user.id,
+            status=i.user.status.value,
+            invitation_token=i.token,
+            expires_at=i.expires_at,
+            reissued=i.reissued,
+        )
 
 
 class CareTeamIn(BaseModel):
@@ -104,7 +225,14 @@ class AccessLogView(BaseModel):
 
 @app.post("/v1/patients", summary="Create a patient", tags=TAGS, responses=created_doc(PatientView))
 def create_patient(body: PatientIn) -> Response[str]:
-    data = body.model_dump(exclude={"add_me_to_care_team"})
+    data = body.model_dump(exclude={"add_me_to_care_team", "communication"})
+    data |= {
+        "address": body.address,
+        "emergency_contact": body.emergency_contact,
+        "guardian": body.guardian,
+        "insurance": body.insurance,
+        "communication": Communication(**body.communication.model_dump()),
+    }
     patient = PatientService(service_context(app)).create(
         NewPatient(**data), add_me_to_care_team=body.add_me_to_care_team
     )
@@ -122,10 +250,32 @@ def get_patient(patientId: str) -> PatientView:  # noqa: N803 - path parameter
     return PatientView.of(PatientService(service_context(app)).get(patientId))
 
 
-@app.patch("/v1/patients/<patientId>", summary="Update a patient's contact details", tags=TAGS)
-def update_patient(patientId: str, body: ContactIn) -> PatientView:  # noqa: N803
+@app.post("/v1/patients/search", summary="Find patients by name, date of birth or phone", tags=TAGS)
+def search_patients(body: SearchIn) -> SearchOut:
+    result = PatientService(service_context(app)).search(
+        SearchQuery(name=body.name, date_of_birth=body.date_of_birth, phone=body.phone)
+    )
+    return SearchOut(
+        items=[PatientSummary.of(p) for p in result.patients], truncated=result.truncated
+    )
+
+
+@app.patch("/v1/patients/<patientId>", summary="Update a patient (partial)", tags=TAGS)
+def update_patient(patientId: str, body: PatientPatchIn) -> PatientView:  # noqa: N803
+    changes = body.model_dump(exclude_unset=True, exclude={"version"})
     service = PatientService(service_context(app))
-    return PatientView.of(service.update_contact(patientId, body.version, body.email, body.phone))
+    return PatientView.of(service.update(patientId, body.version, changes))
+
+
+@app.post(
+    "/v1/patients/<patientId>/portal-invitation",
+    summary="Invite the patient to the portal (or re-issue a pending invitation)",
+    tags=TAGS,
+    responses=created_doc(PortalInvitationOut),
+)
+def portal_invitation(patientId: str, body: PortalInviteIn) -> Response[str]:  # noqa: N803
+    invitation = invite_to_portal(service_context(app), patientId, body.email)
+    return created(PortalInvitationOut.of(invitation))
 
 
 @app.get("/v1/patients/<patientId>/care-team", summary="A patient's care team", tags=TAGS)

@@ -149,6 +149,8 @@ def api(request: pytest.FixtureRequest, tmp_path: Path, project_root: Path) -> I
             region=REGION,
             client=client,
             jwks=StaticJwks(load_resource("cognitoidp/resources/jwks-public.json")),
+            # A pool that makes MFA mandatory: every sign-in there used it.
+            pool_mfa_required=True,
         )
         cognito_runtime = replace(runtime, identity=identity, _verifier=None)
         set_runtime(cognito_runtime)
@@ -253,6 +255,11 @@ def test_idle_session_expires(api: Api) -> None:
 
 
 def test_admin_without_mfa_reaches_only_enrolment(api: Api) -> None:
+    if api.provider == "cognito":
+        # MFA is optional in this pool and the token says it was not used.
+        relaxed = api.runtime.identity
+        assert isinstance(relaxed, CognitoIdentity)
+        relaxed._pool_mfa_required = False
     store = api.runtime.store.practice(api.practice_id)
     admin = api.add_user(Role.ADMIN, "adam@example.test")
     repo = UserRepository(store, api.runtime.cipher)
@@ -275,7 +282,18 @@ def test_admin_without_mfa_reaches_only_enrolment(api: Api) -> None:
         assert response.status == 403, path
         assert json.loads(response.body)["error"]["code"] == "mfa_enrolment_required"
     assert api.call("GET", "/v1/me", token).status == 200
-    assert api.call("POST", "/v1/me/mfa/totp", token).status == 200
+    # Enrolment happens where sign-in does: with us locally, at Cognito in AWS.
+    enrol = api.call("POST", "/v1/me/mfa/totp", token)
+    assert enrol.status == (200 if api.provider == "local" else 400)
+
+
+def test_cognito_deployments_sign_in_at_the_provider(api: Api) -> None:
+    if api.provider != "cognito":
+        pytest.skip("the local provider signs in through these routes")
+    body = {"practice": "auth-suite", "email": "x@example.test", "password": PASSWORD}
+    response = api.call("POST", "/v1/auth/login", body=body)
+    assert response.status == 400
+    assert json.loads(response.body)["error"]["code"] == "sign_in_at_identity_provider"
 
 
 def _version(api: Api, user_id: str) -> int:

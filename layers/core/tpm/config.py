@@ -37,6 +37,7 @@ class Settings(BaseModel):
     data_key_max_age_days: int = Field(default=30, ge=1, le=3650)
     aws_region: str | None = None
     portal_url: str = "http://127.0.0.1:8000/"
+    notify_url: str = Field(default="outbox://")
 
     @field_validator("store_url")
     @classmethod
@@ -57,6 +58,13 @@ class Settings(BaseModel):
     def _audit_scheme(cls, v: str) -> str:
         if not v.startswith(("local:///", "aws://")):
             raise ValueError("TPM_AUDIT must be local:///path or aws://bucket")
+        return v
+
+    @field_validator("notify_url")
+    @classmethod
+    def _notify_scheme(cls, v: str) -> str:
+        if not (v == "outbox://" or v.startswith("aws://?")):
+            raise ValueError("TPM_NOTIFY must be outbox:// or aws://?from=...")
         return v
 
     @field_validator("keys_url")
@@ -82,6 +90,7 @@ _ENV_NAMES = {
     "data_key_max_age_days": "TPM_DATA_KEY_MAX_AGE_DAYS",
     "aws_region": "AWS_REGION",
     "portal_url": "TPM_PORTAL_URL",
+    "notify_url": "TPM_NOTIFY",
 }
 
 

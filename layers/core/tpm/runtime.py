@@ -11,6 +11,7 @@ from tpm.adapters.identity import IdentityProvider
 from tpm.adapters.identity.factory import open_identity
 from tpm.adapters.keys import open_master_key
 from tpm.adapters.keys.base import MasterKey
+from tpm.adapters.notify import Notifier, open_notifier
 from tpm.adapters.store import open_store
 from tpm.adapters.store.base import Store
 from tpm.clock import Clock, SystemClock
@@ -29,6 +30,7 @@ class Runtime:
     clock: Clock
     identity: IdentityProvider
     audit: AuditTrail
+    notifier: Notifier
     _verifier: TokenVerifier | None = None
 
     def verifier(self) -> TokenVerifier:
@@ -70,6 +72,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
         clock=clock,
         identity=identity,
         audit=audit,
+        notifier=open_notifier(settings.notify_url, region=settings.aws_region),
     )
 
 

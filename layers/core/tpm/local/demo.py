@@ -110,7 +110,7 @@ def seed_demo_people(runtime: Runtime, practice_id: str) -> None:
                 created_at=now,
                 created_by=ids[Role.FRONT_DESK],
             )
-            ops.append(PatientRepository(store, runtime.cipher).create_op(patient))
+            ops += PatientRepository(store, runtime.cipher).create_ops(patient)
             ops.append(StoreRelationships.add_member_op(patient_id, ids[Role.CLINICIAN], now))
         user = User(
             id=user_id,

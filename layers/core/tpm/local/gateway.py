@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tpm.api.errors import SECURITY_HEADERS
 from tpm.local.functions import load_handler
 from tpm.local.lambda_context import LocalLambdaContext
 from tpm.local.template import ApiRoute, FunctionSpec, api_routes, functions, load_template
@@ -175,9 +176,11 @@ def _bearer(headers: list[tuple[str, str]]) -> str:
 
 
 def _gateway_error(status: int, code: str, message: str) -> HttpResponse:
-    payload = {"error": {"code": code, "message": message, "details": {}}, "request_id": ""}
-    return HttpResponse(
-        status=status,
-        headers=[("Content-Type", "application/json")],
-        body=json.dumps(payload).encode(),
-    )
+    """The gateway's own answer (API Gateway's GatewayResponses in AWS): same shape and
+    the same security headers as a function's."""
+    payload = {
+        "error": {"code": code, "message": message, "details": {}},
+        "request_id": str(uuid.uuid4()),
+    }
+    headers = [("Content-Type", "application/json"), *SECURITY_HEADERS.items()]
+    return HttpResponse(status=status, headers=headers, body=json.dumps(payload).encode())

@@ -16,6 +16,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from tpm.local.gateway import API_GATEWAY_MAX_BODY, HttpRequest, LocalGateway
+from tpm.local.outbox_page import outbox_page
 
 API_PREFIXES = ("/v1/", "/v1")
 PORTAL_HEADERS = {
@@ -62,6 +63,7 @@ def create_asgi_app(gateway: LocalGateway, portal_dir: Path) -> Starlette:
         routes=[
             Route("/v1", api, methods=methods),
             Route("/v1/{rest:path}", api, methods=methods),
+            Route("/dev/outbox", outbox_page, methods=["GET"]),  # local only, never in AWS
             Mount("/", app=portal, name="portal"),
         ]
     )

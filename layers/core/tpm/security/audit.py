@@ -358,12 +358,17 @@ def query_events(
 ) -> EventPage:
     """Events about one patient, by one user, or all; optionally in [start, end)."""
     if patient_id is not None and user_id is not None:
-        raise ValidationFailed(fields=["patient_id", "user_id"], reason="choose one filter")
+        raise ValidationFailed(
+            fields=[
+                {"path": "query.patient_id", "type": "choose_one_filter"},
+                {"path": "query.user_id", "type": "choose_one_filter"},
+            ]
+        )
     if not 1 <= limit <= MAX_PAGE:
-        raise ValidationFailed(fields=["limit"], maximum=MAX_PAGE)
+        raise ValidationFailed(fields=[{"path": "query.limit", "type": "less_than_equal"}])
     for name, value in (("patient_id", patient_id), ("user_id", user_id)):
         if value is not None and not _is_key_safe(value):
-            raise ValidationFailed(fields=[name])
+            raise ValidationFailed(fields=[{"path": f"query.{name}", "type": "invalid_id"}])
     paging: dict[str, Any] = {"limit": limit, "cursor": cursor, "descending": newest_first}
     if patient_id is not None or user_id is not None:
         if start is not None or end is not None:

@@ -8,6 +8,7 @@ from tpm.domain.sessions import Session
 from tpm.domain.users import User
 from tpm.errors import Conflict, NotFound, Unauthenticated, ValidationFailed
 from tpm.security import mfa, passwords
+from tpm.services.authentication import SignInAtProvider
 from tpm.services.context import ServiceContext
 from tpm.services.practices import get_practice
 from tpm.services.request_auth import require_recent_mfa
@@ -51,6 +52,7 @@ class AccountService:
 
     def start_totp(self) -> TotpEnrolment:
         ctx = self.ctx
+        _local_credentials_only(ctx)
         access = ctx.authorize("self.mfa", resource_kind="user", user_id=ctx.principal.user_id)
         user = self._me()
         if user.mfa_enrolled:
@@ -73,6 +75,7 @@ class AccountService:
     def confirm_totp(self, code: str) -> list[str]:
         """Confirms the authenticator and returns one-time recovery codes (shown once)."""
         ctx = self.ctx
+        _local_credentials_only(ctx)
         access = ctx.authorize("self.mfa", resource_kind="user", user_id=ctx.principal.user_id)
         user = self._me()
         if user.mfa_pending_secret is None:
@@ -109,6 +112,7 @@ class AccountService:
 
     def change_password(self, current: str, new: str) -> None:
         ctx = self.ctx
+        _local_credentials_only(ctx)
         access = ctx.authorize("self.update", resource_kind="user", user_id=ctx.principal.user_id)
         user = self._me()
         if user.mfa_enrolled:
@@ -150,3 +154,9 @@ class AccountService:
         if user is None:
             raise NotFound()
         return user
+
+
+def _local_credentials_only(ctx: ServiceContext) -> None:
+    """Passwords and authenticators live with the provider that signs people in."""
+    if ctx.runtime.identity.sessions_start_at_provider:
+        raise SignInAtProvider()

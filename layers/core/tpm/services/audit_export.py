@@ -87,7 +87,7 @@ def export(
     out = Path(out_dir)
     out.mkdir(mode=0o700, parents=True, exist_ok=True)
     if any(out.iterdir()):
-        raise ValidationFailed(fields=["out_dir"], reason="export directory is not empty")
+        raise ValidationFailed(fields=[{"path": "out_dir", "type": "not_empty"}])
     head = read_head(store)  # read before the events: the slice can only be older
     seqs = seq_range(store, start, end)
     events: Iterator[ChainedEvent] = read_events(store, *seqs) if seqs else iter(())

@@ -16,7 +16,7 @@ from tpm.adapters.store.base import Absent, Delete, Operation, PracticeStore, Pu
 from tpm.clock import to_rfc3339
 from tpm.domain.sessions import Session
 from tpm.domain.users import User, UserStatus
-from tpm.errors import Reauthenticate, Unauthenticated
+from tpm.errors import BadRequest, Reauthenticate, Unauthenticated
 from tpm.ids import new_id
 from tpm.repositories.sessions import SessionRepository
 from tpm.repositories.users import UserRepository
@@ -28,6 +28,11 @@ from tpm.services.practices import get_practice, practice_id_for_slug
 
 CHALLENGE_TTL = timedelta(minutes=5)
 MFA_MAX_ATTEMPTS = 5
+
+
+class SignInAtProvider(BadRequest):
+    code = "sign_in_at_identity_provider"
+    message = "This deployment signs people in at its identity provider (Amazon Cognito)."
 
 
 class InvalidCredentials(Unauthenticated):
@@ -85,14 +90,23 @@ def _anonymous_event(
 
 
 class Authentication:
+    """Sign-in with the local identity provider. Where sign-in happens at a hosted provider
+    (Cognito: SRP from the client, MFA there too), these routes answer 400
+    `sign_in_at_identity_provider` and the provider's ID token is the bearer token."""
+
     def __init__(self, runtime: Runtime) -> None:
         self.rt = runtime
+
+    def _local_only(self) -> None:
+        if self.rt.identity.sessions_start_at_provider:
+            raise SignInAtProvider()
 
     # ---- password step ------------------------------------------------------------------
 
     def login(
         self, practice_slug: str, email: str, password: str, meta: RequestMeta
     ) -> Tokens | MfaChallenge:
+        self._local_only()
         practice_id = practice_id_for_slug(self.rt.store, practice_slug)
         if practice_id is None:
             passwords.verify_dummy(password)
@@ -168,6 +182,7 @@ class Authentication:
         recovery_code: str | None,
         meta: RequestMeta,
     ) -> Tokens:
+        self._local_only()
         practice_id = practice_id_for_slug(self.rt.store, practice_slug)
         if practice_id is None:
             raise InvalidCredentials()
@@ -292,6 +307,7 @@ class Authentication:
         )
 
     def refresh(self, practice_slug: str, refresh_token: str, meta: RequestMeta) -> Tokens:
+        self._local_only()
         practice_id = practice_id_for_slug(self.rt.store, practice_slug)
         if practice_id is None:
             raise Unauthenticated()
@@ -369,6 +385,7 @@ class Authentication:
 
     def reauthenticate(self, principal: Principal, password: str, code: str) -> None:
         """Step-up: password and a fresh TOTP code mark the session as recently MFA'd."""
+        self._local_only()
         store = self.rt.store.practice(principal.practice_id)
         users = UserRepository(store, self.rt.cipher)
         sessions = SessionRepository(store)

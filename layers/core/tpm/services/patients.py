@@ -1,15 +1,33 @@
-"""Patients, first slice: create, read, list (by relationship), care team, break-glass,
-and the patient's own "who looked at my record" log."""
+"""Patients: create, read, list (by relationship), partial update, blind-index search,
+care team, break-glass, and the patient's own "who looked at my record" log."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import Any
 
-from tpm.adapters.store.base import ConditionFailed, Put
+from pydantic import ValidationError
+
+from tpm.adapters.store.base import ConditionFailed, Operation, Put
 from tpm.clock import to_rfc3339
-from tpm.domain.patients import Patient
-from tpm.errors import AlreadyExists, NotFound, ValidationFailed, VersionConflict
+from tpm.domain.patients import (
+    Address,
+    Communication,
+    Editor,
+    EmergencyContact,
+    Guardian,
+    Insurance,
+    Patient,
+    PatientRuleError,
+    apply_update,
+    check_guardian,
+    normalise_date_of_birth,
+    normalise_name,
+    normalise_phone,
+)
+from tpm.errors import AlreadyExists, Forbidden, NotFound, ValidationFailed, VersionConflict
 from tpm.ids import new_id
 from tpm.repositories.patients import PatientRepository
 from tpm.repositories.sealing import Sealer
@@ -19,7 +37,12 @@ from tpm.security.policy import Scope
 from tpm.security.principal import STAFF_ROLES
 from tpm.services.context import ServiceContext
 from tpm.services.practices import get_practice
+from tpm.services.rate_limits import enforce
 from tpm.services.request_auth import require_recent_mfa
+
+# Abuse limits (tpm.services.rate_limits): searches per user per minute.
+SEARCH_LIMIT, SEARCH_WINDOW = 30, 60
+SEARCH_RESULTS_MAX = 25
 
 
 @dataclass(frozen=True)
@@ -32,6 +55,24 @@ class NewPatient:
     email: str | None = None
     phone: str | None = None
     timezone: str = "America/Chicago"
+    address: Address | None = None
+    emergency_contact: EmergencyContact | None = None
+    guardian: Guardian | None = None
+    insurance: Insurance | None = None
+    communication: Communication = field(default_factory=Communication)
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    name: str | None = None
+    date_of_birth: date | None = None
+    phone: str | None = None
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    patients: list[Patient]
+    truncated: bool  # more matches than SEARCH_RESULTS_MAX; the caller should narrow
 
 
 @dataclass(frozen=True)
@@ -43,6 +84,11 @@ class AccessLogEntry:
     emergency: bool
 
 
+def rule_error(exc: PatientRuleError) -> ValidationFailed:
+    """A refused change as a 422 with field paths and types (never the values)."""
+    return ValidationFailed(fields=[{"path": f"body.{p}", "type": t} for p, t in exc.fields])
+
+
 class PatientService:
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
@@ -51,13 +97,19 @@ class PatientService:
     def create(self, data: NewPatient, *, add_me_to_care_team: bool) -> Patient:
         ctx = self.ctx
         access = ctx.authorize("patient.create", resource_kind="patient")
-        patient = Patient(
-            id=new_id("pat"),
-            created_at=ctx.now(),
-            created_by=ctx.principal.user_id,
-            **data.__dict__,
-        )
-        ops: list[Put] = [self.patients.create_op(patient)]
+        try:
+            patient = Patient(
+                id=new_id("pat"),
+                created_at=ctx.now(),
+                created_by=ctx.principal.user_id,
+                **data.__dict__,
+            )
+            check_guardian(patient, self._practice_today())
+        except ValidationError as exc:
+            raise rule_error(PatientRuleError.of(exc)) from exc
+        except PatientRuleError as exc:
+            raise rule_error(exc) from exc
+        ops: list[Operation] = [*self.patients.create_ops(patient)]
         if add_me_to_care_team:
             ops.append(
                 ctx.relationships.add_member_op(patient.id, ctx.principal.user_id, ctx.now())
@@ -89,28 +141,95 @@ class PatientService:
         )
         return patients, next_cursor
 
-    def update_contact(
-        self, patient_id: str, version: int, email: str | None, phone: str | None
-    ) -> Patient:
+    def update(self, patient_id: str, version: int, changes: Mapping[str, Any]) -> Patient:
+        """A partial update: `changes` maps field -> new value (nested objects replace the
+        old whole; `communication` merges key by key). Patients editing their own record
+        may change contact details and reminder preferences only (403 otherwise)."""
         ctx = self.ctx
         access = ctx.authorize(
             "patient.update", resource_kind="patient", resource_id=patient_id, patient_id=patient_id
         )
+        editor: Editor = "self" if access.scope is Scope.SELF else "staff"
         patient = self._get(patient_id)
         if patient.version != version:
             raise VersionConflict(current_version=patient.version)
-        changed = patient.bump(email=email, phone=phone)
+        try:
+            changed = apply_update(patient, changes, editor, ctx.now())
+            if changes.keys() & {"date_of_birth", "guardian"}:
+                check_guardian(changed, self._practice_today())
+        except PatientRuleError as exc:
+            if any(t == "not_editable" for _, t in exc.fields):
+                raise Forbidden(
+                    "Patients can change only their contact details and reminder preferences.",
+                    fields=[{"path": f"body.{p}", "type": t} for p, t in exc.fields],
+                ) from exc
+            raise rule_error(exc) from exc
         try:
             ctx.write(
                 access,
-                lambda: [self.patients.update_op(changed)],
+                lambda: self.patients.update_ops(patient, changed),
                 "patient",
                 patient_id,
                 patient_id=patient_id,
             )
         except ConditionFailed as exc:
-            raise VersionConflict() from exc
+            raise VersionConflict(current_version=exc.current_version) from exc
         return changed
+
+    # ---- search -------------------------------------------------------------------------
+
+    def search(self, query: SearchQuery) -> SearchResult:
+        """Equality search through the blind indexes (one index read per criterion, never a
+        scan); several criteria must all match. Care-team roles see only the matches they
+        may read. One audit event for the search, with the result count."""
+        ctx = self.ctx
+        scopes = ctx.authorize_list("patient.search", resource_kind="patient")
+        terms = search_terms_of(query)
+        if not terms:
+            raise ValidationFailed(
+                "Search by name, date of birth or phone.",
+                fields=[{"path": "body", "type": "no_criteria"}],
+            )
+        enforce(
+            ctx.store,
+            ctx.runtime.clock,
+            "patient-search",
+            ctx.principal.user_id,
+            SEARCH_LIMIT,
+            SEARCH_WINDOW,
+        )
+        candidates: list[str] | None = None
+        for kind, value in terms:
+            ids = self.patients.matching(kind, value)
+            matched = set(ids)
+            candidates = ids if candidates is None else [i for i in candidates if i in matched]
+            if not candidates:
+                break
+        found: list[Patient] = []
+        truncated = False
+        for pid in candidates or []:
+            if Scope.PRACTICE not in scopes and not self._may_read(pid):
+                continue
+            if len(found) == SEARCH_RESULTS_MAX:
+                truncated = True
+                break
+            patient = self.patients.get(pid)
+            if patient is not None:
+                found.append(patient)
+        ctx.runtime.audit.record(
+            ctx.store, ctx.event("patient.search", "patient", reason_code=f"count_{len(found)}")
+        )
+        return SearchResult(found, truncated)
+
+    def _may_read(self, patient_id: str) -> bool:
+        ctx = self.ctx
+        try:
+            ctx.authorizer.check(
+                ctx.principal, "patient.read", patient_id=patient_id, now=ctx.now()
+            )
+        except (Forbidden, NotFound):
+            return False
+        return True
 
     # ---- care team ------------------------------------------------------------------------
 
@@ -253,8 +372,28 @@ class PatientService:
         )
         return entries, page.next_cursor
 
+    def _practice_today(self) -> date:
+        practice = get_practice(self.ctx.runtime.store, self.ctx.practice_id)
+        return self.ctx.now().astimezone(practice.zone).date()
+
     def _get(self, patient_id: str) -> Patient:
         patient = self.patients.get(patient_id)
         if patient is None:
             raise NotFound()
         return patient
+
+
+def search_terms_of(query: SearchQuery) -> list[tuple[str, str]]:
+    """(index kind, normalised value) for each criterion given, most selective first."""
+    terms: list[tuple[str, str]] = []
+    if query.phone:
+        phone = normalise_phone(query.phone)
+        if phone:
+            terms.append(("phone", phone))
+    if query.name:
+        name = normalise_name(query.name)
+        if name:
+            terms.append(("name", name))
+    if query.date_of_birth:
+        terms.append(("dob", normalise_date_of_birth(query.date_of_birth)))
+    return terms

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from tpm.adapters.store.base import Absent, ConditionFailed, PracticeStore
 from tpm.domain.sessions import Session
-from tpm.domain.users import UserStatus
+from tpm.domain.users import User, UserStatus
 from tpm.errors import Forbidden, Reauthenticate, Unauthenticated
 from tpm.observability import get_logger
 from tpm.repositories.sessions import SessionRepository
@@ -80,7 +80,7 @@ def authenticate(
         source_ip=meta.source_ip,
         user_agent=meta.user_agent[:512],
         request_id=meta.request_id,
-        mfa_enrolment_pending=user.mfa_required and not user.mfa_enrolled,
+        mfa_enrolment_pending=user.mfa_required and not _mfa_set_up(runtime, user, claims),
     )
     if principal.mfa_enrolment_pending and not enrolment_route:
         raise MfaEnrolmentRequired()
@@ -115,6 +115,14 @@ def _register_provider_session(
     except ConditionFailed:
         return SessionRepository(store).get(claims.sub, claims.sid)
     return session
+
+
+def _mfa_set_up(runtime: Runtime, user: User, claims: TokenClaims) -> bool:
+    """Local provider: the user has a confirmed TOTP factor with us. Hosted provider: MFA
+    lives there, so the token must say this sign-in used it."""
+    if runtime.identity.sessions_start_at_provider:
+        return claims.mfa_authenticated
+    return user.mfa_enrolled
 
 
 def require_recent_mfa(runtime: Runtime, principal: Principal) -> None:

@@ -1,0 +1,56 @@
+"""Email and SMS behind one port, chosen by TPM_NOTIFY (see tpm.config):
+
+  outbox://                                  local: keeps messages for the dev outbox page
+  aws://?from=no-reply@example.org[&sms_from=+15550100]   SES (v2) email + SNS SMS
+
+The sweep (tpm.services.reminders) writes every message it sends to the practice's
+OUTBOX partition (sealed) whichever adapter delivered it: that is the delivery log staff
+see, and the page `tpm dev` shows.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+from urllib.parse import parse_qs, urlsplit
+
+from tpm.errors import TpmError
+
+
+class DeliveryRejected(TpmError):
+    """The provider refused this message for good (bad address, suppressed recipient):
+    retrying cannot help. Transient failures raise tpm.errors.DependencyUnavailable."""
+
+    code = "delivery_rejected"
+    message = "The message was not accepted for delivery."
+
+
+class Notifier(Protocol):
+    def send_email(self, to: str, subject: str, text: str) -> str:
+        """Sends a plain-text email; returns the provider's message id."""
+        ...
+
+    def send_sms(self, to: str, text: str) -> str:
+        """Sends an SMS to an E.164 number; returns the provider's message id."""
+        ...
+
+
+def open_notifier(url: str, *, region: str | None = None) -> Notifier:
+    parts = urlsplit(url)
+    if parts.scheme == "outbox":
+        from tpm.adapters.notify.outbox import OutboxNotifier
+
+        return OutboxNotifier()
+    if parts.scheme == "aws":
+        from tpm.adapters.notify.aws import AwsNotifier
+        from tpm.adapters.notify.ses import SesNotifier
+        from tpm.adapters.notify.sns import SnsSmsNotifier
+
+        query = parse_qs(parts.query)
+        sender = (query.get("from") or [""])[0]
+        if not sender:
+            raise ValueError("TPM_NOTIFY aws:// needs ?from=<verified sender address>")
+        sms_from = (query.get("sms_from") or [""])[0] or None
+        return AwsNotifier(
+            SesNotifier(sender, region=region), SnsSmsNotifier(region=region, sender=sms_from)
+        )
+    raise ValueError("TPM_NOTIFY must be outbox:// or aws://?from=...")

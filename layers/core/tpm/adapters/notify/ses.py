@@ -1,0 +1,46 @@
+"""Email through Amazon SES (API v2). The client is created lazily, once."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from tpm.adapters.notify.errors import translate
+
+_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=5)
+
+
+class SesNotifier:
+    def __init__(self, sender: str, *, region: str | None = None, client: Any = None) -> None:
+        self.sender = sender
+        self._region = region
+        self._client = client
+        self._lock = threading.Lock()
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = boto3.client("sesv2", region_name=self._region, config=_CONFIG)
+        return self._client
+
+    def send_email(self, to: str, subject: str, text: str) -> str:
+        try:
+            response = self.client.send_email(
+                FromEmailAddress=self.sender,
+                Destination={"ToAddresses": [to]},
+                Content={
+                    "Simple": {
+                        "Subject": {"Data": subject, "Charset": "UTF-8"},
+                        "Body": {"Text": {"Data": text, "Charset": "UTF-8"}},
+                    }
+                },
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise translate(exc) from None  # the provider's message may quote the address
+        return str(response["MessageId"])

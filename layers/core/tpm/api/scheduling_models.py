@@ -1,0 +1,343 @@
+"""Request and response models of the scheduling API (functions/scheduling). Inputs forbid
+unknown fields (mass assignment -> 422); views pick what a caller may see."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from decimal import Decimal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from tpm.domain.availability import Availability, AvailabilityException, Slot, WeeklyRule
+from tpm.domain.scheduling import (
+    CPT,
+    MAX_GROUP,
+    Appointment,
+    AppointmentStatus,
+    Holiday,
+    Location,
+    LocationKind,
+    SchedulingRules,
+    Service,
+)
+from tpm.repositories.appointments import Series
+from tpm.repositories.waitlist import AppointmentRequest, WaitlistEntry
+
+ID = r"^[a-z]{2,5}_[0-9a-z]{26}$"
+ZONE = Field(max_length=64, description="IANA time zone, e.g. America/Chicago")
+
+
+class Input(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Versioned(Input):
+    version: int = Field(ge=0)
+
+
+# ---- catalogue --------------------------------------------------------------------------------
+
+
+class Money(BaseModel):
+    amount: Decimal = Field(ge=0, max_digits=9, decimal_places=2)
+    currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
+
+
+class LocationIn(Input):
+    name: str = Field(min_length=1, max_length=80)
+    kind: LocationKind
+    timezone: str = ZONE
+
+
+class LocationPatch(Versioned):
+    name: str | None = Field(default=None, min_length=1, max_length=80)
+    timezone: str | None = Field(default=None, max_length=64)
+
+
+class LocationView(BaseModel):
+    id: str
+    name: str
+    kind: LocationKind
+    timezone: str
+    active: bool
+    version: int
+
+    @classmethod
+    def of(cls, loc: Location) -> LocationView:
+        return cls.model_validate(loc.model_dump())
+
+
+class ServiceIn(Input):
+    name: str = Field(min_length=1, max_length=80)
+    cpt_code: str = Field(pattern=CPT)
+    duration_minutes: int = Field(ge=5, le=480, multiple_of=5)
+    fee: Money
+    self_bookable: bool = False
+
+
+class ServicePatch(Versioned):
+    name: str | None = Field(default=None, min_length=1, max_length=80)
+    cpt_code: str | None = Field(default=None, pattern=CPT)
+    duration_minutes: int | None = Field(default=None, ge=5, le=480, multiple_of=5)
+    fee: Money | None = None
+    self_bookable: bool | None = None
+
+
+class ServiceView(BaseModel):
+    id: str
+    name: str
+    cpt_code: str
+    duration_minutes: int
+    fee: Money
+    self_bookable: bool
+    active: bool
+    version: int
+
+    @classmethod
+    def of(cls, s: Service) -> ServiceView:
+        return cls(
+            id=s.id,
+            name=s.name,
+            cpt_code=s.cpt_code,
+            duration_minutes=s.duration_minutes,
+            fee=Money(amount=s.fee, currency=s.currency),
+            self_bookable=s.self_bookable,
+            active=s.active,
+            version=s.version,
+        )
+
+
+# ---- availability and rules -------------------------------------------------------------------
+
+
+class AvailabilityPatch(Versioned):
+    timezone: str | None = Field(default=None, max_length=64)
+    weekly: list[WeeklyRule] | None = Field(default=None, max_length=70)
+    exceptions: list[AvailabilityException] | None = Field(default=None, max_length=200)
+
+
+class AvailabilityView(BaseModel):
+    clinician_id: str
+    timezone: str
+    weekly: list[WeeklyRule]
+    exceptions: list[AvailabilityException]
+    version: int
+
+    @classmethod
+    def of(cls, a: Availability) -> AvailabilityView:
+        return cls.model_validate(a.model_dump())
+
+
+class SlotView(BaseModel):
+    start: datetime
+    end: datetime
+    location_id: str
+
+    @classmethod
+    def of(cls, s: Slot) -> SlotView:
+        return cls(start=s.start, end=s.end, location_id=s.location_id)
+
+
+class SlotsView(BaseModel):
+    items: list[SlotView]
+
+
+class RulesPatch(Versioned):
+    self_booking_enabled: bool | None = None
+    self_booking_clinician_ids: list[str] | None = Field(default=None, max_length=200)
+    min_notice_hours: int | None = Field(default=None, ge=0, le=720)
+    max_advance_days: int | None = Field(default=None, ge=1, le=365)
+    cancel_window_hours: int | None = Field(default=None, ge=0, le=168)
+    holidays: list[Holiday] | None = Field(default=None, max_length=100)
+
+
+class RulesView(BaseModel):
+    self_booking_enabled: bool
+    self_booking_clinician_ids: list[str]
+    min_notice_hours: int
+    max_advance_days: int
+    cancel_window_hours: int
+    holidays: list[Holiday]
+    version: int
+
+    @classmethod
+    def of(cls, r: SchedulingRules) -> RulesView:
+        return cls.model_validate(r.model_dump())
+
+
+# ---- appointments -----------------------------------------------------------------------------
+
+
+class AppointmentIn(Input):
+    patient_ids: list[str] = Field(min_length=1, max_length=MAX_GROUP)
+    clinician_id: str = Field(pattern=ID)
+    service_id: str = Field(pattern=ID)
+    location_id: str = Field(pattern=ID)
+    start: AwareDatetime
+
+
+class SelfBookingIn(Input):
+    clinician_id: str = Field(pattern=ID)
+    service_id: str = Field(pattern=ID)
+    location_id: str = Field(pattern=ID)
+    start: AwareDatetime
+
+
+class RescheduleIn(Versioned):
+    start: AwareDatetime
+    location_id: str | None = Field(default=None, pattern=ID)
+
+
+class CancelIn(Versioned):
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class StatusIn(Versioned):
+    status: AppointmentStatus
+
+
+class AppointmentView(BaseModel):
+    id: str
+    patient_ids: list[str]
+    clinician_id: str
+    location_id: str
+    location_kind: LocationKind
+    service_id: str
+    start: datetime
+    end: datetime
+    status: AppointmentStatus
+    series_id: str | None
+    series_index: int | None
+    detached: bool
+    late_cancel: bool
+    cancelled_reason: str | None
+    version: int
+
+    @classmethod
+    def of(cls, a: Appointment) -> AppointmentView:
+        return cls.model_validate(a.model_dump(include=set(cls.model_fields)))
+
+
+class SeriesIn(Input):
+    patient_ids: list[str] = Field(min_length=1, max_length=MAX_GROUP)
+    clinician_id: str = Field(pattern=ID)
+    service_id: str = Field(pattern=ID)
+    location_id: str = Field(pattern=ID)
+    rrule: str = Field(min_length=6, max_length=200, examples=["FREQ=WEEKLY;BYDAY=MO"])
+    start_local: datetime = Field(description="Wall-clock time of the first visit, no offset")
+    timezone: str = ZONE
+    count: int | None = Field(default=None, ge=1, le=52)
+    until: date | None = None
+
+
+class SplitChanges(Input):
+    start_time: time | None = Field(default=None, description="New local time of day")
+    rrule: str | None = Field(default=None, min_length=6, max_length=200)
+    clinician_id: str | None = Field(default=None, pattern=ID)
+    location_id: str | None = Field(default=None, pattern=ID)
+
+
+class SplitIn(Versioned):
+    from_occurrence: int = Field(ge=0, le=51)
+    changes: SplitChanges
+
+
+class SeriesView(BaseModel):
+    id: str
+    rrule: str
+    start_local: datetime
+    timezone: str
+    clinician_id: str
+    patient_ids: list[str]
+    service_id: str
+    location_id: str
+    appointment_ids: list[str]
+    ended_at_index: int | None
+    followed_by: str | None
+    version: int
+
+    @classmethod
+    def of(cls, s: Series) -> SeriesView:
+        return cls.model_validate(s.model_dump(exclude={"created_by"}))
+
+
+class SeriesBooked(BaseModel):
+    series: SeriesView
+    appointments: list[AppointmentView]
+
+
+# ---- waitlist and requests --------------------------------------------------------------------
+
+
+class WindowIn(Input):
+    start: AwareDatetime
+    end: AwareDatetime
+
+
+class WaitlistIn(Input):
+    patient_id: str | None = Field(default=None, pattern=ID, description="Staff: whose entry")
+    clinician_id: str | None = Field(default=None, pattern=ID)
+    service_id: str | None = Field(default=None, pattern=ID)
+    windows: list[WindowIn] = Field(min_length=1, max_length=10)
+
+
+class WaitlistView(BaseModel):
+    id: str
+    patient_id: str
+    clinician_id: str | None
+    service_id: str | None
+    windows: list[WindowIn]
+    status: str
+    version: int
+
+    @classmethod
+    def of(cls, e: WaitlistEntry) -> WaitlistView:
+        return cls.model_validate(e.model_dump(include=set(cls.model_fields)))
+
+
+class RequestIn(Input):
+    practice: str = Field(min_length=1, max_length=40, description="The practice's slug")
+    name: str = Field(min_length=1, max_length=120)
+    email: str | None = Field(default=None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    phone: str | None = Field(default=None, pattern=r"^\+[1-9]\d{6,14}$")
+    preferred_times: str = Field(min_length=1, max_length=500)
+    note: str | None = Field(default=None, max_length=1000)
+    service_id: str | None = Field(default=None, pattern=ID)
+
+
+class RequestReceived(BaseModel):
+    id: str
+    status: str
+
+
+class RequestView(BaseModel):
+    id: str
+    name: str
+    email: str | None
+    phone: str | None
+    preferred_times: str
+    note: str | None
+    service_id: str | None
+    status: str
+    created_at: datetime
+    patient_id: str | None
+    appointment_id: str | None
+    version: int
+
+    @classmethod
+    def of(cls, r: AppointmentRequest) -> RequestView:
+        return cls.model_validate(r.model_dump())
+
+
+class AcceptIn(Versioned):
+    legal_first_name: str = Field(min_length=1, max_length=80)
+    legal_last_name: str = Field(min_length=1, max_length=80)
+    date_of_birth: date
+    clinician_id: str = Field(pattern=ID)
+    service_id: str = Field(pattern=ID)
+    location_id: str = Field(pattern=ID)
+    start: AwareDatetime
+
+
+class DeclineIn(Versioned):
+    pass

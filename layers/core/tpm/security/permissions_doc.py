@@ -1,0 +1,114 @@
+"""The permission table (permissions.yaml merged with permissions.d/*.yaml, exactly as
+`tpm.security.policy.permission_table` enforces it) as Markdown, for
+docs/security/access-control.md.
+
+The doc holds the rendered table between two markers; tests/unit/test_docs_permissions.py
+re-renders it and fails when the doc is stale, so the doc always shows the table the code
+enforces. To refresh the doc after changing a permission file:
+
+    python -m tpm.security.permissions_doc --write docs/security/access-control.md
+    python -m tpm.security.permissions_doc --check docs/security/access-control.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Final
+
+from tpm.security.policy import PermissionTable, Scope, permission_table
+from tpm.security.principal import Role
+
+BEGIN: Final = "<!-- permissions:begin -->"
+END: Final = "<!-- permissions:end -->"
+NO_ACCESS: Final = "—"
+
+# Columns read from most to least privileged; a role added to `Role` later is appended.
+ROLE_ORDER: Final = (
+    Role.OWNER,
+    Role.ADMIN,
+    Role.COMPLIANCE,
+    Role.CLINICIAN,
+    Role.SUPERVISOR,
+    Role.BILLER,
+    Role.FRONT_DESK,
+    Role.PATIENT,
+)
+SCOPE_ORDER: Final = (Scope.PRACTICE, Scope.CARE_TEAM, Scope.SUPERVISEES, Scope.SELF)
+
+
+def role_columns() -> list[Role]:
+    return [*ROLE_ORDER, *(r for r in Role if r not in ROLE_ORDER)]
+
+
+def render_permissions_markdown(table: PermissionTable | None = None) -> str:
+    """One row per action (in file order), one column per role; a cell names the scopes
+    through which the role reaches records, or "—" when it lacks the action."""
+    table = table or permission_table()
+    roles = role_columns()
+    lines = [
+        "<!-- generated from layers/core/tpm/security/permissions.yaml (+ permissions.d/) by"
+        " `python -m tpm.security.permissions_doc --write docs/security/access-control.md`;"
+        " do not edit by hand -->",
+        "",
+        "| action | PHI | " + " | ".join(f"`{r.value}`" for r in roles) + " |",
+        "|---|---|" + "---|" * len(roles),
+    ]
+    for name, spec in table.actions.items():
+        cells = [_cell(table.grants.get(role, {}).get(name, frozenset())) for role in roles]
+        phi = "yes" if spec.phi else ""
+        lines.append(f"| `{name}` | {phi} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _cell(scopes: frozenset[Scope]) -> str:
+    if not scopes:
+        return NO_ACCESS
+    return ", ".join(s.value for s in SCOPE_ORDER if s in scopes)
+
+
+def replace_generated(document: str, rendered: str) -> str:
+    """`document` with the text between the markers replaced by `rendered`."""
+    if document.count(BEGIN) != 1 or document.count(END) != 1:
+        raise ValueError(f"the document needs exactly one {BEGIN} and one {END}")
+    start = document.index(BEGIN) + len(BEGIN)
+    stop = document.index(END)
+    if stop < start:
+        raise ValueError(f"{END} comes before {BEGIN}")
+    return document[:start] + "\n" + rendered + document[stop:]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m tpm.security.permissions_doc",
+        description="Render permissions.yaml as the access-control doc's table.",
+    )
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--write", type=Path, metavar="DOC", help="update the table in DOC")
+    mode.add_argument("--check", type=Path, metavar="DOC", help="exit 1 if DOC's table is stale")
+    args = parser.parse_args(argv)
+    rendered = render_permissions_markdown()
+    target: Path | None = args.write or args.check
+    if target is None:
+        sys.stdout.write(rendered)
+        return 0
+    current = target.read_text(encoding="utf-8")
+    updated = replace_generated(current, rendered)
+    if args.check:
+        if updated != current:
+            print(
+                f"{target} is stale: run python -m tpm.security.permissions_doc --write {target}",
+                file=sys.stderr,
+            )
+            return 1
+        return 0
+    if updated != current:
+        target.write_text(updated, encoding="utf-8")
+        print(f"updated {target}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
