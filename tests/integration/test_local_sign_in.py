@@ -388,3 +388,13 @@ def test_a_session_ends_at_its_absolute_lifetime_whatever_the_activity(local: Lo
     local.clock.advance(minutes=6)
     assert client.renew() == 401
     assert local.call("GET", "/v1/me", client.access).status == 401
+
+
+def test_sign_in_attempts_are_throttled_per_address(local: Local) -> None:
+    body = {"practice": "local", "email": "ghost@example.test", "password": "x" * 16}
+    statuses = [local.call("POST", "/v1/auth/login", body=body).status for _ in range(51)]
+    assert statuses[:50] == [401] * 50
+    assert statuses[50] == 429
+    # The limit is per address window: five minutes later guessing is slow again, not over.
+    local.clock.advance(minutes=5)
+    assert local.call("POST", "/v1/auth/login", body=body).status == 401

@@ -12,7 +12,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from tpm.adapters.store.base import Absent, Delete, Operation, PracticeStore, Put
+from tpm.adapters.store.base import SYSTEM_PRACTICE, Absent, Delete, Operation, PracticeStore, Put
 from tpm.clock import to_rfc3339
 from tpm.domain.sessions import Session
 from tpm.domain.users import User, UserStatus
@@ -25,8 +25,10 @@ from tpm.security import mfa, passwords
 from tpm.security.audit_chain import AuditEvent, Outcome
 from tpm.security.principal import Principal
 from tpm.services.practices import get_practice, practice_id_for_slug
+from tpm.services.rate_limits import enforce
 
 CHALLENGE_TTL = timedelta(minutes=5)
+LOGIN_IP_LIMIT = (50, 300)  # sign-in attempts per source address per 5 minutes
 MFA_MAX_ATTEMPTS = 5
 
 
@@ -108,6 +110,12 @@ class Authentication:
     ) -> Tokens | MfaChallenge:
         self._local_only()
         practice_id = practice_id_for_slug(self.rt.store, practice_slug)
+        # Throttle guessing per source address (before any password work), on top of the
+        # per-account lockout below; unknown practices count against the deployment.
+        throttle_scope = self.rt.store.practice(practice_id or SYSTEM_PRACTICE)
+        enforce(
+            throttle_scope, self.rt.clock, "login-ip", meta.source_ip or "unknown", *LOGIN_IP_LIMIT
+        )
         if practice_id is None:
             passwords.verify_dummy(password)
             raise InvalidCredentials()
