@@ -28,7 +28,7 @@ import logging
 import re
 import secrets
 import time as time_module
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -137,9 +137,24 @@ def _checkpoint_item(cp: Checkpoint) -> Item:
 
 @dataclass(frozen=True)
 class PreparedAppend:
+    """The operations that append some events (in order) and move the head once."""
+
     operations: list[Operation]
-    event: ChainedEvent
-    checkpoint: Checkpoint | None
+    events: list[ChainedEvent]
+    checkpoints: list[Checkpoint]
+
+    @property
+    def event(self) -> ChainedEvent:
+        return self.events[0]
+
+    @property
+    def checkpoint(self) -> Checkpoint | None:
+        return self.checkpoints[-1] if self.checkpoints else None
+
+
+def audit_ops_needed(events: int, checkpoint_every: int) -> int:
+    """Upper bound of the operations `events` events add to a transaction."""
+    return events + 1 + events // max(checkpoint_every, 1) + 1
 
 
 class AuditTrail:
@@ -165,53 +180,62 @@ class AuditTrail:
         change they describe. On ConditionFailed at one of these ops or TransactionConflict,
         rebuild and retry the whole unit (that is what `write_with_audit` does). After a
         commit, call `publish_checkpoints` (a cheap no-op unless a checkpoint was due)."""
-        return self.prepare(store, event).operations
+        return self.prepare(store, [event]).operations
 
-    def prepare(self, store: PracticeStore, event: AuditEvent) -> PreparedAppend:
-        if event.practice_id != store.practice_id:
+    def prepare(self, store: PracticeStore, events: Sequence[AuditEvent]) -> PreparedAppend:
+        """Chains `events` in order after the current head (seq N+1..N+k, each linking to
+        the one before), signing a checkpoint wherever one falls due, and moves the head
+        once. k single appends would produce exactly the same rows."""
+        if not events:
+            raise StoreMisuse("nothing to append")
+        if any(e.practice_id != store.practice_id for e in events):
             raise StoreMisuse("audit event belongs to another practice")
         head = read_head(store)
         if head is None and store.get(AUDIT_PK, event_sk(1)) is not None:
-            # Either the first append committed between our two reads, or the head is
-            # gone; restarting at seq 1 would fail forever on Absent, so say which.
+            # A concurrent first append may have landed since the read: read again before
+            # concluding the head is missing.
             head = read_head(store)
             if head is None:
                 raise IntegrityError("the audit chain head is missing")
         now = to_rfc3339(self.clock.now())
-        seq = head.seq + 1 if head else 1
-        chained = chain(
-            event,
-            seq=seq,
-            time=max(now, head.time) if head else now,
-            prev_hash=head.hash if head else GENESIS_HASH,
-        )
-        ops: list[Operation] = [Put(event_item(chained), Absent())]
+        seq = head.seq if head else 0
+        prev_hash = head.hash if head else GENESIS_HASH
+        at = max(now, head.time) if head else now
         last_cp_seq = head.last_checkpoint_seq if head else 0
         last_cp_hash = head.last_checkpoint_hash if head else GENESIS_HASH
-        checkpoint = None
-        if seq - last_cp_seq >= self.checkpoint_every:
-            checkpoint = sign_checkpoint(
-                self.signer,
-                practice_id=store.practice_id,
-                seq=seq,
-                hash=chained.hash,
-                time=now,
-                prev_checkpoint_hash=last_cp_hash,
-            )
-            ops.append(Put(_checkpoint_item(checkpoint), Absent()))
-            last_cp_seq, last_cp_hash = seq, checkpoint.checkpoint_hash
+        ops: list[Operation] = []
+        chained_events: list[ChainedEvent] = []
+        checkpoints: list[Checkpoint] = []
+        for event in events:
+            seq += 1
+            chained = chain(event, seq=seq, time=at, prev_hash=prev_hash)
+            ops.append(Put(event_item(chained), Absent()))
+            chained_events.append(chained)
+            prev_hash = chained.hash
+            if seq - last_cp_seq >= self.checkpoint_every:
+                checkpoint = sign_checkpoint(
+                    self.signer,
+                    practice_id=store.practice_id,
+                    seq=seq,
+                    hash=chained.hash,
+                    time=now,
+                    prev_checkpoint_hash=last_cp_hash,
+                )
+                ops.append(Put(_checkpoint_item(checkpoint), Absent()))
+                checkpoints.append(checkpoint)
+                last_cp_seq, last_cp_hash = seq, checkpoint.checkpoint_hash
         new_head = sign_head(
             self.signer,
             practice_id=store.practice_id,
             seq=seq,
-            hash=chained.hash,
-            time=chained.time,
+            hash=prev_hash,
+            time=at,
             version=head.version + 1 if head else 1,
             last_checkpoint_seq=last_cp_seq,
             last_checkpoint_hash=last_cp_hash,
         )
         ops.append(Put(_head_item(new_head), VersionIs(head.version) if head else Absent()))
-        return PreparedAppend(ops, chained, checkpoint)
+        return PreparedAppend(ops, chained_events, checkpoints)
 
     def write_with_audit(
         self,
@@ -227,14 +251,25 @@ class AuditTrail:
         real 409); contention on the audit ops is retried with jittered backoff, and when
         the retries run out TransactionConflict (409, retryable) is raised with nothing
         written."""
+        return self.write_many_with_audit(store, build_ops, [event], retries)[0]
+
+    def write_many_with_audit(
+        self,
+        store: PracticeStore,
+        build_ops: Callable[[], list[Operation]],
+        events: Sequence[AuditEvent],
+        retries: int = 5,
+    ) -> list[ChainedEvent]:
+        """As `write_with_audit`, for several events in one transaction: a job that
+        finishes many small units (the reminder sweep) pays one commit, not one each."""
         last: Exception | None = None
         for attempt in range(retries + 1):
             if attempt:
                 _backoff(attempt)
-            prepared = self.prepare(store, event)
+            prepared = self.prepare(store, events)
             business = list(build_ops())
             if len(business) + len(prepared.operations) > MAX_TRANSACTION_ITEMS:
-                raise StoreMisuse(f"at most {MAX_TRANSACTION_ITEMS - AUDIT_OPS_MAX} business ops")
+                raise StoreMisuse(f"at most {MAX_TRANSACTION_ITEMS} items in a transaction")
             try:
                 store.transact([*business, *prepared.operations])
             except ConditionFailed as exc:
@@ -244,9 +279,9 @@ class AuditTrail:
             except TransactionConflict as exc:
                 last = exc
             else:
-                if prepared.checkpoint is not None:
+                if prepared.checkpoints:
                     self._publish_quietly(store)
-                return prepared.event
+                return prepared.events
         raise TransactionConflict(attempts=retries + 1) from last
 
     def record(self, store: PracticeStore, event: AuditEvent, retries: int = 5) -> ChainedEvent:

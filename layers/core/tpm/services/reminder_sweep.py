@@ -13,7 +13,7 @@ Exactly once, in three steps per due row (appointment x rule):
    the patient, the appointment); then the due row's removal. A transient failure
    re-queues the patient with backoff, up to MAX_ATTEMPTS, then logs "failed". Finished
    rows are packed into transactions of up to 100 items with their audit events chained
-   in order (tpm.services.audit_batch): one durable commit covers ~19 messages.
+   in order (AuditTrail.write_many_with_audit): one durable commit covers ~19 messages.
 
 A sweep that dies between claim and finish leaves a "sending" row; after LEASE it is
 logged as failed/interrupted and NOT re-sent (the provider may have delivered it): at most
@@ -75,9 +75,9 @@ from tpm.repositories.reminders import (
 )
 from tpm.repositories.users import UserRepository
 from tpm.runtime import Runtime
+from tpm.security.audit import audit_ops_needed
 from tpm.security.audit_chain import AuditEvent
 from tpm.security.principal import SystemActor
-from tpm.services.audit_batch import audit_ops_needed, write_many_with_audit
 from tpm.services.practices import all_practice_ids, get_practice
 from tpm.services.rate_limits import enforce
 
@@ -493,7 +493,7 @@ class ReminderSweep:
         business = [op for unit in pack for op in unit.operations]
         audit = [e for unit in pack for e in unit.audit_events]
         try:
-            write_many_with_audit(self.rt.audit, here.store, business, audit)
+            self._commit(here, business, audit)
         except ConditionFailed:
             if len(pack) > 1:
                 for unit in pack:
@@ -503,6 +503,13 @@ class ReminderSweep:
         for unit in pack:
             unit.report(report)
 
+    def _commit(self, here: _Practice, business: list[Operation], events: list[AuditEvent]) -> None:
+        """The changes and their audit events in one transaction, or neither."""
+        if not events:
+            here.store.transact(business)
+            return
+        self.rt.audit.write_many_with_audit(here.store, lambda: list(business), events)
+
     def _commit_entries(self, here: _Practice, unit: _Unit) -> None:
         """One row, patient by patient: an entry whose key is already logged (a duplicated
         due row finished first) is dropped; the row is removed regardless."""
@@ -510,9 +517,7 @@ class ReminderSweep:
             if not ops:
                 continue
             try:
-                write_many_with_audit(
-                    self.rt.audit, here.store, ops, [event] if event is not None else []
-                )
+                self._commit(here, ops, [event] if event is not None else [])
             except ConditionFailed:
                 continue
         here.store.transact(unit.closing)
