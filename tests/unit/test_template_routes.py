@@ -55,3 +55,33 @@ def test_every_product_function_loads(project_root: Path) -> None:
     gateway = LocalGateway(project_root)
     gateway.load_all()
     assert set(gateway.functions) >= {"PlatformFunction"}
+
+
+def test_one_function_serves_one_request_at_a_time() -> None:
+    # Like one Lambda instance: concurrent requests to a function queue, never interleave.
+    import threading
+    import time
+
+    gateway = LocalGateway(FIXTURE)
+    inside, overlaps = [0], [0]
+    guard = threading.Lock()
+
+    def slow(event: dict[str, object], context: object) -> dict[str, object]:
+        with guard:
+            inside[0] += 1
+            overlaps[0] = max(overlaps[0], inside[0])
+        time.sleep(0.01)
+        with guard:
+            inside[0] -= 1
+        return {"statusCode": 200, "body": ""}
+
+    gateway._handlers["EchoFunction"] = slow
+    threads = [
+        threading.Thread(target=lambda: gateway.locked_handler("EchoFunction")({}, None))
+        for _ in range(8)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert overlaps[0] == 1

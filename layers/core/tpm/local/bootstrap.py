@@ -17,7 +17,11 @@ DEMO_NAME = "Demo Practice (synthetic data)"
 DEMO_TIMEZONE = "America/Chicago"
 
 
-def local_settings(data_dir: Path, environment: Literal["local", "test"] = "local") -> Settings:
+def local_settings(
+    data_dir: Path,
+    environment: Literal["local", "test"] = "local",
+    portal_url: str = "http://127.0.0.1:8000/",
+) -> Settings:
     data_dir = data_dir.resolve()
     return Settings(
         store_url=f"sqlite:///{data_dir / 'tpm.db'}",
@@ -26,6 +30,7 @@ def local_settings(data_dir: Path, environment: Literal["local", "test"] = "loca
         audit_url=f"local:///{data_dir / 'audit'}",
         data_dir=data_dir,
         environment=environment,
+        portal_url=portal_url,
     )
 
 
@@ -37,6 +42,7 @@ def export_settings(settings: Settings) -> None:
     os.environ["TPM_AUDIT"] = settings.audit_url
     os.environ["TPM_DATA_DIR"] = str(settings.data_dir)
     os.environ["TPM_ENV"] = settings.environment
+    os.environ["TPM_PORTAL_URL"] = settings.portal_url
     os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "tpm-dev")
     os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "tpm")
 

@@ -26,7 +26,7 @@ from tpm.runtime import build_runtime, set_runtime
 
 def run_dev(*, host: str, port: int, data_dir: Path, root: Path) -> int:
     prepare_data_dir(data_dir)
-    settings = local_settings(data_dir)
+    settings = local_settings(data_dir, portal_url=f"http://{host}:{port}/")
     export_settings(settings)
     get_settings.cache_clear()
     runtime = build_runtime(settings)
@@ -36,7 +36,7 @@ def run_dev(*, host: str, port: int, data_dir: Path, root: Path) -> int:
     gateway = LocalGateway(root, authorizer=verify_bearer)
     gateway.load_all()
     schedules = [s for spec in gateway.functions.values() for s in spec.schedules]
-    scheduler = LocalScheduler(schedules, gateway.handler)
+    scheduler = LocalScheduler(schedules, gateway.locked_handler)
     app = create_asgi_app(gateway, root / "portal")
 
     print(_banner(host, port, settings.data_dir, demo.created, len(gateway.routes), schedules))

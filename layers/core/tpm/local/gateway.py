@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -69,11 +70,24 @@ class LocalGateway:
             for route in sorted(self.routes, key=lambda r: (r.specificity, r.method == "ANY"))
         ]
         self._handlers: dict[str, Callable[[dict[str, Any], Any], Any]] = {}
+        # Lambda gives an instance one event at a time; handlers keep per-request state
+        # (the resolver's current event), so each function serves one request at a time.
+        self._locks = {logical_id: threading.Lock() for logical_id in self.functions}
 
     def handler(self, logical_id: str) -> Callable[[dict[str, Any], Any], Any]:
         if logical_id not in self._handlers:
             self._handlers[logical_id] = load_handler(self.functions[logical_id], self.root)
         return self._handlers[logical_id]
+
+    def locked_handler(self, logical_id: str) -> Callable[[dict[str, Any], Any], Any]:
+        """The function's handler, invoked one event at a time (as one Lambda instance)."""
+        handler, lock = self.handler(logical_id), self._locks[logical_id]
+
+        def invoke(event: dict[str, Any], context: Any) -> Any:
+            with lock:
+                return handler(event, context)
+
+        return invoke
 
     def load_all(self) -> None:
         """Import every handler now (startup), so the first request is not a cold start."""
@@ -100,7 +114,7 @@ class LocalGateway:
         event = build_event(request, route, params)
         spec = self.functions[route.function]
         context = LocalLambdaContext(function_name=spec.logical_id)
-        result = self.handler(route.function)(event, context)
+        result = self.locked_handler(route.function)(event, context)
         return to_http_response(result)
 
 

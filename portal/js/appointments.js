@@ -1,0 +1,140 @@
+// Upcoming and past appointments, and cancelling one (with a reason).
+
+import { call } from "./api.js";
+import { $, announce, busy, el, formatWhen } from "./ui.js";
+
+const DAY = 86400000;
+const RANGE_DAYS = 90; // the API serves up to 92 days per request
+
+export const catalogue = { services: new Map(), locations: new Map(), clinicians: [] };
+
+async function pages(path) {
+  const items = [];
+  let cursor = null;
+  for (let page = 0; page < 5; page += 1) {
+    const sep = path.includes("?") ? "&" : "?";
+    const more = cursor ? `${sep}cursor=${encodeURIComponent(cursor)}` : "";
+    const data = await call("GET", path + more);
+    items.push(...data.items);
+    cursor = data.next_cursor;
+    if (!cursor) break;
+  }
+  return items;
+}
+
+function range(from, to) {
+  const q = new URLSearchParams({ from: from.toISOString(), to: to.toISOString(), limit: "100" });
+  return `/v1/me/appointments?${q}`;
+}
+
+export async function loadCatalogue() {
+  const [services, locations] = await Promise.all([
+    call("GET", "/v1/services"),
+    call("GET", "/v1/locations"),
+  ]);
+  catalogue.services = new Map(services.items.map((s) => [s.id, s]));
+  catalogue.locations = new Map(locations.items.map((l) => [l.id, l]));
+}
+
+const STATUS = {
+  booked: "Booked",
+  arrived: "Checked in",
+  completed: "Completed",
+  cancelled: "Cancelled",
+  no_show: "Missed",
+};
+
+function describeVisit(appt) {
+  const service = catalogue.services.get(appt.service_id);
+  const location = catalogue.locations.get(appt.location_id);
+  const kind = appt.location_kind === "telehealth" ? "Video visit" : "In person";
+  const parts = [service ? service.name : "Appointment", kind];
+  if (location && appt.location_kind !== "telehealth") parts.push(location.name);
+  return parts.join(" · ");
+}
+
+function cancelForm(appt, whenId, onDone) {
+  const reasonId = `reason-${appt.id}`;
+  const form = el(
+    "form",
+    { class: "cancel", hidden: true, "aria-label": "Cancel this appointment" },
+    el("label", { for: reasonId, text: "Reason for cancelling" }),
+    el("textarea", { id: reasonId, name: "reason", required: true, maxlength: "500", rows: "2" }),
+    el(
+      "div",
+      { class: "actions" },
+      el("button", { type: "submit", class: "danger", text: "Confirm cancellation" }),
+      el("button", { type: "button", class: "quiet", text: "Keep appointment" }),
+    ),
+  );
+  const [confirm, keep] = form.querySelectorAll("button");
+  keep.addEventListener("click", () => {
+    form.hidden = true;
+    form.previousElementSibling.focus();
+  });
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    if (!form.reportValidity()) return;
+    busy(confirm, async () => {
+      const reason = form.elements.reason.value.trim();
+      const path = `/v1/me/appointments/${encodeURIComponent(appt.id)}/cancel`;
+      await call("POST", path, { version: appt.version, reason });
+      announce(`Cancelled your appointment on ${$(whenId).textContent}.`);
+      await onDone();
+      $("upcoming-title").focus();
+    });
+  });
+  return form;
+}
+
+function item(appt, upcoming, onChange) {
+  const whenId = `when-${appt.id}`;
+  const li = el(
+    "li",
+    { class: `appt status-${appt.status}`, "data-id": appt.id },
+    el(
+      "p",
+      { class: "when" },
+      el("span", { id: whenId, text: formatWhen(appt.start) }),
+      el("span", { class: "badge", text: STATUS[appt.status] || appt.status }),
+    ),
+    el("p", { text: describeVisit(appt) }),
+  );
+  if (upcoming && appt.status === "booked") {
+    const open = el("button", {
+      type: "button",
+      "aria-describedby": whenId,
+      text: "Cancel appointment",
+    });
+    const form = cancelForm(appt, whenId, onChange);
+    open.addEventListener("click", () => {
+      form.hidden = false;
+      form.querySelector("textarea").focus();
+    });
+    li.append(open, form);
+  }
+  return li;
+}
+
+function render(listId, appts, upcoming, empty, onChange) {
+  const list = $(listId);
+  list.replaceChildren(...appts.map((a) => item(a, upcoming, onChange)));
+  if (!appts.length) list.append(el("li", { class: "empty", text: empty }));
+}
+
+export async function loadAppointments() {
+  const now = new Date();
+  const [future, past] = await Promise.all([
+    pages(range(new Date(now.getTime() - DAY), new Date(now.getTime() + RANGE_DAYS * DAY))),
+    pages(range(new Date(now.getTime() - RANGE_DAYS * DAY), now)),
+  ]);
+  const upcoming = future.filter((a) => new Date(a.end) > now);
+  const seen = new Set(upcoming.map((a) => a.id));
+  const earlier = past.filter((a) => !seen.has(a.id) && new Date(a.end) <= now);
+  upcoming.sort((a, b) => a.start.localeCompare(b.start));
+  earlier.sort((a, b) => b.start.localeCompare(a.start));
+  catalogue.clinicians = [...new Set([...upcoming, ...earlier].map((a) => a.clinician_id))];
+  const reload = () => loadAppointments();
+  render("upcoming", upcoming, true, "You have no upcoming appointments.", reload);
+  render("past", earlier, false, "No appointments in the last three months.", reload);
+}

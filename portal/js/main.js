@@ -1,0 +1,83 @@
+// The portal's entry point: switches between sign-in and the signed-in view.
+
+import { call, forget, logout, whenSessionEnds } from "./api.js";
+import { loadAccessLog, setUpAccessLog } from "./access.js";
+import { loadAppointments, loadCatalogue } from "./appointments.js";
+import { renderBookingChoices, setUpBooking } from "./booking.js";
+import { loadProfile, setUpProfile } from "./profile.js";
+import { resetSignIn, setUpSignIn } from "./signin.js";
+import { $, announce, describe, showError, useTimeZone } from "./ui.js";
+
+function show(signedIn) {
+  $("signin-view").hidden = signedIn;
+  $("app-view").hidden = !signedIn;
+  $("nav").hidden = !signedIn;
+  $("signout").hidden = !signedIn;
+}
+
+function signedOut(message) {
+  forget();
+  show(false);
+  resetSignIn();
+  $("who").textContent = "";
+  for (const id of ["upcoming", "past", "access-rows"]) $(id).replaceChildren();
+  $("profile-form").reset();
+  showError("");
+  $("status").textContent = "";
+  $("signin-message").textContent = message;
+  $("signin-message").hidden = !message;
+  $("email").focus();
+}
+
+async function enter() {
+  const me = await call("GET", "/v1/me");
+  if (!me.patient_id) {
+    await logout();
+    signedOut("The patient portal is for patients. Staff use the practice's own tools.");
+    return;
+  }
+  announce("Loading your portal…");
+  // Everything loads before the view shows, so nothing typed early is overwritten.
+  const practice = call("GET", "/v1/practice");
+  const patient = await loadProfile(me.patient_id);
+  useTimeZone(patient.timezone); // times show in the patient's own zone
+  await Promise.all([loadCatalogue().then(loadAppointments), loadAccessLog()]);
+  renderBookingChoices();
+  $("practice-name").textContent = (await practice).name;
+  $("who").textContent = me.display_name;
+  $("zone").textContent = patient.timezone;
+  $("signin-message").hidden = true;
+  show(true);
+  announce("Signed in.");
+  $("app-title").focus();
+}
+
+whenSessionEnds((why) =>
+  signedOut(
+    why === "idle"
+      ? "Your session has ended (after a period of inactivity, or from another device). Please sign in again."
+      : "Please sign in again.",
+  ),
+);
+
+setUpSignIn(async () => {
+  try {
+    await enter();
+  } catch (error) {
+    if (!error.handled) showError(describe(error));
+  }
+});
+setUpBooking();
+setUpProfile();
+setUpAccessLog();
+
+$("signout").addEventListener("click", async () => {
+  try {
+    await logout();
+  } catch {
+    /* the session may already have ended; we forget it locally either way */
+  }
+  signedOut("You have signed out.");
+});
+
+show(false);

@@ -1,0 +1,61 @@
+// Sign-in: email + password, then a TOTP (or recovery) code when the account has MFA.
+
+import { login, practiceSlug, verifyMfa } from "./api.js";
+import { $, busy, showError } from "./ui.js";
+
+let challenge = "";
+
+function showStep(mfa) {
+  $("signin-form").hidden = mfa;
+  $("mfa-form").hidden = !mfa;
+  (mfa ? $("mfa-code") : $("email")).focus();
+}
+
+export function resetSignIn() {
+  challenge = "";
+  $("signin-form").reset();
+  $("mfa-form").reset();
+  $("signin-form").hidden = false;
+  $("mfa-form").hidden = true;
+}
+
+export function setUpSignIn(onSignedIn) {
+  if (!practiceSlug()) {
+    showError("This portal address is missing the practice. Please use the link your practice sent.");
+  }
+  $("signin-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const form = event.currentTarget;
+    if (!form.reportValidity()) return;
+    busy(form.querySelector("button[type=submit]"), async () => {
+      const result = await login($("email").value.trim(), $("password").value);
+      $("password").value = "";
+      if (result.mfa) {
+        challenge = result.mfa;
+        showStep(true);
+        return;
+      }
+      await onSignedIn();
+    });
+  });
+  $("mfa-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const form = event.currentTarget;
+    if (!form.reportValidity()) return;
+    busy(form.querySelector("button[type=submit]"), async () => {
+      try {
+        await verifyMfa(challenge, $("mfa-code").value.trim());
+      } catch (error) {
+        $("mfa-code").value = "";
+        if (error.code === "invalid_credentials") error.code = "mfa_invalid";
+        throw error;
+      }
+      await onSignedIn();
+    });
+  });
+  $("mfa-cancel").addEventListener("click", () => {
+    resetSignIn();
+    showError("");
+    $("email").focus();
+  });
+}

@@ -1,0 +1,241 @@
+"""What the browser tests do through the API, as staff would: sign in (enrolling TOTP where
+the role requires it), set up the demo practice's catalogue and online-booking rules, book
+a series, and invite new patients to the portal."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+import pyotp
+from playwright.sync_api import Page
+
+from tpm.local.bootstrap import local_settings
+from tpm.local.demo import DEMO_ACCOUNTS, DEMO_PATIENT, DemoAccount
+from tpm.runtime import build_runtime
+from tpm.security.principal import Role
+from tpm.services.reminder_sweep import ReminderSweep
+
+PRACTICE = "demo"
+CLINIC_ZONE = "America/Chicago"
+RESULTS = Path(__file__).resolve().parents[2] / "test-results"
+# Generous: the suite shares a small machine with CPU-heavy tests (argon2 on every sign-in).
+TIMEOUT = 30.0
+
+
+def account(role: Role) -> DemoAccount:
+    return next(a for a in (*DEMO_ACCOUNTS, DEMO_PATIENT) if a.role is role)
+
+
+def sign_in(base: str, email: str, password: str) -> httpx.Client:
+    """A client signed in with a password only (no MFA on the account yet)."""
+    body = {"practice": PRACTICE, "email": email, "password": password}
+    tokens = httpx.post(f"{base}/v1/auth/login", json=body, timeout=TIMEOUT)
+    tokens = tokens.raise_for_status().json()
+    assert "access_token" in tokens, "this account asks for MFA; use sign_in_with_mfa"
+    return httpx.Client(
+        base_url=base,
+        headers={"Authorization": f"Bearer {tokens['access_token']}"},
+        timeout=TIMEOUT,
+    )
+
+
+def enrol_totp(client: httpx.Client) -> str:
+    """Enrol TOTP for the signed-in user; returns the secret."""
+    secret = str(client.post("/v1/me/mfa/totp").raise_for_status().json()["secret"])
+    confirm = {"code": pyotp.TOTP(secret).now()}
+    client.post("/v1/me/mfa/totp/confirm", json=confirm).raise_for_status()
+    return secret
+
+
+def staff(base: str, role: Role) -> httpx.Client:
+    """Owner/admin must enrol MFA before anything else: sign in, enrol, carry on."""
+    demo = account(role)
+    client = sign_in(base, demo.email, demo.password)
+    if role in (Role.OWNER, Role.ADMIN):
+        enrol_totp(client)
+    return client
+
+
+def ok(response: httpx.Response) -> Any:
+    assert response.is_success, (
+        f"{response.request.method} {response.request.url.path}: {response.status_code} {response.text}"
+    )
+    return response.json() if response.content else None
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    clinician_id: str
+    service_id: str
+    service_name: str
+    location_id: str
+
+
+def set_up_catalogue(admin: httpx.Client) -> Catalogue:
+    """An office, a self-bookable service, the demo clinician's weekday hours, and rules
+    that let patients book online with that clinician."""
+    users = ok(admin.get("/v1/users", params={"limit": 100}))["items"]
+    clinician = next(u for u in users if u["email"] == account(Role.CLINICIAN).email)
+    location = ok(
+        admin.post(
+            "/v1/locations",
+            json={"name": "Suite 200 (synthetic)", "kind": "office", "timezone": CLINIC_ZONE},
+        )
+    )
+    service_name = "Individual psychotherapy 45 min"
+    service = ok(
+        admin.post(
+            "/v1/services",
+            json={
+                "name": service_name,
+                "cpt_code": "90834",
+                "duration_minutes": 45,
+                "fee": {"amount": "150.00", "currency": "USD"},
+                "self_bookable": True,
+            },
+        )
+    )
+    path = f"/v1/clinicians/{clinician['id']}/availability"
+    current = ok(admin.get(path))
+    weekly = [
+        {"weekday": d, "start": "09:00", "end": "17:00", "location_ids": [location["id"]]}
+        for d in range(7)
+    ]
+    ok(
+        admin.patch(
+            path, json={"version": current["version"], "timezone": CLINIC_ZONE, "weekly": weekly}
+        )
+    )
+    rules = ok(admin.get("/v1/scheduling-rules"))
+    ok(
+        admin.patch(
+            "/v1/scheduling-rules",
+            json={
+                "version": rules["version"],
+                "self_booking_enabled": True,
+                "self_booking_clinician_ids": [clinician["id"]],
+                "min_notice_hours": 2,
+                "cancel_window_hours": 24,
+            },
+        )
+    )
+    return Catalogue(clinician["id"], service["id"], service_name, location["id"])
+
+
+def book_weekly_series(
+    desk: httpx.Client, catalogue: Catalogue, patient_id: str, first: date, count: int
+) -> list[dict[str, Any]]:
+    """Front desk books a weekly series at 10:00 clinic time."""
+    start_local = datetime.combine(first, datetime.min.time()).replace(hour=10)
+    body = {
+        "patient_ids": [patient_id],
+        "clinician_id": catalogue.clinician_id,
+        "service_id": catalogue.service_id,
+        "location_id": catalogue.location_id,
+        "rrule": "FREQ=WEEKLY",
+        "start_local": start_local.isoformat(),
+        "timezone": CLINIC_ZONE,
+        "count": count,
+    }
+    appointments: list[dict[str, Any]] = ok(desk.post("/v1/appointment-series", json=body))[
+        "appointments"
+    ]
+    return appointments
+
+
+def demo_patient_id(desk: httpx.Client) -> str:
+    found = ok(desk.post("/v1/patients/search", json={"name": "Pat Example"}))["items"]
+    assert len(found) == 1
+    return str(found[0]["id"])
+
+
+def invite_new_patient(desk: httpx.Client, first_name: str, email: str, password: str) -> str:
+    """A new patient record and an accepted portal invitation; returns the patient id."""
+    patient = ok(
+        desk.post(
+            "/v1/patients",
+            json={
+                "legal_first_name": first_name,
+                "legal_last_name": "Synthetic",
+                "date_of_birth": "1985-05-05",
+                "email": email,
+            },
+        )
+    )
+    invitation = ok(desk.post(f"/v1/patients/{patient['id']}/portal-invitation", json={}))
+    base = str(desk.base_url).rstrip("/")
+    accept = {"practice": PRACTICE, "token": invitation["invitation_token"], "password": password}
+    ok(httpx.post(f"{base}/v1/auth/accept-invitation", json=accept, timeout=TIMEOUT))
+    return str(patient["id"])
+
+
+def next_weekday(after: date, weekday: int) -> date:
+    days = (weekday - after.weekday()) % 7 or 7
+    return after + timedelta(days=days)
+
+
+def run_reminder_sweep(data_dir: Path) -> None:
+    """The scheduled sweep `tpm dev` runs every five minutes, run now against the same data
+    dir (SQLite and local keys), so the test need not wait for the schedule."""
+    runtime = build_runtime(local_settings(data_dir))
+    try:
+        ReminderSweep(runtime).run()
+    finally:
+        runtime.store.close()
+
+
+def use_no_quiet_hours(admin: httpx.Client) -> None:
+    """Quiet hours would hold messages back when the suite runs at night."""
+    current = ok(admin.get("/v1/reminder-settings"))
+    body = {
+        key: current[key]
+        for key in (
+            "version",
+            "rules",
+            "templates",
+            "allow_clinician_name",
+            "feed_patient_initials",
+            "sms_number",
+        )
+    }
+    body["quiet_hours"] = {**current["quiet_hours"], "enabled": False}
+    ok(admin.put("/v1/reminder-settings", json=body))
+
+
+def screenshot(page: Page, name: str) -> Path:
+    """Saved to test-results/ (gitignored) for people to look at."""
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def sign_in_portal(page: Page, email: str, password: str) -> None:
+    page.goto("/")
+    form = page.get_by_role("region", name="Sign in to your patient portal")
+    form.get_by_label("Email").fill(email)
+    form.get_by_label("Password").fill(password)
+    form.get_by_role("button", name="Sign in").click()
+
+
+def book_one(
+    desk: httpx.Client, catalogue: Catalogue, patient_id: str, day: date, hour: int
+) -> dict[str, Any]:
+    """Front desk books a single visit at `hour` clinic time on `day`."""
+    start = datetime.combine(day, datetime.min.time()).replace(
+        hour=hour, tzinfo=ZoneInfo(CLINIC_ZONE)
+    )
+    body = {
+        "patient_ids": [patient_id],
+        "clinician_id": catalogue.clinician_id,
+        "service_id": catalogue.service_id,
+        "location_id": catalogue.location_id,
+        "start": start.isoformat(),
+    }
+    booked: dict[str, Any] = ok(desk.post("/v1/appointments", json=body))
+    return booked
