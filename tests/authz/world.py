@@ -10,11 +10,12 @@ token for its role, so logout/password changes in one case never disturb the nex
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
+
+from support.gateway_calls import call_gateway
 
 from tpm.adapters.store.base import Operation
 from tpm.config import get_settings
@@ -24,7 +25,7 @@ from tpm.domain.users import User, UserStatus
 from tpm.ids import new_id
 from tpm.local.authorizer import verify_bearer
 from tpm.local.bootstrap import export_settings, local_settings
-from tpm.local.gateway import HttpRequest, HttpResponse, LocalGateway
+from tpm.local.gateway import HttpResponse, LocalGateway
 from tpm.repositories.patients import PatientRepository
 from tpm.repositories.relationships import StoreRelationships
 from tpm.repositories.sessions import SessionRepository
@@ -158,14 +159,15 @@ class World:
         body: Any = None,
         query: list[tuple[str, str]] | None = None,
     ) -> HttpResponse:
-        headers = [("user-agent", "tpm-harness/1.0")]
-        raw = b""
-        if body is not None:
-            headers.append(("content-type", "application/json"))
-            raw = json.dumps(body).encode()
-        if token:
-            headers.append(("authorization", f"Bearer {token}"))
-        return self.gateway.dispatch(HttpRequest(method, path, headers, query or [], raw))
+        return call_gateway(
+            self.gateway,
+            method,
+            path,
+            token=token,
+            body=body,
+            query=query,
+            user_agent="tpm-harness/1.0",
+        )
 
 
 def build_world(tmp: Path, project_root: Path) -> World:

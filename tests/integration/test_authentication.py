@@ -15,6 +15,7 @@ import boto3
 import pytest
 from moto import mock_aws
 from moto.utilities.utils import load_resource
+from support.gateway_calls import call_gateway
 
 from tpm.adapters.identity.cognito import CognitoIdentity
 from tpm.clock import FixedClock
@@ -50,14 +51,7 @@ class Api:
     def call(
         self, method: str, path: str, token: str | None = None, body: Any = None
     ) -> HttpResponse:
-        headers = [("user-agent", "pytest")]
-        raw = b""
-        if body is not None:
-            headers.append(("content-type", "application/json"))
-            raw = json.dumps(body).encode()
-        if token:
-            headers.append(("authorization", f"Bearer {token}"))
-        return self.gateway.dispatch(HttpRequest(method, path, headers, [], raw))
+        return call_gateway(self.gateway, method, path, token=token, body=body)
 
     def add_user(self, role: Role, email: str) -> User:
         store = self.runtime.store.practice(self.practice_id)

@@ -12,6 +12,7 @@ from typing import Any
 
 import pyotp
 import pytest
+from support.gateway_calls import call_gateway
 
 from tpm.clock import FixedClock
 from tpm.config import get_settings
@@ -19,7 +20,7 @@ from tpm.domain.practice import PracticeSettings
 from tpm.local.authorizer import verify_bearer
 from tpm.local.bootstrap import export_settings, local_settings
 from tpm.local.demo import DEMO_ACCOUNTS, DEMO_PATIENT, seed_demo_people
-from tpm.local.gateway import HttpRequest, HttpResponse, LocalGateway
+from tpm.local.gateway import HttpResponse, LocalGateway
 from tpm.runtime import Runtime, build_runtime, set_runtime
 from tpm.security.audit import read_events, read_head
 from tpm.security.principal import Role
@@ -38,14 +39,7 @@ class Local:
     def call(
         self, method: str, path: str, token: str | None = None, body: Any = None
     ) -> HttpResponse:
-        headers = [("user-agent", "pytest")]
-        raw = b""
-        if body is not None:
-            headers.append(("content-type", "application/json"))
-            raw = json.dumps(body).encode()
-        if token:
-            headers.append(("authorization", f"Bearer {token}"))
-        return self.gateway.dispatch(HttpRequest(method, path, headers, [], raw))
+        return call_gateway(self.gateway, method, path, token=token, body=body)
 
     def login(self, role: Role, password: str | None = None) -> HttpResponse:
         account = ACCOUNTS[role]

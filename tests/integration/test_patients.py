@@ -12,13 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.gateway_calls import call_gateway
 
 from tpm.clock import FixedClock
 from tpm.config import get_settings
 from tpm.local.authorizer import verify_bearer
 from tpm.local.bootstrap import export_settings, local_settings
 from tpm.local.demo import DEMO_ACCOUNTS, DEMO_PATIENT, seed_demo_people
-from tpm.local.gateway import HttpRequest, HttpResponse, LocalGateway
+from tpm.local.gateway import HttpResponse, LocalGateway
 from tpm.runtime import Runtime, build_runtime, set_runtime
 from tpm.security.audit import read_events, read_head
 from tpm.security.audit_chain import ChainedEvent
@@ -42,14 +43,7 @@ class Local:
     def call(
         self, method: str, path: str, token: str | None = None, body: Any = None
     ) -> HttpResponse:
-        headers = [("user-agent", "pytest")]
-        raw = b""
-        if body is not None:
-            headers.append(("content-type", "application/json"))
-            raw = json.dumps(body).encode()
-        if token:
-            headers.append(("authorization", f"Bearer {token}"))
-        return self.gateway.dispatch(HttpRequest(method, path, headers, [], raw))
+        return call_gateway(self.gateway, method, path, token=token, body=body)
 
     def token(self, role: Role) -> str:
         return self.sign_in(ACCOUNTS[role].email, ACCOUNTS[role].password)
