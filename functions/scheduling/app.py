@@ -18,6 +18,7 @@ from tpm.api.scheduling_models import (
     AppointmentView,
     AvailabilityPatch,
     AvailabilityView,
+    BookableClinicianView,
     CancelIn,
     DeclineIn,
     LocationIn,
@@ -298,6 +299,16 @@ def my_appointments(
     return Page[AppointmentView](
         items=[AppointmentView.of(a) for a in found], next_cursor=next_cursor
     )
+
+
+@app.get(
+    "/v1/me/bookable-clinicians",
+    summary="Clinicians I may book online with (patients)",
+    tags=PORTAL,
+)
+def my_bookable_clinicians() -> Page[BookableClinicianView]:
+    found = AvailabilityService(service_context(app)).bookable_clinicians()
+    return Page[BookableClinicianView](items=[BookableClinicianView.of(u) for u in found])
 
 
 @app.post(

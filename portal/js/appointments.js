@@ -6,7 +6,14 @@ import { $, announce, busy, el, formatWhen } from "./ui.js";
 const DAY = 86400000;
 const RANGE_DAYS = 90; // the API serves up to 92 days per request
 
-export const catalogue = { services: new Map(), locations: new Map(), clinicians: [] };
+// clinicians: whom the practice's rules let this patient book online ({id, display_name,
+// credentials}); seen: ids of the clinicians on the patient's own appointments.
+export const catalogue = {
+  services: new Map(),
+  locations: new Map(),
+  clinicians: [],
+  seen: new Set(),
+};
 
 async function pages(path) {
   const items = [];
@@ -28,12 +35,14 @@ function range(from, to) {
 }
 
 export async function loadCatalogue() {
-  const [services, locations] = await Promise.all([
+  const [services, locations, clinicians] = await Promise.all([
     call("GET", "/v1/services"),
     call("GET", "/v1/locations"),
+    call("GET", "/v1/me/bookable-clinicians"),
   ]);
   catalogue.services = new Map(services.items.map((s) => [s.id, s]));
   catalogue.locations = new Map(locations.items.map((l) => [l.id, l]));
+  catalogue.clinicians = clinicians.items;
 }
 
 const STATUS = {
@@ -133,7 +142,7 @@ export async function loadAppointments() {
   const earlier = past.filter((a) => !seen.has(a.id) && new Date(a.end) <= now);
   upcoming.sort((a, b) => a.start.localeCompare(b.start));
   earlier.sort((a, b) => b.start.localeCompare(a.start));
-  catalogue.clinicians = [...new Set([...upcoming, ...earlier].map((a) => a.clinician_id))];
+  catalogue.seen = new Set([...upcoming, ...earlier].map((a) => a.clinician_id));
   const reload = () => loadAppointments();
   render("upcoming", upcoming, true, "You have no upcoming appointments.", reload);
   render("past", earlier, false, "No appointments in the last three months.", reload);

@@ -11,13 +11,15 @@ function option(value, text) {
   return el("option", { value, text });
 }
 
-function clinicianLabel(id, index, count) {
-  return count === 1 ? "Your clinician" : `Your clinician ${index + 1}`;
+function clinicianLabel(clinician) {
+  const { display_name: name, credentials } = clinician;
+  return credentials ? `${name}, ${credentials}` : name;
 }
 
 export function renderBookingChoices() {
   const services = [...catalogue.services.values()].filter((s) => s.self_bookable && s.active);
-  const clinicians = catalogue.clinicians;
+  // The practice's online list (from the API), narrowed to clinicians the patient sees.
+  const clinicians = catalogue.clinicians.filter((c) => catalogue.seen.has(c.id));
   const ready = services.length > 0 && clinicians.length > 0;
   $("book-form").hidden = !ready;
   $("book-unavailable").hidden = ready;
@@ -25,9 +27,7 @@ export function renderBookingChoices() {
   $("book-service").replaceChildren(
     ...services.map((s) => option(s.id, `${s.name} (${s.duration_minutes} minutes)`)),
   );
-  $("book-clinician").replaceChildren(
-    ...clinicians.map((id, i) => option(id, clinicianLabel(id, i, clinicians.length))),
-  );
+  $("book-clinician").replaceChildren(...clinicians.map((c) => option(c.id, clinicianLabel(c))));
   const today = localDate(new Date());
   $("book-from").min = today;
   if (!$("book-from").value || $("book-from").value < today) $("book-from").value = today;

@@ -4,6 +4,7 @@ import { call, forget, logout, whenSessionEnds } from "./api.js";
 import { loadAccessLog, setUpAccessLog } from "./access.js";
 import { loadAppointments, loadCatalogue } from "./appointments.js";
 import { renderBookingChoices, setUpBooking } from "./booking.js";
+import { loadDocuments, setUpDocuments } from "./documents.js";
 import { loadProfile, setUpProfile } from "./profile.js";
 import { resetSignIn, setUpSignIn } from "./signin.js";
 import { $, announce, describe, showError, useTimeZone } from "./ui.js";
@@ -20,7 +21,7 @@ function signedOut(message) {
   show(false);
   resetSignIn();
   $("who").textContent = "";
-  for (const id of ["upcoming", "past", "access-rows"]) $(id).replaceChildren();
+  for (const id of ["upcoming", "past", "access-rows", "documents-list"]) $(id).replaceChildren();
   $("profile-form").reset();
   showError("");
   $("status").textContent = "";
@@ -41,7 +42,7 @@ async function enter() {
   const practice = call("GET", "/v1/practice");
   const patient = await loadProfile(me.patient_id);
   useTimeZone(patient.timezone); // times show in the patient's own zone
-  await Promise.all([loadCatalogue().then(loadAppointments), loadAccessLog()]);
+  await Promise.all([loadCatalogue().then(loadAppointments), loadAccessLog(), loadDocuments()]);
   renderBookingChoices();
   $("practice-name").textContent = (await practice).name;
   $("who").textContent = me.display_name;
@@ -70,6 +71,7 @@ setUpSignIn(async () => {
 setUpBooking();
 setUpProfile();
 setUpAccessLog();
+setUpDocuments();
 
 $("signout").addEventListener("click", async () => {
   try {

@@ -269,6 +269,12 @@ def rules_body(world: World, role: Role, variant: str) -> tuple[dict[str, str], 
     return {}, {"version": version, "min_notice_hours": 12}
 
 
+def online_rules(world: World, role: Role, variant: str) -> tuple[dict[str, str], Any]:
+    """Practice A's online-booking rules (listing its clinician) exist before the call."""
+    catalogue(world, world.a)
+    return {}, None
+
+
 def self_booking_body(world: World, role: Role, variant: str) -> tuple[dict[str, str], Any]:
     loc, svc = catalogue(world, world.a)
     return {}, {
@@ -555,6 +561,13 @@ CASES: list[Case] = [
         {**every(404, STAFF), P: 200},
         query=RANGE,
         audit=("appointment.list",),
+    ),
+    Case(
+        "GET",
+        "/v1/me/bookable-clinicians",
+        {P: 200},
+        target=online_rules,
+        audit=("scheduling.bookable_clinicians.read",),
     ),
     Case(
         "POST",

@@ -4,6 +4,9 @@ a series, and invite new patients to the portal."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -14,15 +17,13 @@ import httpx
 import pyotp
 from playwright.sync_api import Page
 
-from tpm.local.bootstrap import local_settings
 from tpm.local.demo import DEMO_ACCOUNTS, DEMO_PATIENT, DemoAccount
-from tpm.runtime import build_runtime
 from tpm.security.principal import Role
-from tpm.services.reminder_sweep import ReminderSweep
 
 PRACTICE = "demo"
 CLINIC_ZONE = "America/Chicago"
-RESULTS = Path(__file__).resolve().parents[2] / "test-results"
+ROOT = Path(__file__).resolve().parents[2]
+RESULTS = ROOT / "test-results"
 # Generous: the suite shares a small machine with CPU-heavy tests (argon2 on every sign-in).
 TIMEOUT = 30.0
 
@@ -179,14 +180,23 @@ def next_weekday(after: date, weekday: int) -> date:
     return after + timedelta(days=days)
 
 
-def run_reminder_sweep(data_dir: Path) -> None:
-    """The scheduled sweep `tpm dev` runs every five minutes, run now against the same data
-    dir (SQLite and local keys), so the test need not wait for the schedule."""
-    runtime = build_runtime(local_settings(data_dir))
-    try:
-        ReminderSweep(runtime).run()
-    finally:
-        runtime.store.close()
+def run_reminder_sweep(data_dir: Path) -> str:
+    """The scheduled sweep `tpm dev` runs every five minutes, run now by the operator
+    command against the server's data dir (SQLite and local keys), so the test need not
+    wait for the schedule. Exactly once holds even if the schedule fires meanwhile.
+    Returns what the command printed (counts only)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TPM_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "tpm.cli", "reminders", "sweep", "--data-dir", str(data_dir)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, f"tpm reminders sweep failed:\n{done.stdout}\n{done.stderr}"
+    return done.stdout
 
 
 def use_no_quiet_hours(admin: httpx.Client) -> None:

@@ -11,7 +11,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from conftest import PortalPatient
 from playwright.sync_api import Page, expect
-from portal_api import Catalogue, book_one, screenshot, sign_in_portal, staff
+from portal_api import Catalogue, account, book_one, screenshot, sign_in_portal, staff
 
 from tpm.security.principal import Role
 
@@ -56,7 +56,13 @@ def test_patient_books_online_from_free_slots(
     # WHEN they ask for times from next week and book the first one offered
     book = page.get_by_role("region", name="Book an appointment")
     expect(book.get_by_label("Service")).to_have_value(catalogue.service_id)
-    expect(book.get_by_label("Clinician")).to_have_value(catalogue.clinician_id)
+    clinician = book.get_by_label("Clinician")
+    expect(clinician).to_have_value(catalogue.clinician_id)
+    # the practice's name for the clinician (staff names are not PHI), not a placeholder
+    casey = account(Role.CLINICIAN)
+    expect(clinician.locator("option:checked")).to_have_text(
+        f"{casey.display_name}, {casey.credentials}"
+    )
     book.get_by_label("Earliest date").fill((date.today() + timedelta(days=7)).isoformat())
     book.get_by_role("button", name="Show available times").click()
     slot = book.get_by_label("Available time")

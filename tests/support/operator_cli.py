@@ -25,6 +25,7 @@ _ENV_NAMES = (
     "TPM_KEYS",
     "TPM_IDENTITY",
     "TPM_AUDIT",
+    "TPM_FILES",
     "TPM_DATA_DIR",
     "TPM_ENV",
     "POWERTOOLS_SERVICE_NAME",

@@ -6,6 +6,7 @@ Adapters are chosen from these URLs, never by `if local:` branches in domain cod
   TPM_IDENTITY local:///abs/path/identity | cognito://<user pool id>?client_id=<id>
   TPM_AUDIT  local:///abs/path/audit | aws://<bucket>?kms_key=<arn>
              (where the checkpoint signing key and the sealed checkpoint copies live)
+  TPM_FILES  local:///abs/path/files | s3://<bucket>?kms_key=<arn>   (document files)
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class Settings(BaseModel):
     aws_region: str | None = None
     portal_url: str = "http://127.0.0.1:8000/"
     notify_url: str = Field(default="outbox://")
+    files_url: str = Field(default="local:///.tpm/files")
 
     @field_validator("store_url")
     @classmethod
@@ -67,6 +69,13 @@ class Settings(BaseModel):
             raise ValueError("TPM_NOTIFY must be outbox:// or aws://?from=...")
         return v
 
+    @field_validator("files_url")
+    @classmethod
+    def _files_scheme(cls, v: str) -> str:
+        if not v.startswith(("local:///", "s3://")):
+            raise ValueError("TPM_FILES must be local:///path or s3://bucket?kms_key=arn")
+        return v
+
     @field_validator("keys_url")
     @classmethod
     def _keys_scheme(cls, v: str) -> str:
@@ -91,6 +100,7 @@ _ENV_NAMES = {
     "aws_region": "AWS_REGION",
     "portal_url": "TPM_PORTAL_URL",
     "notify_url": "TPM_NOTIFY",
+    "files_url": "TPM_FILES",
 }
 
 

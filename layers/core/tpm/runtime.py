@@ -7,6 +7,7 @@ import threading
 from dataclasses import dataclass
 
 from tpm.adapters.audit import open_audit
+from tpm.adapters.files import FileStore, open_files
 from tpm.adapters.identity import IdentityProvider
 from tpm.adapters.identity.factory import open_identity
 from tpm.adapters.keys import open_master_key
@@ -31,6 +32,7 @@ class Runtime:
     identity: IdentityProvider
     audit: AuditTrail
     notifier: Notifier
+    files: FileStore
     _verifier: TokenVerifier | None = None
 
     def verifier(self) -> TokenVerifier:
@@ -73,6 +75,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
         identity=identity,
         audit=audit,
         notifier=open_notifier(settings.notify_url, region=settings.aws_region),
+        files=open_files(settings.files_url, cipher, region=settings.aws_region),
     )
 
 

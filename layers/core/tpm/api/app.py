@@ -87,11 +87,18 @@ def log_internal_error(service: str, exc: BaseException) -> None:
     )
 
 
-def lambda_entry(app: APIGatewayRestResolver, service: str) -> Handler:
+def lambda_entry(
+    app: APIGatewayRestResolver, service: str, *, max_body_bytes: int | None = None
+) -> Handler:
     """The Lambda handler: size/content-type/JSON checks API Gateway does not do for us,
-    then the resolver. One summary log line per request (ids, status, timings, store calls)."""
+    then the resolver. One summary log line per request (ids, status, timings, store calls).
+
+    `max_body_bytes` raises the practice-wide body limit for a function that takes larger
+    bodies (document uploads); it is part of the function's code, so it holds in AWS and
+    under `tpm dev` alike."""
     logger = get_logger(service)
     settings = get_settings()
+    body_limit = max_body_bytes or settings.max_body_bytes
 
     @logger.inject_lambda_context(log_event=False)
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
@@ -100,7 +107,7 @@ def lambda_entry(app: APIGatewayRestResolver, service: str) -> Handler:
         # The API Gateway request id is the correlation id (set directly: a JMESPath
         # lookup per request costs more than the rest of the wrapper).
         logger.set_correlation_id(rid)
-        early = precheck(event, settings.max_body_bytes)
+        early = precheck(event, body_limit)
         if early is not None:
             result = to_proxy_result(early)
         else:

@@ -20,6 +20,7 @@ from tpm.domain.scheduling import (
     SchedulingRules,
     Service,
 )
+from tpm.domain.users import User
 from tpm.repositories.appointments import Series
 from tpm.repositories.waitlist import AppointmentRequest, WaitlistEntry
 
@@ -163,6 +164,19 @@ class RulesView(BaseModel):
     @classmethod
     def of(cls, r: SchedulingRules) -> RulesView:
         return cls.model_validate(r.model_dump())
+
+
+class BookableClinicianView(BaseModel):
+    """A clinician a patient may book online with: their name as the practice shows it
+    (staff names are not PHI), nothing about their account."""
+
+    id: str
+    display_name: str
+    credentials: str
+
+    @classmethod
+    def of(cls, user: User) -> BookableClinicianView:
+        return cls(id=user.id, display_name=user.display_name, credentials=user.credentials)
 
 
 # ---- appointments -----------------------------------------------------------------------------

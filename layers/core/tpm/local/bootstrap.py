@@ -28,6 +28,7 @@ def local_settings(
         keys_url=f"local:///{data_dir / 'keys'}",
         identity_url=f"local:///{data_dir / 'identity'}",
         audit_url=f"local:///{data_dir / 'audit'}",
+        files_url=f"local:///{data_dir / 'files'}",
         data_dir=data_dir,
         environment=environment,
         portal_url=portal_url,
@@ -40,6 +41,7 @@ def export_settings(settings: Settings) -> None:
     os.environ["TPM_KEYS"] = settings.keys_url
     os.environ["TPM_IDENTITY"] = settings.identity_url
     os.environ["TPM_AUDIT"] = settings.audit_url
+    os.environ["TPM_FILES"] = settings.files_url
     os.environ["TPM_DATA_DIR"] = str(settings.data_dir)
     os.environ["TPM_ENV"] = settings.environment
     os.environ["TPM_PORTAL_URL"] = settings.portal_url

@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from tpm.adapters.store.base import ConditionFailed
 from tpm.domain.availability import MAX_RANGE_DAYS, Availability, Slot, free_slots
 from tpm.domain.scheduling import LocationKind, SchedulingRules
+from tpm.domain.users import User, UserStatus
 from tpm.errors import NotFound, ValidationFailed, VersionConflict
 from tpm.repositories.appointments import AppointmentRepository
 from tpm.repositories.availability import AvailabilityRepository
@@ -17,6 +18,8 @@ from tpm.repositories.catalogue import CatalogueRepository
 from tpm.services.catalogue import invalid
 from tpm.services.context import ServiceContext
 from tpm.services.scheduling import CLINICAL_ROLES
+
+BOOKABLE_CLINICIANS = "scheduling.bookable_clinicians.read"
 
 
 class AvailabilityService:
@@ -115,6 +118,28 @@ class AvailabilityService:
             allowed_locations=set(locations),
         )
         ctx.record(access, "availability", clinician_id, reason_code=f"count_{len(found)}")
+        return found
+
+    def bookable_clinicians(self) -> list[User]:
+        """The clinicians the calling patient may book online with: those the practice's
+        rules list, while online booking is on, who are still active clinical staff (the
+        rules may name someone who left). Staff hold no grant (403): they have the users
+        routes. Sorted by name so the portal's choice reads in a stable order."""
+        ctx = self.ctx
+        access = ctx.authorize(
+            BOOKABLE_CLINICIANS,
+            resource_kind="scheduling_rules",
+            patient_id=ctx.principal.patient_id,
+        )
+        rules = self.repo.rules()
+        found: list[User] = []
+        if rules.self_booking_enabled:
+            for clinician_id in dict.fromkeys(rules.self_booking_clinician_ids):
+                user = ctx.users.get(clinician_id)
+                if user and user.status is UserStatus.ACTIVE and user.roles & CLINICAL_ROLES:
+                    found.append(user)
+        found.sort(key=lambda u: (u.display_name.casefold(), u.id))
+        ctx.record(access, "scheduling_rules", reason_code=f"count_{len(found)}")
         return found
 
     def _clinician(self, clinician_id: str) -> None:
