@@ -5,6 +5,7 @@ import { loadAccessLog, setUpAccessLog } from "./access.js";
 import { loadAppointments, loadCatalogue } from "./appointments.js";
 import { renderBookingChoices, setUpBooking } from "./booking.js";
 import { loadDocuments, setUpDocuments } from "./documents.js";
+import { loadMeasures, resetMeasures } from "./measures.js";
 import { loadProfile, setUpProfile } from "./profile.js";
 import { resetSignIn, setUpSignIn } from "./signin.js";
 import { $, announce, describe, showError, useTimeZone } from "./ui.js";
@@ -22,6 +23,7 @@ function signedOut(message) {
   resetSignIn();
   $("who").textContent = "";
   for (const id of ["upcoming", "past", "access-rows", "documents-list"]) $(id).replaceChildren();
+  resetMeasures();
   $("profile-form").reset();
   showError("");
   $("status").textContent = "";
@@ -42,7 +44,12 @@ async function enter() {
   const practice = call("GET", "/v1/practice");
   const patient = await loadProfile(me.patient_id);
   useTimeZone(patient.timezone); // times show in the patient's own zone
-  await Promise.all([loadCatalogue().then(loadAppointments), loadAccessLog(), loadDocuments()]);
+  await Promise.all([
+    loadCatalogue().then(loadAppointments),
+    loadAccessLog(),
+    loadDocuments(),
+    loadMeasures(),
+  ]);
   renderBookingChoices();
   $("practice-name").textContent = (await practice).name;
   $("who").textContent = me.display_name;

@@ -22,6 +22,8 @@ class PracticeSettings(BaseModel):
     require_provisioning_approval: bool = False
     audit: AuditSettings = Field(default_factory=AuditSettings)
     break_glass_minutes: int = Field(default=60, ge=5, le=480)
+    # A note signed this long after its service date is flagged as a late entry.
+    late_entry_hours: int = Field(default=72, ge=1, le=720)
     password_policy: PasswordPolicy = Field(default_factory=PasswordPolicy)
 
 

@@ -1,0 +1,73 @@
+"""Charge capture: the interface between clinical documentation and billing.
+
+When a note for a billable service becomes final (signed, or co-signed when its author
+needs co-signature), `charge_ops` adds a ChargeEvent (CHARGE#…) to the SAME transaction
+that locks the note: a final note without its charge, or a charge without its note, can
+never be stored. The event carries billing facts only (service date, CPT lines with
+units, minutes, place of service, clinician, patient, note and appointment ids).
+
+Billing consumes it with:
+
+    pending_charges(ctx, limit, cursor)                  # oldest service date first
+    charges_for_patient(ctx, patient_id, limit, cursor)
+    ChargeRepository(store).with_status("pending", …)    # jobs (no caller to authorise)
+    ChargeRepository.update_op(charge.model_copy(update={"status": "claimed", …}))
+"""
+
+from __future__ import annotations
+
+from tpm.adapters.store.base import Operation
+from tpm.domain.notes import ChargeEvent, Note, billing_lines
+from tpm.domain.template_models import Template
+from tpm.ids import new_id
+from tpm.repositories.charges import ChargeRepository
+from tpm.services.context import ServiceContext
+
+KIND = "charge"
+
+
+def charge_for(note: Note, template: Template, ctx: ServiceContext) -> ChargeEvent | None:
+    """The charge a final note yields, or None (no CPT codes, no session block, or a
+    session too short to bill)."""
+    lines = billing_lines(template, note.content)
+    if not lines or note.service_date is None:
+        return None
+    return ChargeEvent(
+        id=new_id("chg"),
+        note_id=note.id,
+        patient_id=note.patient_id,
+        clinician_id=note.author_id,
+        service_date=note.service_date,
+        lines=lines,
+        minutes=note.minutes,
+        place_of_service=note.place_of_service,
+        appointment_id=note.appointment_id,
+        created_at=ctx.now(),
+    )
+
+
+def charge_ops(ctx: ServiceContext, note: Note, template: Template) -> list[Operation]:
+    charge = charge_for(note, template, ctx)
+    return [] if charge is None else [ChargeRepository.create_op(charge)]
+
+
+def pending_charges(
+    ctx: ServiceContext, limit: int, cursor: str | None
+) -> tuple[list[ChargeEvent], str | None]:
+    ctx.authorize_list("charge.read", resource_kind=KIND)
+    charges, next_cursor = ChargeRepository(ctx.store).with_status("pending", limit, cursor)
+    ctx.runtime.audit.record(
+        ctx.store, ctx.event("charge.read", KIND, reason_code=f"count_{len(charges)}")
+    )
+    return charges, next_cursor
+
+
+def charges_for_patient(
+    ctx: ServiceContext, patient_id: str, limit: int, cursor: str | None
+) -> tuple[list[ChargeEvent], str | None]:
+    access = ctx.authorize(
+        "charge.read", resource_kind=KIND, resource_id=patient_id, patient_id=patient_id
+    )
+    charges, next_cursor = ChargeRepository(ctx.store).for_patient(patient_id, limit, cursor)
+    ctx.record(access, KIND, patient_id=patient_id, reason_code=f"count_{len(charges)}")
+    return charges, next_cursor
