@@ -12,12 +12,10 @@ enforces. To refresh the doc after changing a permission file:
 
 from __future__ import annotations
 
-import argparse
-import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Final
 
+from tpm import generated_docs
 from tpm.security.policy import PermissionTable, Scope, permission_table
 from tpm.security.principal import Role
 
@@ -70,44 +68,19 @@ def _cell(scopes: frozenset[Scope]) -> str:
 
 
 def replace_generated(document: str, rendered: str) -> str:
-    """`document` with the text between the markers replaced by `rendered`."""
-    if document.count(BEGIN) != 1 or document.count(END) != 1:
-        raise ValueError(f"the document needs exactly one {BEGIN} and one {END}")
-    start = document.index(BEGIN) + len(BEGIN)
-    stop = document.index(END)
-    if stop < start:
-        raise ValueError(f"{END} comes before {BEGIN}")
-    return document[:start] + "\n" + rendered + document[stop:]
+    """`document` with the text between this doc's markers replaced by `rendered`."""
+    return generated_docs.replace_generated(document, rendered, BEGIN, END)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    return generated_docs.run(
+        argv,
         prog="python -m tpm.security.permissions_doc",
         description="Render permissions.yaml as the access-control doc's table.",
+        render=render_permissions_markdown,
+        begin=BEGIN,
+        end=END,
     )
-    mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--write", type=Path, metavar="DOC", help="update the table in DOC")
-    mode.add_argument("--check", type=Path, metavar="DOC", help="exit 1 if DOC's table is stale")
-    args = parser.parse_args(argv)
-    rendered = render_permissions_markdown()
-    target: Path | None = args.write or args.check
-    if target is None:
-        sys.stdout.write(rendered)
-        return 0
-    current = target.read_text(encoding="utf-8")
-    updated = replace_generated(current, rendered)
-    if args.check:
-        if updated != current:
-            print(
-                f"{target} is stale: run python -m tpm.security.permissions_doc --write {target}",
-                file=sys.stderr,
-            )
-            return 1
-        return 0
-    if updated != current:
-        target.write_text(updated, encoding="utf-8")
-        print(f"updated {target}")
-    return 0
 
 
 if __name__ == "__main__":
