@@ -20,8 +20,8 @@ from tpm.api.responses import created, created_doc
 from tpm.api.views import Page
 from tpm.domain.measures import MeasureFlag, MeasureForm, MeasureRequest, MeasureResponse
 from tpm.domain.template_models import TEMPLATE_ID_PATTERN, Option
-from tpm.domain.templates import builtin_library
 from tpm.services.measures import MeasureService, NewRequest
+from tpm.services.templates import TemplateCatalog
 
 app = create_app("measures")
 TAGS = ["measures"]
@@ -52,8 +52,8 @@ class MeasureRequestView(BaseModel):
     version: int
 
     @classmethod
-    def of(cls, r: MeasureRequest) -> MeasureRequestView:
-        title = builtin_library().get(r.template_id, r.template_version).title
+    def of(cls, r: MeasureRequest, catalog: TemplateCatalog) -> MeasureRequestView:
+        title = catalog.get(r.template_id, r.template_version).title
         return cls.model_validate(r.model_dump(include=set(cls.model_fields)) | {"title": title})
 
 
@@ -72,9 +72,11 @@ class MeasureFormView(BaseModel):
     items: list[FormItemView]
 
     @classmethod
-    def of(cls, request: MeasureRequest, form: MeasureForm) -> MeasureFormView:
+    def of(
+        cls, request: MeasureRequest, form: MeasureForm, catalog: TemplateCatalog
+    ) -> MeasureFormView:
         return cls(
-            request=MeasureRequestView.of(request),
+            request=MeasureRequestView.of(request, catalog),
             title=form.title,
             instructions=form.instructions,
             source=form.source,
@@ -161,13 +163,15 @@ class MeasureFlagView(BaseModel):
     responses=created_doc(MeasureRequestView),
 )
 def send_measure(patientId: str, body: MeasureRequestIn) -> Response[str]:  # noqa: N803
-    request = MeasureService(service_context(app)).send(
+    service = MeasureService(service_context(app))
+    request = service.send(
         patientId,
         NewRequest(
             template_id=body.template_id, due_at=body.due_at, appointment_id=body.appointment_id
         ),
     )
-    return created(MeasureRequestView.of(request), f"/v1/patients/{patientId}/measure-requests")
+    view = MeasureRequestView.of(request, service.catalog)
+    return created(view, f"/v1/patients/{patientId}/measure-requests")
 
 
 @app.get(
@@ -180,11 +184,10 @@ def list_measure_requests(
     limit: Limit = 25,
     cursor: Cursor = None,
 ) -> Page[MeasureRequestView]:
-    found, next_cursor = MeasureService(service_context(app)).list_for_patient(
-        patientId, limit, cursor
-    )
+    service = MeasureService(service_context(app))
+    found, next_cursor = service.list_for_patient(patientId, limit, cursor)
     return Page[MeasureRequestView](
-        items=[MeasureRequestView.of(r) for r in found], next_cursor=next_cursor
+        items=[MeasureRequestView.of(r, service.catalog) for r in found], next_cursor=next_cursor
     )
 
 
@@ -231,9 +234,10 @@ def measure_flags(limit: Limit = 25, cursor: Cursor = None) -> Page[MeasureFlagV
     tags=TAGS,
 )
 def my_measure_requests(limit: Limit = 25, cursor: Cursor = None) -> Page[MeasureRequestView]:
-    found, next_cursor = MeasureService(service_context(app)).list_mine(limit, cursor)
+    service = MeasureService(service_context(app))
+    found, next_cursor = service.list_mine(limit, cursor)
     return Page[MeasureRequestView](
-        items=[MeasureRequestView.of(r) for r in found], next_cursor=next_cursor
+        items=[MeasureRequestView.of(r, service.catalog) for r in found], next_cursor=next_cursor
     )
 
 
@@ -243,8 +247,9 @@ def my_measure_requests(limit: Limit = 25, cursor: Cursor = None) -> Page[Measur
     tags=TAGS,
 )
 def my_measure_form(requestId: str) -> MeasureFormView:  # noqa: N803
-    found = MeasureService(service_context(app)).form(requestId)
-    return MeasureFormView.of(found.request, found.form)
+    service = MeasureService(service_context(app))
+    found = service.form(requestId)
+    return MeasureFormView.of(found.request, found.form, service.catalog)
 
 
 @app.post(

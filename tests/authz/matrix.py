@@ -503,7 +503,9 @@ from matrix_notes import CASES as _NOTES  # noqa: E402
 from matrix_patients import CASES as _PATIENTS  # noqa: E402
 from matrix_reminders import CASES as _REMINDERS  # noqa: E402
 from matrix_scheduling import CASES as _SCHEDULING  # noqa: E402
+from matrix_templates import CASES as _TEMPLATES  # noqa: E402
 
 CASES += [*_PATIENTS, *_SCHEDULING, *_REMINDERS, *_DOCUMENTS]
 CASES += _MEASURES
 CASES += _NOTES
+CASES += _TEMPLATES

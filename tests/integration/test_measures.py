@@ -276,3 +276,25 @@ def test_a_clinician_taken_off_the_care_team_stops_seeing_the_flag(local: Local)
     path = f"/v1/patients/{pid}/care-team/{clinician}/remove"
     assert local.call("POST", path, Role.FRONT_DESK).status == 204
     assert body_of(local.call("GET", "/v1/measure-flags", Role.CLINICIAN))["items"] == []
+
+
+def test_a_practice_clone_of_a_measure_can_be_sent_and_keeps_its_scoring(local: Local) -> None:
+    # GIVEN the practice adapts PHQ-9's title (items and scoring stay, as the licence asks)
+    clone = local.call(
+        "POST",
+        "/v1/templates/phq9/clone",
+        Role.CLINICIAN,
+        {"new_id": "prx_phq9_intake", "changes": {"title": "PHQ-9 (intake)"}},
+    )
+    assert clone.status == 201, clone.body
+    # WHEN it is sent and answered
+    sent = local.send(template_id="prx_phq9_intake")
+    assert sent.status == 201, sent.body
+    request = body_of(sent)
+    assert request["title"] == "PHQ-9 (intake)"
+    answers = {f"item_{n}": 1 for n in range(1, 10)}
+    assert local.submit(request["id"], answers).status == 201
+    # THEN the clinician's series for the clone is scored like PHQ-9
+    path = f"/v1/patients/{local.patient_id()}/measures/prx_phq9_intake/series"
+    series = body_of(local.call("GET", path, Role.CLINICIAN))["items"]
+    assert [(p["total"], p["band"]) for p in series] == [(9, "mild")]

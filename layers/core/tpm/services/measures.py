@@ -28,7 +28,7 @@ from tpm.domain.measures import (
     content_of,
     portal_form,
 )
-from tpm.domain.templates import Template, builtin_library, score, validate_content
+from tpm.domain.templates import Template, score, validate_content
 from tpm.errors import Conflict, NotFound, ValidationFailed
 from tpm.ids import new_id
 from tpm.repositories.appointments import AppointmentRepository
@@ -37,6 +37,7 @@ from tpm.repositories.patients import PatientRepository
 from tpm.security.policy import Access
 from tpm.services.context import ServiceContext
 from tpm.services.practices import get_practice
+from tpm.services.templates import TemplateCatalog
 
 REQUEST = "measure_request"
 RESPONSE = "measure_response"
@@ -60,17 +61,20 @@ def rule_error(exc: MeasureRuleError) -> ValidationFailed:
     return ValidationFailed(fields=[{"path": f"body.{p}", "type": t} for p, t in exc.fields])
 
 
-def template_of(template_id: str, version: int | None = None) -> Template:
-    library = builtin_library()
-    if template_id not in library:
-        raise ValidationFailed(fields=[{"path": "body.template_id", "type": "unknown_template"}])
-    return library.latest(template_id) if version is None else library.get(template_id, version)
+def template_of(catalog: TemplateCatalog, template_id: str, version: int | None = None) -> Template:
+    """Built-in or the practice's own measure (a clone keeps its scoring)."""
+    try:
+        return catalog.resolve(template_id, version)
+    except NotFound:
+        field = {"path": "body.template_id", "type": "unknown_template"}
+        raise ValidationFailed(fields=[field]) from None
 
 
 class MeasureService:
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
         self.measures = MeasureRepository(ctx.store, ctx.runtime.cipher)
+        self.catalog = TemplateCatalog(ctx.store)
 
     # ---- staff: send ----------------------------------------------------------------------
 
@@ -83,7 +87,7 @@ class MeasureService:
             patient_id=patient_id,
         )
         self._require_patient(patient_id)
-        template = template_of(new.template_id)
+        template = template_of(self.catalog, new.template_id)
         try:
             check_sendable(template, ctx.relationships.care_team(patient_id))
             check_due(new.due_at, ctx.now())
@@ -145,7 +149,7 @@ class MeasureService:
 
     def form(self, request_id: str) -> RequestForm:
         access, request = self._load("measure.request.read", request_id)
-        template = template_of(request.template_id, request.template_version)
+        template = template_of(self.catalog, request.template_id, request.template_version)
         self.ctx.record(access, REQUEST, request.id, patient_id=request.patient_id)
         return RequestForm(request, portal_form(template))
 
@@ -154,7 +158,7 @@ class MeasureService:
         access, request = self._load("measure.response.submit", request_id)
         if request.status != "open":
             raise Conflict("This questionnaire was already completed.")
-        template = template_of(request.template_id, request.template_version)
+        template = template_of(self.catalog, request.template_id, request.template_version)
         content = content_of(answers, self._today())
         errors = validate_content(template, content)
         if errors:
@@ -215,8 +219,7 @@ class MeasureService:
             patient_id=patient_id,
         )
         self._require_patient(patient_id)
-        if template_id not in builtin_library():
-            raise NotFound()
+        self.catalog.latest(template_id)  # NotFound for a template the practice lacks
         found = self.measures.series(patient_id, template_id)
         ctx.record(access, RESPONSE, patient_id=patient_id, reason_code=f"count_{len(found)}")
         return found
@@ -224,7 +227,7 @@ class MeasureService:
     def chart(self, patient_id: str, template_id: str) -> tuple[str, int]:
         """The series as SVG, and how many points it shows."""
         found = self.series(patient_id, template_id)
-        template = builtin_library().latest(template_id)
+        template = self.catalog.latest(template_id)
         scoring = template.scoring
         if scoring is None:
             raise NotFound()

@@ -38,7 +38,7 @@ from tpm.domain.notes import (
 )
 from tpm.domain.scheduling import Appointment
 from tpm.domain.template_models import FieldError, Template
-from tpm.domain.templates import builtin_library, missing_at_signing, validate_content
+from tpm.domain.templates import missing_at_signing, validate_content
 from tpm.errors import Conflict, Forbidden, NotFound, ValidationFailed, VersionConflict
 from tpm.ids import new_id
 from tpm.repositories.appointments import AppointmentRepository
@@ -50,6 +50,7 @@ from tpm.services.charge_capture import charge_ops
 from tpm.services.context import ServiceContext
 from tpm.services.note_pdf import render_note_pdf
 from tpm.services.practices import get_practice
+from tpm.services.templates import TemplateCatalog
 
 KIND = "note"
 
@@ -142,7 +143,8 @@ class NoteAccess:
         raise NotFound()
 
     def template(self, note: Note) -> Template:
-        return builtin_library().get(note.template_id, note.template_version)
+        # The practice's own templates as well as the library: the exact version written.
+        return TemplateCatalog(self.ctx.store).get(note.template_id, note.template_version)
 
     def signature(self, note: Note, n: int, attestation: str) -> Signature:
         ctx = self.ctx
@@ -232,7 +234,7 @@ class NoteService:
         )
         if PatientRepository(ctx.store, ctx.runtime.cipher).get(patient_id) is None:
             raise NotFound()
-        template = _template(template_id, template_version)
+        template = _template(TemplateCatalog(ctx.store), template_id, template_version)
         if appointment_id is not None:
             appt = AppointmentRepository(ctx.store, ctx.runtime.cipher).get(appointment_id)
             if appt is None or patient_id not in appt.patient_ids:
@@ -554,10 +556,9 @@ class NoteService:
         return access.scope is not Scope.SUPERVISEES or self.access.supervises(note.author_id)
 
 
-def _template(template_id: str, version: int | None) -> Template:
-    library = builtin_library()
+def _template(catalog: TemplateCatalog, template_id: str, version: int | None) -> Template:
     try:
-        return library.latest(template_id) if version is None else library.get(template_id, version)
+        return catalog.resolve(template_id, version)
     except NotFound:
         raise ValidationFailed(
             fields=[{"path": "body.template_id", "type": "no_such_template"}]
