@@ -69,7 +69,9 @@ def quiet_logs() -> Iterator[_Sink]:
             if type(handler) is logging.StreamHandler:
                 swapped.append((handler, handler.setStream(sink)))
     try:
-        yield sink
+        # tpm's own handlers write to whatever sys.stdout is at the time.
+        with contextlib.redirect_stdout(sink):
+            yield sink
     finally:
         for handler, stream in swapped:
             handler.setStream(stream)

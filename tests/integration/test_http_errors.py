@@ -187,3 +187,24 @@ def test_product_openapi_served(product: LocalGateway, project_root: Path) -> No
     committed = json.loads((project_root / "schemas" / "openapi.json").read_text())
     assert served == committed
     assert "/v1/health" in served["paths"]
+
+
+def test_a_failed_log_write_never_prints_the_exception_being_handled(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # The standard library would print the handled exception's traceback (and its message,
+    # which may quote PHI) when a handler cannot write; tpm.observability turns that off.
+    import io
+
+    import tpm.observability  # noqa: F401 - importing it applies the setting
+
+    closed = io.StringIO()
+    closed.close()
+    broken = logging.getLogger("tpm-test-broken-handler")
+    broken.propagate = False
+    broken.addHandler(logging.StreamHandler(closed))
+    try:
+        raise RuntimeError(f"lookup failed for {PHI_NAME}")
+    except RuntimeError:
+        broken.error("request failed")
+    assert PHI_NAME not in capsys.readouterr().err
