@@ -54,6 +54,9 @@ class _Sink:
     def flush(self) -> None:
         pass
 
+    def isatty(self) -> bool:
+        return False
+
 
 @contextlib.contextmanager
 def quiet_logs() -> Iterator[_Sink]:

@@ -14,9 +14,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime
+from functools import cache
 from typing import Any, Final
 
-from jsonschema import Draft202012Validator, FormatChecker  # type: ignore[import-untyped]
 from pydantic import ValidationError
 
 from tpm.domain.template_models import FieldError, Scoring, Template
@@ -29,32 +29,38 @@ _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
-# jsonschema checks date-time only with an optional package; these need nothing extra.
-FORMATS: Final = FormatChecker(formats=())
 
-
-@FORMATS.checks("date", raises=ValueError)
 def _is_date(value: object) -> bool:
     if not isinstance(value, str):
         return True
     return bool(_DATE.match(value)) and date.fromisoformat(value) is not None
 
 
-@FORMATS.checks("date-time", raises=ValueError)
 def _is_date_time(value: object) -> bool:
     if not isinstance(value, str):
         return True
     return bool(_DATE_TIME.match(value)) and datetime.fromisoformat(value).tzinfo is not None
 
 
-@FORMATS.checks("email")
 def _is_email(value: object) -> bool:
     return not isinstance(value, str) or bool(_EMAIL.match(value))
 
 
-_META = Draft202012Validator(
-    Draft202012Validator.META_SCHEMA, format_checker=Draft202012Validator.FORMAT_CHECKER
-)
+@cache
+def _engine() -> tuple[Any, Any, Any]:
+    """jsonschema (validator class, our format checker, the meta-schema validator), imported
+    on first validation: ~50 ms of import that read-only requests never need."""
+    from jsonschema import Draft202012Validator, FormatChecker  # type: ignore[import-untyped]
+
+    # jsonschema checks date-time only with an optional package; these need nothing extra.
+    formats = FormatChecker(formats=())
+    formats.checks("date", raises=ValueError)(_is_date)
+    formats.checks("date-time", raises=ValueError)(_is_date_time)
+    formats.checks("email")(_is_email)
+    meta = Draft202012Validator(
+        Draft202012Validator.META_SCHEMA, format_checker=Draft202012Validator.FORMAT_CHECKER
+    )
+    return Draft202012Validator, formats, meta
 
 
 def pointer(parts: Iterable[object]) -> str:
@@ -65,7 +71,8 @@ def pointer(parts: Iterable[object]) -> str:
 def _content_validator(template: Template) -> Any:
     # Compiled once per template object and kept on it (templates are immutable).
     if template._compiled is None:
-        template._compiled = Draft202012Validator(template.content_schema, format_checker=FORMATS)
+        validator, formats, _ = _engine()
+        template._compiled = validator(template.content_schema, format_checker=formats)
     return template._compiled
 
 
@@ -185,7 +192,7 @@ def check_template_definition(raw: object) -> list[FieldError]:
 def _check_schema(schema: dict[str, Any]) -> list[FieldError]:
     problems = [
         FieldError(path=pointer(["schema", *e.absolute_path]), type=str(e.validator))
-        for e in _META.iter_errors(schema)
+        for e in _engine()[2].iter_errors(schema)
     ]
     if schema.get("$schema", DIALECT) != DIALECT:
         problems.append(FieldError(path="/schema/$schema", type="unsupported_dialect"))

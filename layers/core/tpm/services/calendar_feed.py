@@ -13,8 +13,6 @@ from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from icalendar import Calendar, Event
-
 from tpm.adapters.store.base import Absent, ConditionFailed, Item, PracticeStore, Put, VersionIs
 from tpm.clock import to_rfc3339
 from tpm.domain.reminders import initials
@@ -163,6 +161,9 @@ def _calendar(runtime: Runtime, store: PracticeStore, clinician_id: str, now: da
     catalogue = CatalogueRepository(store)
     patients = PatientRepository(store, runtime.cipher)
     locations: dict[str, str] = {}
+    # icalendar costs ~45 ms to import; only the feed route needs it.
+    from icalendar import Calendar, Event
+
     calendar = Calendar()
     calendar.add("prodid", "-//tpm//calendar feed//EN")
     calendar.add("version", "2.0")

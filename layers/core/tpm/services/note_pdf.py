@@ -10,14 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date
-from typing import Any
-
-from fpdf import FPDF
+from typing import TYPE_CHECKING, Any
 
 from tpm.clock import to_rfc3339
 from tpm.domain.notes import Addendum, Note, Signature
 from tpm.domain.template_models import Template
 from tpm.domain.template_validation import schema_at
+
+if TYPE_CHECKING:
+    from fpdf import FPDF
 
 WIDTH = 0  # full line width
 _ENCODING = "latin-1"
@@ -32,6 +33,9 @@ def render_note_pdf(
     *,
     compress: bool = True,
 ) -> bytes:
+    # fpdf2 (with fontTools and Pillow) costs ~150 ms to import: load it for PDFs only.
+    from fpdf import FPDF
+
     pdf = FPDF(format="Letter")
     pdf.set_compression(compress)
     pdf.set_title(_text(template.title))
