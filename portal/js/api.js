@@ -64,6 +64,11 @@ async function send(method, path, body, token) {
   return data;
 }
 
+/** A public call (no session): for people who have no account, such as appointment requests. */
+export function publicCall(method, path, body) {
+  return send(method, path, body, "");
+}
+
 /** Sign in: resolves to {mfa: challenge} when a code is needed, else {} once signed in. */
 export async function login(email, password) {
   session.practice = practiceSlug();

@@ -1,7 +1,8 @@
-// Upcoming and past appointments, and cancelling one (with a reason).
+// Upcoming and past appointments; cancelling one (with a reason) or moving it to a free time.
 
 import { call } from "./api.js";
-import { $, announce, busy, el, formatWhen } from "./ui.js";
+import { fillSlots, loadSlots, slotsMessage } from "./slots.js";
+import { $, announce, busy, el, formatWhen, localDate } from "./ui.js";
 
 const DAY = 86400000;
 const RANGE_DAYS = 90; // the API serves up to 92 days per request
@@ -62,7 +63,7 @@ function describeVisit(appt) {
   return parts.join(" · ");
 }
 
-function cancelForm(appt, whenId, onDone) {
+function cancelForm(appt, whenId, opener, onDone) {
   const reasonId = `reason-${appt.id}`;
   const form = el(
     "form",
@@ -79,7 +80,7 @@ function cancelForm(appt, whenId, onDone) {
   const [confirm, keep] = form.querySelectorAll("button");
   keep.addEventListener("click", () => {
     form.hidden = true;
-    form.previousElementSibling.focus();
+    opener.focus();
   });
   form.addEventListener("submit", (event) => {
     event.preventDefault();
@@ -90,6 +91,64 @@ function cancelForm(appt, whenId, onDone) {
       await call("POST", path, { version: appt.version, reason });
       announce(`Cancelled your appointment on ${$(whenId).textContent}.`);
       await onDone();
+      $("upcoming-title").focus();
+    });
+  });
+  return form;
+}
+
+// Online moves follow the booking rules, so only visits patients could book get the button.
+function movable(appt) {
+  const service = catalogue.services.get(appt.service_id);
+  const online = catalogue.clinicians.some((c) => c.id === appt.clinician_id);
+  return Boolean(online && service && service.self_bookable && service.active);
+}
+
+function rescheduleForm(appt, whenId, opener, onDone) {
+  const slotId = `move-slot-${appt.id}`;
+  const form = el(
+    "form",
+    { class: "cancel", hidden: true, "aria-label": "Reschedule this appointment" },
+    el("label", { for: slotId, text: "New time" }),
+    el("select", { id: slotId, name: "slot", required: true }),
+    el(
+      "div",
+      { class: "actions" },
+      el("button", { type: "submit", text: "Move to this time" }),
+      el("button", { type: "button", class: "quiet", text: "Keep current time" }),
+    ),
+  );
+  const select = form.elements.slot;
+  const [confirm, keep] = form.querySelectorAll("button");
+  keep.addEventListener("click", () => {
+    form.hidden = true;
+    opener.focus();
+  });
+  // Same clinician and service: the free times from today (the current time is not free).
+  const show = async () => {
+    const items = await loadSlots(appt.clinician_id, appt.service_id, localDate(new Date()));
+    const others = items.filter((slot) => new Date(slot.start) - new Date(appt.start) !== 0);
+    fillSlots(select, others);
+    form.hidden = others.length === 0;
+    announce(slotsMessage(others.length));
+    if (others.length) select.focus();
+  };
+  opener.addEventListener("click", () => busy(opener, show));
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    if (!form.reportValidity()) return;
+    busy(confirm, async () => {
+      const [start, locationId] = JSON.parse(select.value);
+      const path = `/v1/me/appointments/${encodeURIComponent(appt.id)}/reschedule`;
+      try {
+        await call("POST", path, { version: appt.version, start, location_id: locationId });
+      } catch (error) {
+        // Taken meanwhile, or the visit changed: reload so the next try starts fresh.
+        if (error.status === 409) await onDone();
+        throw error;
+      }
+      await onDone();
+      announce(`Moved your appointment to ${formatWhen(start)}.`);
       $("upcoming-title").focus();
     });
   });
@@ -115,12 +174,24 @@ function item(appt, upcoming, onChange) {
       "aria-describedby": whenId,
       text: "Cancel appointment",
     });
-    const form = cancelForm(appt, whenId, onChange);
+    const form = cancelForm(appt, whenId, open, onChange);
     open.addEventListener("click", () => {
       form.hidden = false;
       form.querySelector("textarea").focus();
     });
-    li.append(open, form);
+    const buttons = el("div", { class: "actions" }, open);
+    const forms = [form];
+    if (movable(appt)) {
+      const move = el("button", {
+        type: "button",
+        class: "quiet",
+        "aria-describedby": whenId,
+        text: "Reschedule",
+      });
+      buttons.append(move);
+      forms.push(rescheduleForm(appt, whenId, move, onChange));
+    }
+    li.append(buttons, ...forms);
   }
   return li;
 }

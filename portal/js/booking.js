@@ -3,9 +3,8 @@
 
 import { call } from "./api.js";
 import { catalogue, loadAppointments } from "./appointments.js";
+import { fillSlots, loadSlots, slotsMessage } from "./slots.js";
 import { $, announce, busy, el, formatDay, formatTime, localDate, showError } from "./ui.js";
-
-const SPAN_DAYS = 14; // the slots API serves up to 31 days per request
 
 function option(value, text) {
   return el("option", { value, text });
@@ -33,36 +32,16 @@ export function renderBookingChoices() {
   if (!$("book-from").value || $("book-from").value < today) $("book-from").value = today;
 }
 
-function addDays(isoDate, days) {
-  const d = new Date(`${isoDate}T12:00:00Z`);
-  d.setUTCDate(d.getUTCDate() + days);
-  return d.toISOString().slice(0, 10);
-}
-
 async function showSlots() {
-  const clinician = $("book-clinician").value;
-  const from = $("book-from").value;
-  const q = new URLSearchParams({
-    service_id: $("book-service").value,
-    from,
-    to: addDays(from, SPAN_DAYS - 1),
-  });
-  const path = `/v1/clinicians/${encodeURIComponent(clinician)}/slots?${q}`;
-  const { items } = await call("GET", path);
+  const items = await loadSlots(
+    $("book-clinician").value,
+    $("book-service").value,
+    $("book-from").value,
+  );
   const select = $("slot");
-  const groups = new Map();
-  for (const slot of items) {
-    const day = formatDay(slot.start);
-    if (!groups.has(day)) groups.set(day, el("optgroup", { label: day }));
-    const value = JSON.stringify([slot.start, slot.location_id]);
-    groups.get(day).append(option(value, `${day}, ${formatTime(slot.start)}`));
-  }
-  select.replaceChildren(...groups.values());
+  fillSlots(select, items);
   $("slot-form").hidden = items.length === 0;
-  const message = items.length
-    ? `${items.length} available times in the next ${SPAN_DAYS} days.`
-    : `No times are available online in the ${SPAN_DAYS} days from that date. Try a later date.`;
-  announce(message);
+  announce(slotsMessage(items.length));
   if (items.length) select.focus();
 }
 

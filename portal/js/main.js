@@ -7,6 +7,7 @@ import { renderBookingChoices, setUpBooking } from "./booking.js";
 import { loadDocuments, setUpDocuments } from "./documents.js";
 import { loadMeasures, resetMeasures } from "./measures.js";
 import { loadProfile, setUpProfile } from "./profile.js";
+import { setUpRequest } from "./request.js";
 import { resetSignIn, setUpSignIn } from "./signin.js";
 import { $, announce, describe, showError, useTimeZone } from "./ui.js";
 
@@ -76,6 +77,7 @@ setUpSignIn(async () => {
   }
 });
 setUpBooking();
+setUpRequest();
 setUpProfile();
 setUpAccessLog();
 setUpDocuments();

@@ -249,3 +249,15 @@ def book_one(
     }
     booked: dict[str, Any] = ok(desk.post("/v1/appointments", json=body))
     return booked
+
+
+def serious_violations(page: Page) -> list[str]:
+    """axe-core findings of serious or critical impact on the page as it is now."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']}"
+        for v in results.response["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]

@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import PortalPatient
 from playwright.sync_api import Page, expect
-from portal_api import ok, screenshot, sign_in_portal, staff
-from test_portal_self_service import serious_violations
+from portal_api import ok, screenshot, serious_violations, sign_in_portal, staff
 
 from tpm.security.principal import Role
 

@@ -9,8 +9,15 @@ import xml.etree.ElementTree as ET
 
 import pytest
 from playwright.sync_api import Page, expect
-from portal_api import account, demo_patient_id, ok, screenshot, sign_in_portal, staff
-from test_portal_self_service import serious_violations
+from portal_api import (
+    account,
+    demo_patient_id,
+    ok,
+    screenshot,
+    serious_violations,
+    sign_in_portal,
+    staff,
+)
 
 from tpm.security.principal import Role
 

@@ -8,23 +8,21 @@ import re
 from datetime import date, timedelta
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from conftest import PortalPatient
 from playwright.sync_api import Page, expect
-from portal_api import Catalogue, account, book_one, screenshot, sign_in_portal, staff
+from portal_api import (
+    Catalogue,
+    account,
+    book_one,
+    screenshot,
+    serious_violations,
+    sign_in_portal,
+    staff,
+)
 
 from tpm.security.principal import Role
 
 pytestmark = pytest.mark.e2e
-
-
-def serious_violations(page: Page) -> list[str]:
-    results = Axe().run(page)
-    return [
-        f"{v['id']} ({v['impact']}): {v['help']}"
-        for v in results.response["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
 
 
 def test_axe_finds_no_serious_problems_on_sign_in_and_appointments(
