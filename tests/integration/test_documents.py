@@ -14,21 +14,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.demo_practice import demo_practice
 from support.gateway_calls import call_gateway
 
-from tpm.clock import FixedClock
-from tpm.config import get_settings
-from tpm.local.authorizer import verify_bearer
-from tpm.local.bootstrap import export_settings, local_settings
-from tpm.local.demo import DEMO_ACCOUNTS, DEMO_PATIENT, seed_demo_people
 from tpm.local.gateway import HttpResponse, LocalGateway
-from tpm.runtime import Runtime, build_runtime, set_runtime
+from tpm.runtime import Runtime
 from tpm.security.audit import read_events, read_head
 from tpm.security.audit_chain import ChainedEvent, Outcome
 from tpm.security.principal import Role
-from tpm.services.practices import create_practice
 
-ACCOUNTS = {a.role: a for a in (*DEMO_ACCOUNTS, DEMO_PATIENT)}
 NOW = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)
 PDF = b"%PDF-1.4\n1 0 obj << /Title (Treatment summary) >> endobj\n%%EOF\n"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
@@ -78,27 +72,8 @@ def body_of(response: HttpResponse) -> Any:
 
 @pytest.fixture
 def local(tmp_path: Path, project_root: Path) -> Iterator[Local]:
-    settings = local_settings(tmp_path, environment="test")
-    export_settings(settings)
-    get_settings.cache_clear()
-    clock = FixedClock(NOW)
-    runtime = build_runtime(settings, clock=clock)
-    practice = create_practice(
-        runtime.store, clock, name="Documents Practice", slug="local", timezone="America/Chicago"
-    )
-    seed_demo_people(runtime, practice.id)
-    set_runtime(runtime)
-    gateway = LocalGateway(project_root, authorizer=verify_bearer)
-    tokens = {}
-    # Roles that sign in with a password alone (MFA-required roles are covered by the matrix).
-    for role in (Role.CLINICIAN, Role.FRONT_DESK, Role.PATIENT):
-        login = {"practice": "local", "email": ACCOUNTS[role].email}
-        login["password"] = ACCOUNTS[role].password
-        response = call_gateway(gateway, "POST", "/v1/auth/login", body=login)
-        assert response.status == 200, response.body
-        tokens[role] = str(body_of(response)["access_token"])
-    yield Local(runtime, gateway, practice.id, tmp_path, tokens)
-    set_runtime(None)
+    with demo_practice(tmp_path, project_root, NOW, "Documents Practice") as demo:
+        yield Local(demo.runtime, demo.gateway, demo.practice_id, tmp_path, demo.tokens)
 
 
 def test_patient_sees_and_downloads_only_shared_documents(local: Local) -> None:
