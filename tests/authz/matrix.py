@@ -499,6 +499,7 @@ CASES: list[Case] = [
 # Each product area declares its routes in its own module (matrix_<area>.py), merged here.
 from matrix_documents import CASES as _DOCUMENTS  # noqa: E402
 from matrix_measures import CASES as _MEASURES  # noqa: E402
+from matrix_messaging import CASES as _MESSAGING  # noqa: E402
 from matrix_notes import CASES as _NOTES  # noqa: E402
 from matrix_patients import CASES as _PATIENTS  # noqa: E402
 from matrix_reminders import CASES as _REMINDERS  # noqa: E402
@@ -509,3 +510,4 @@ CASES += [*_PATIENTS, *_SCHEDULING, *_REMINDERS, *_DOCUMENTS]
 CASES += _MEASURES
 CASES += _NOTES
 CASES += _TEMPLATES
+CASES += _MESSAGING

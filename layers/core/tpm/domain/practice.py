@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo, available_timezones
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from tpm.domain.messaging_settings import MessagingSettings
 from tpm.security.audit_chain import AuditSettings
 from tpm.security.passwords import PasswordPolicy
 
@@ -25,6 +26,9 @@ class PracticeSettings(BaseModel):
     # A note signed this long after its service date is flagged as a late entry.
     late_entry_hours: int = Field(default=72, ge=1, le=720)
     password_policy: PasswordPolicy = Field(default_factory=PasswordPolicy)
+    # Secure messaging: business hours, response time and escalation, auto-reply,
+    # retention, notification wording (tpm.domain.messaging_settings).
+    messaging: MessagingSettings = Field(default_factory=MessagingSettings)
 
 
 class Practice(BaseModel):

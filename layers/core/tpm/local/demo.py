@@ -112,6 +112,9 @@ def seed_demo_people(runtime: Runtime, practice_id: str) -> None:
             )
             ops += PatientRepository(store, runtime.cipher).create_ops(patient)
             ops.append(StoreRelationships.add_member_op(patient_id, ids[Role.CLINICIAN], now))
+            # The record's portal account, as an accepted invitation leaves it (no live
+            # invitation: the hash names none).
+            ops.append(PatientRepository.portal_link_op(patient_id, user_id, "accepted", 1))
         user = User(
             id=user_id,
             email=account.email,

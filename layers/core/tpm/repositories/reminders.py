@@ -8,7 +8,9 @@ REMINDERS#<apt>        SCHEDULED#v<apt version>           which due rows a booki
 REMINDER_LOG#<apt>     <rule>#v<apt version>#<pid>        final status (sent/failed/skipped),
                                                           written with Absent: the
                                                           idempotency key apt x rule x patient
-OUTBOX                 <sent at>#<msg id>                 every message sent (sealed text)
+OUTBOX                 <sent at>#<msg id>                 every message sent (sealed text):
+                                                          reminders and "secure message
+                                                          waiting" notices (thread_id)
 OPTOUT_TOKEN           <sha256(token)>                    {patient_id, channel} for the link
 (Opt-outs live on the patient record: communication.<channel>_opted_out_at.)
 """
@@ -268,6 +270,7 @@ class OutboxMessage:
     appointment_id: str
     patient_id: str
     provider_id: str
+    thread_id: str | None = None  # a "secure message waiting" notice (tpm.services.messaging_sweep)
 
 
 class OutboxRepository:
@@ -289,6 +292,7 @@ class OutboxRepository:
         appointment_id: str,
         patient_id: str,
         provider_id: str,
+        thread_id: str | None = None,
     ) -> Put:
         message_id = new_id("msg")
         sealer = self._sealer(message_id)
@@ -305,6 +309,7 @@ class OutboxRepository:
                 "appointment_id": appointment_id,
                 "patient_id": patient_id,
                 "provider_id": provider_id,
+                "thread_id": thread_id,
             },
             Absent(),
         )
@@ -325,6 +330,7 @@ class OutboxRepository:
             appointment_id=str(item["appointment_id"]),
             patient_id=str(item["patient_id"]),
             provider_id=str(item["provider_id"]),
+            thread_id=None if item.get("thread_id") is None else str(item["thread_id"]),
         )
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from tpm.domain.messaging_settings import check_notification_text
 from tpm.domain.practice import Practice, PracticeSettings
 from tpm.errors import ValidationFailed, VersionConflict
 from tpm.security.audit_chain import AUDIT_SETTINGS_CHANGED
@@ -47,6 +48,9 @@ class PracticeService:
                 for e in exc.errors()
             ]
             raise ValidationFailed(fields=fields) from None
+        problems = check_notification_text(settings.messaging)
+        if problems:
+            raise ValidationFailed(fields=[p.as_detail() for p in problems])
         changed = practice.model_copy(update={"settings": settings, "version": version + 1})
         before, after = practice.settings.audit.model_dump(), settings.audit.model_dump()
         audit_changes = sorted(name for name in after if after[name] != before[name])
