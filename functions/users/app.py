@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from aws_lambda_powertools.event_handler import Response
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -15,6 +17,7 @@ from tpm.services.users import UserService
 app = create_app("users")
 TAGS = ["users"]
 StaffRole = Role  # validated further in the service (no patient role here)
+UsState = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
 
 
 class InviteIn(BaseModel):
@@ -38,6 +41,13 @@ class RolesIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     roles: list[StaffRole] = Field(min_length=1, max_length=7)
+    version: int = Field(ge=1)
+
+
+class LicenceStatesIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    states: list[UsState] = Field(max_length=60)
     version: int = Field(ge=1)
 
 
@@ -79,6 +89,16 @@ def get_user(userId: str) -> UserView:  # noqa: N803 - path parameter
 def approve(userId: str) -> InvitationOut:  # noqa: N803
     result = UserService(service_context(app)).approve(userId)
     return InvitationOut(user=UserView.of(result.user), invitation_token=result.token)
+
+
+@app.put(
+    "/v1/users/<userId>/licence-states",
+    summary="Set the US states a clinician is licensed in (telehealth licence check)",
+    tags=TAGS,
+)
+def set_licence_states(userId: str, body: LicenceStatesIn) -> UserView:  # noqa: N803
+    service = UserService(service_context(app))
+    return UserView.of(service.set_licence_states(userId, tuple(body.states), body.version))
 
 
 @app.patch("/v1/users/<userId>/roles", summary="Change a user's roles", tags=TAGS)

@@ -504,6 +504,7 @@ from matrix_notes import CASES as _NOTES  # noqa: E402
 from matrix_patients import CASES as _PATIENTS  # noqa: E402
 from matrix_reminders import CASES as _REMINDERS  # noqa: E402
 from matrix_scheduling import CASES as _SCHEDULING  # noqa: E402
+from matrix_telehealth import CASES as _TELEHEALTH  # noqa: E402
 from matrix_templates import CASES as _TEMPLATES  # noqa: E402
 
 CASES += [*_PATIENTS, *_SCHEDULING, *_REMINDERS, *_DOCUMENTS]
@@ -511,3 +512,4 @@ CASES += _MEASURES
 CASES += _NOTES
 CASES += _TEMPLATES
 CASES += _MESSAGING
+CASES += _TELEHEALTH

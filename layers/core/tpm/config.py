@@ -7,6 +7,7 @@ Adapters are chosen from these URLs, never by `if local:` branches in domain cod
   TPM_AUDIT  local:///abs/path/audit | aws://<bucket>?kms_key=<arn>
              (where the checkpoint signing key and the sealed checkpoint copies live)
   TPM_FILES  local:///abs/path/files | s3://<bucket>?kms_key=<arn>   (document files)
+  TPM_VIDEO  local:// | chime://?region=<control region>   (telehealth media)
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ class Settings(BaseModel):
     portal_url: str = "http://127.0.0.1:8000/"
     notify_url: str = Field(default="outbox://")
     files_url: str = Field(default="local:///.tpm/files")
+    video_url: str = Field(default="local://")
 
     @field_validator("store_url")
     @classmethod
@@ -76,6 +78,13 @@ class Settings(BaseModel):
             raise ValueError("TPM_FILES must be local:///path or s3://bucket?kms_key=arn")
         return v
 
+    @field_validator("video_url")
+    @classmethod
+    def _video_scheme(cls, v: str) -> str:
+        if not (v == "local://" or v.startswith("chime://")):
+            raise ValueError("TPM_VIDEO must be local:// or chime://?region=...")
+        return v
+
     @field_validator("keys_url")
     @classmethod
     def _keys_scheme(cls, v: str) -> str:
@@ -101,6 +110,7 @@ _ENV_NAMES = {
     "portal_url": "TPM_PORTAL_URL",
     "notify_url": "TPM_NOTIFY",
     "files_url": "TPM_FILES",
+    "video_url": "TPM_VIDEO",
 }
 
 

@@ -15,6 +15,7 @@ from tpm.adapters.keys.base import MasterKey
 from tpm.adapters.notify import Notifier, open_notifier
 from tpm.adapters.store import open_store
 from tpm.adapters.store.base import Store
+from tpm.adapters.video import VideoService, open_video
 from tpm.clock import Clock, SystemClock
 from tpm.config import Settings, get_settings
 from tpm.security.audit import AuditTrail
@@ -33,6 +34,7 @@ class Runtime:
     audit: AuditTrail
     notifier: Notifier
     files: FileStore
+    video: VideoService
     _verifier: TokenVerifier | None = None
 
     def verifier(self) -> TokenVerifier:
@@ -76,6 +78,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
         audit=audit,
         notifier=open_notifier(settings.notify_url, region=settings.aws_region),
         files=open_files(settings.files_url, cipher, region=settings.aws_region),
+        video=open_video(settings.video_url, region=settings.aws_region),
     )
 
 

@@ -19,6 +19,7 @@ class UserView(BaseModel):
     roles: list[str]
     status: str
     credentials: str
+    licence_states: list[str]
     mfa_enrolled: bool
     patient_id: str | None
     created_at: datetime
@@ -33,6 +34,7 @@ class UserView(BaseModel):
             roles=sorted(r.value for r in user.roles),
             status=user.status.value,
             credentials=user.credentials,
+            licence_states=list(user.licence_states),
             mfa_enrolled=user.mfa_enrolled,
             patient_id=user.patient_id,
             created_at=user.created_at,

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo, available_timezones
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from tpm.domain.messaging_settings import MessagingSettings
+from tpm.domain.telehealth import TelehealthPolicy
 from tpm.security.audit_chain import AuditSettings
 from tpm.security.passwords import PasswordPolicy
 
@@ -29,6 +30,9 @@ class PracticeSettings(BaseModel):
     # Secure messaging: business hours, response time and escalation, auto-reply,
     # retention, notification wording (tpm.domain.messaging_settings).
     messaging: MessagingSettings = Field(default_factory=MessagingSettings)
+    # Telehealth: recording / screen sharing allowed at all, video resolution, guests,
+    # the Chime media region (docs/telehealth.md).
+    telehealth: TelehealthPolicy = Field(default_factory=TelehealthPolicy)
 
 
 class Practice(BaseModel):

@@ -103,6 +103,9 @@ class User(BaseModel):
     roles: frozenset[Role]
     status: UserStatus
     credentials: str = Field(default="", max_length=60)  # e.g. "LCSW", shown on signatures
+    # Clinicians: the US states they are licensed in (telehealth warns when a patient
+    # attests another state). Two-letter codes, set by an administrator.
+    licence_states: tuple[str, ...] = Field(default=(), max_length=60)
     patient_id: str | None = None
     password_hash: str | None = None
     mfa_secret: str | None = None  # set once enrolment is confirmed

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from tpm.adapters.store.base import Absent, ConditionFailed, Delete, Operation, Put
 from tpm.domain.sessions import Session
+from tpm.domain.telehealth import US_STATES
 from tpm.domain.users import (
     RoleRuleError,
     User,
@@ -183,6 +184,25 @@ class UserService:
             "user",
             user_id,
         )
+        return changed
+
+    def set_licence_states(self, user_id: str, states: tuple[str, ...], version: int) -> User:
+        """The US states a clinician is licensed in (telehealth warns when a patient
+        attests another state). Only clinical staff hold licences here."""
+        ctx = self.ctx
+        access = ctx.authorize("user.update_licences", resource_kind="user", resource_id=user_id)
+        user = self._get(user_id)
+        if user.version != version:
+            raise VersionConflict(current_version=user.version)
+        if not user.roles & {Role.CLINICIAN, Role.SUPERVISOR}:
+            raise ValidationFailed(fields=[{"path": "path.userId", "type": "not_a_clinician"}])
+        unknown = [i for i, state in enumerate(states) if state not in US_STATES]
+        if unknown:
+            raise ValidationFailed(
+                fields=[{"path": f"body.states.{i}", "type": "unknown_state"} for i in unknown]
+            )
+        changed = user.bump(licence_states=tuple(sorted(set(states))))
+        ctx.write(access, lambda: [ctx.users.update_op(changed)], "user", user_id)
         return changed
 
     def deactivate(self, user_id: str, version: int) -> User:
