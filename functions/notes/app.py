@@ -269,6 +269,11 @@ class ChargeView(BaseModel):
     appointment_id: str | None
     status: str
     created_at: datetime
+    mode: str | None = Field(description="in_person, video or audio_only (telehealth visit)")
+    patient_location: str | None = Field(description="home or other (the patient's attestation)")
+    patient_state: str | None
+    modifiers: list[str] = Field(description="Default modifiers (93: audio-only)")
+    visit_id: str | None
 
     @classmethod
     def of(cls, c: ChargeEvent) -> ChargeView:

@@ -141,6 +141,14 @@ class ChargeEvent(_Frozen):
     place_of_service: str | None
     appointment_id: str | None
     status: Literal["pending", "claimed", "void"] = "pending"
+    # Telehealth facts (docs/telehealth.md): how the service was delivered, where the
+    # patient attested they were, and the default modifiers (93 audio-only). Billing
+    # derives the payer's POS and modifiers from these; None/() for office visits.
+    mode: Literal["in_person", "video", "audio_only"] | None = None
+    patient_location: Literal["home", "other"] | None = None
+    patient_state: str | None = None
+    modifiers: tuple[str, ...] = ()
+    visit_id: str | None = None
     created_at: datetime
     version: int = 1
 
@@ -361,12 +369,17 @@ def billing_lines(template: Template, content: Mapping[str, Any]) -> tuple[Charg
     return (ChargeLine(cpt_code=template.cpt_codes[0]),)
 
 
-def place_of_service(content: Mapping[str, Any], location_kind: str | None) -> str | None:
-    """CMS place-of-service code: the note's own, else from the appointment's location
+def place_of_service(
+    content: Mapping[str, Any], location_kind: str | None, attested: str | None = None
+) -> str | None:
+    """CMS place-of-service code: the note's own, else the patient's location attestation
+    at the telehealth visit (home 10, elsewhere 02), else from the appointment's location
     (office 11, telehealth 02), else unknown."""
     pos = session_block(content).get("place_of_service")
     if isinstance(pos, str):
         return pos
+    if attested is not None and location_kind == "telehealth":
+        return attested
     return {"office": "11", "telehealth": "02"}.get(location_kind or "")
 
 

@@ -57,11 +57,6 @@ class SharingNotAllowed(Forbidden):
     message = "The practice's policy, or the patient's consent, does not allow this."
 
 
-class IdentityCheckRequired(Conflict):
-    code = "identity_check_required"
-    message = "Confirm the patient's identity against the chart before admitting them."
-
-
 # ---- values -------------------------------------------------------------------------------
 
 

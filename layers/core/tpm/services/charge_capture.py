@@ -4,7 +4,8 @@ When a note for a billable service becomes final (signed, or co-signed when its 
 needs co-signature), `charge_ops` adds a ChargeEvent (CHARGE#…) to the SAME transaction
 that locks the note: a final note without its charge, or a charge without its note, can
 never be stored. The event carries billing facts only (service date, CPT lines with
-units, minutes, place of service, clinician, patient, note and appointment ids).
+units, minutes, place of service, clinician, patient, note and appointment ids) and, for
+telehealth, the visit's mode, the patient's location attestation and default modifiers.
 
 Billing consumes it with:
 
@@ -18,12 +19,29 @@ from __future__ import annotations
 
 from tpm.adapters.store.base import Operation
 from tpm.domain.notes import ChargeEvent, Note, billing_lines
+from tpm.domain.telehealth import BillingFacts, billing_facts
 from tpm.domain.template_models import Template
 from tpm.ids import new_id
 from tpm.repositories.charges import ChargeRepository
+from tpm.repositories.visits import VisitRepository
 from tpm.services.context import ServiceContext
 
 KIND = "charge"
+
+
+def telehealth_facts(
+    ctx: ServiceContext, appointment_id: str | None, patient_id: str
+) -> BillingFacts | None:
+    """What the appointment's telehealth visit says about how the service was delivered
+    (mode, the patient's location attestation, modifier 93 for audio-only), or None when
+    no visit took place (docs/telehealth.md)."""
+    if appointment_id is None:
+        return None
+    visits = VisitRepository(ctx.store, ctx.runtime.cipher)
+    visit = visits.for_appointment(appointment_id)
+    if visit is None or visit.started_at is None:
+        return None
+    return billing_facts(visit, visits.participant_of(visit.id, patient_id), ctx.now())
 
 
 def charge_for(note: Note, template: Template, ctx: ServiceContext) -> ChargeEvent | None:
@@ -32,6 +50,18 @@ def charge_for(note: Note, template: Template, ctx: ServiceContext) -> ChargeEve
     lines = billing_lines(template, note.content)
     if not lines or note.service_date is None:
         return None
+    facts = telehealth_facts(ctx, note.appointment_id, note.patient_id)
+    telehealth: dict[str, object] = {}
+    if facts is not None:
+        telehealth = {
+            "mode": facts.mode.value,
+            "patient_location": facts.patient_location,
+            "patient_state": facts.patient_state,
+            "modifiers": facts.modifiers,
+            "visit_id": facts.visit_id,
+        }
+    elif note.place_of_service == "11":
+        telehealth = {"mode": "in_person"}
     return ChargeEvent(
         id=new_id("chg"),
         note_id=note.id,
@@ -43,6 +73,7 @@ def charge_for(note: Note, template: Template, ctx: ServiceContext) -> ChargeEve
         place_of_service=note.place_of_service,
         appointment_id=note.appointment_id,
         created_at=ctx.now(),
+        **telehealth,
     )
 
 

@@ -46,7 +46,7 @@ from tpm.repositories.notes import NoteRepository
 from tpm.repositories.patients import PatientRepository
 from tpm.security.audit_chain import Outcome
 from tpm.security.policy import Access, Scope
-from tpm.services.charge_capture import charge_ops
+from tpm.services.charge_capture import charge_ops, telehealth_facts
 from tpm.services.context import ServiceContext
 from tpm.services.note_pdf import render_note_pdf
 from tpm.services.practices import get_practice
@@ -335,6 +335,7 @@ class NoteService:
         )
         hours = practice.settings.late_entry_hours
         row = self.access.next_version(note, VersionEvent.SIGNED, note.content)
+        facts = telehealth_facts(ctx, note.appointment_id, note.patient_id)
         changed = note.model_copy(
             update={
                 "status": NoteStatus.PENDING_COSIGN if supervisors else NoteStatus.SIGNED,
@@ -347,7 +348,9 @@ class NoteService:
                 "cpt_codes": tuple(line.cpt_code for line in billing_lines(template, note.content)),
                 "minutes": minutes_of(note.content),
                 "place_of_service": place_of_service(
-                    note.content, appt.location_kind.value if appt else None
+                    note.content,
+                    appt.location_kind.value if appt else None,
+                    facts.place_of_service if facts else None,
                 ),
                 "return_comments": None,
                 "updated_at": ctx.now(),
