@@ -39,8 +39,8 @@ function keep(tokens) {
   session.refresh = tokens.refresh_token;
 }
 
-async function send(method, path, body, token) {
-  const headers = { Accept: "application/json" };
+async function send(method, path, body, token, extra = {}) {
+  const headers = { Accept: "application/json", ...extra };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (token) headers.Authorization = `Bearer ${token}`;
   let response;
@@ -67,6 +67,11 @@ async function send(method, path, body, token) {
 /** A public call (no session): for people who have no account, such as appointment requests. */
 export function publicCall(method, path, body) {
   return send(method, path, body, "");
+}
+
+/** A guest's call in a video visit: no account, their visit secret in X-Visit-Guest. */
+export function guestCall(method, path, body, guestToken) {
+  return send(method, path, body, "", guestToken ? { "X-Visit-Guest": guestToken } : {});
 }
 
 /** Sign in: resolves to {mfa: challenge} when a code is needed, else {} once signed in. */

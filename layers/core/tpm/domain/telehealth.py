@@ -279,8 +279,6 @@ def admit(
 ) -> Participant:
     if participant.status is not ParticipantStatus.WAITING:
         raise ParticipantState(current_status=participant.status.value)
-    if participant.kind is ParticipantKind.PATIENT and identity is None:
-        raise IdentityCheckRequired()
     return participant.bump(
         status=ParticipantStatus.ADMITTED,
         admitted_at=now,
