@@ -168,6 +168,16 @@ function item(appt, upcoming, onChange) {
     ),
     el("p", { text: describeVisit(appt) }),
   );
+  if (upcoming && joinable(appt)) {
+    const join = el("button", {
+      type: "button",
+      class: "join",
+      "aria-describedby": whenId,
+      text: "Join video visit",
+    });
+    join.addEventListener("click", () => openVisit(appt.id));
+    li.append(el("div", { class: "actions" }, join));
+  }
   if (upcoming && appt.status === "booked") {
     const open = el("button", {
       type: "button",
@@ -194,6 +204,30 @@ function item(appt, upcoming, onChange) {
     li.append(buttons, ...forms);
   }
   return li;
+}
+
+// The waiting room opens an hour before a video visit and closes an hour after it.
+const JOIN_WINDOW = 3600000;
+
+function joinable(appt) {
+  const now = Date.now();
+  return (
+    appt.location_kind === "telehealth" &&
+    (appt.status === "booked" || appt.status === "arrived") &&
+    new Date(appt.start).getTime() - JOIN_WINDOW <= now &&
+    now <= new Date(appt.end).getTime() + JOIN_WINDOW
+  );
+}
+
+let visitOpener = () => {};
+
+/** main.js says how to show the visit page (it owns which view is on screen). */
+export function onOpenVisit(callback) {
+  visitOpener = callback;
+}
+
+function openVisit(appointmentId) {
+  visitOpener(appointmentId);
 }
 
 function render(listId, appts, upcoming, empty, onChange) {

@@ -2,7 +2,7 @@
 
 import { call, forget, logout, whenSessionEnds } from "./api.js";
 import { loadAccessLog, setUpAccessLog } from "./access.js";
-import { loadAppointments, loadCatalogue } from "./appointments.js";
+import { loadAppointments, loadCatalogue, onOpenVisit } from "./appointments.js";
 import { renderBookingChoices, setUpBooking } from "./booking.js";
 import { loadDocuments, setUpDocuments } from "./documents.js";
 import { loadMeasures, resetMeasures } from "./measures.js";
@@ -12,6 +12,7 @@ import { resetSignIn, setUpSignIn } from "./signin.js";
 import { $, announce, describe, showError, useTimeZone } from "./ui.js";
 
 function show(signedIn) {
+  $("visit-view").hidden = true;
   $("signin-view").hidden = signedIn;
   $("app-view").hidden = !signedIn;
   $("nav").hidden = !signedIn;
@@ -91,4 +92,32 @@ $("signout").addEventListener("click", async () => {
   signedOut("You have signed out.");
 });
 
+// The visit page and its media code load only when someone opens a visit.
+onOpenVisit(async (appointmentId) => {
+  $("app-view").hidden = true;
+  $("visit-view").hidden = false;
+  const { openPatientVisit } = await import("./visit.js");
+  await openPatientVisit(appointmentId, () => {
+    $("visit-view").hidden = true;
+    $("app-view").hidden = false;
+    $("app-title").focus();
+    loadAppointments().catch(() => {});
+  });
+});
+
+async function openGuest(invitation) {
+  $("signin-view").hidden = true;
+  $("visit-view").hidden = false;
+  $("visit-back").hidden = true;
+  const { openGuestVisit } = await import("./visit.js");
+  await openGuestVisit(invitation, () => {});
+}
+
+// A guest's invitation link: <portal>/#visit-invitation=<token> (the fragment never
+// reaches a server or its logs). Nothing else of the portal is shown to a guest.
+const invitation = new URLSearchParams(location.hash.slice(1)).get("visit-invitation");
 show(false);
+if (invitation !== null) {
+  history.replaceState(null, "", location.pathname + location.search);
+  openGuest(invitation);
+}

@@ -204,12 +204,15 @@ export async function openPatientVisit(appointmentId, onClose) {
   $("visit-location").hidden = false;
   setStep("visit-check");
   $("visit-title").focus();
-  const { stream, results } = await deviceCheck();
-  current.stream = stream;
   const form = $("visit-join");
+  // The handler is in place before the (slow) device check, so an early click never
+  // submits the form natively.
+  const checked = deviceCheck();
   form.onsubmit = async (event) => {
     event.preventDefault();
     if (!form.reportValidity()) return;
+    const { stream, results } = await checked;
+    current.stream = stream;
     const body = {
       location: { state: $("visit-state").value, at_home: $("visit-home-yes").checked },
       device_check: results,
@@ -230,10 +233,11 @@ export async function openGuestVisit(invitation, onClose) {
   wire(onClose);
   $("visit-location").hidden = true;
   setStep("visit-check");
-  const { stream, results } = await deviceCheck();
-  current.stream = stream;
+  const checked = deviceCheck();
   $("visit-join").onsubmit = async (event) => {
     event.preventDefault();
+    const { stream } = await checked;
+    current.stream = stream;
     try {
       const redeemed = await guestCall("POST", "/v1/visit-guests", { token: invitation }, "");
       current.api = guestApi(redeemed.guest_token);
@@ -246,5 +250,5 @@ export async function openGuestVisit(invitation, onClose) {
       showError(describe(error));
     }
   };
-  return results;
+  await checked;
 }
