@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from tpm.api.app import create_app, lambda_entry
 from tpm.api.context import Cursor, Limit, service_context
@@ -54,10 +54,18 @@ class VerifyOut(BaseModel):
 
 
 class AlertView(BaseModel):
-    kind: str | None
+    kind: str | None = Field(
+        description="break_glass, vendor_refused, agreement_expiring, incident_opened,"
+        " incident_due_soon or incident_overdue"
+    )
     grant_id: str | None
     user_id: str | None
     patient_id: str | None
+    incident_id: str | None
+    vendor_id: str | None
+    vendor_key: str | None
+    reason: str | None
+    days_left: int | None
     ends_at: str | None
     time: str | None
 
@@ -91,7 +99,7 @@ def verify_chain() -> VerifyOut:
     )
 
 
-@app.get("/v1/security-alerts", summary="Security alerts (break-glass openings)", tags=TAGS)
+@app.get("/v1/security-alerts", summary="Security and compliance alerts", tags=TAGS)
 def alerts(limit: Limit = 25, cursor: Cursor = None) -> Page[AlertView]:
     items, next_cursor = ComplianceService(service_context(app)).alerts(limit, cursor)
     return Page[AlertView](items=[AlertView(**i) for i in items], next_cursor=next_cursor)

@@ -30,6 +30,7 @@ from matrix import (
     patient,
     patient_target,
 )
+from support.outbound import RecordingGuard
 from world import World
 
 from tpm.clock import to_rfc3339
@@ -96,7 +97,7 @@ def make_thread(
         attachments=(attachment,),
         sent_at=now,
     )
-    world.runtime.files.put(practice_id, attachment.id, PNG)
+    world.runtime.files.put(practice_id, attachment.id, PNG, guard=RecordingGuard())
     repo = MessagingRepository(world.runtime.store.practice(practice_id), world.runtime.cipher)
     world.system_write(
         practice_id,

@@ -12,6 +12,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
+from support.outbound import RecordingGuard
 
 from tpm.adapters.files import FileStore, SealedFiles, blob_key, open_files
 from tpm.adapters.files.local import LocalBlobs
@@ -19,12 +20,14 @@ from tpm.adapters.files.s3 import S3Blobs
 from tpm.adapters.keys.local import LocalMasterKey
 from tpm.adapters.store.sqlite import SqliteStore
 from tpm.clock import FixedClock
+from tpm.domain.vendors import AgreementRequired
 from tpm.errors import AlreadyExists, DependencyUnavailable, IntegrityError, NotFound
 from tpm.security.envelope import FieldCipher
 
 PRACTICE, OTHER = "prx_files", "prx_other"
 BUCKET = "tpm-documents-contract"
 PDF = b"%PDF-1.7\n" + bytes(range(256)) * 64 + b"\n%%EOF\n"
+GUARD = RecordingGuard()
 
 
 @pytest.fixture
@@ -62,7 +65,7 @@ def stored_bytes(backend: tuple[str, Any], key: str) -> bytes:
 
 
 def test_bytes_round_trip_and_rest_sealed(files: FileStore, backend: tuple[str, Any]) -> None:
-    files.put(PRACTICE, "doc_a", PDF)
+    files.put(PRACTICE, "doc_a", PDF, guard=GUARD)
     assert files.get(PRACTICE, "doc_a") == PDF
     at_rest = stored_bytes(backend, "prx_files/doc_a")
     assert at_rest.startswith(b"tpm1:")
@@ -70,9 +73,9 @@ def test_bytes_round_trip_and_rest_sealed(files: FileStore, backend: tuple[str, 
 
 
 def test_files_are_written_once(files: FileStore) -> None:
-    files.put(PRACTICE, "doc_once", PDF)
+    files.put(PRACTICE, "doc_once", PDF, guard=GUARD)
     with pytest.raises(AlreadyExists):
-        files.put(PRACTICE, "doc_once", b"%PDF-replacement")
+        files.put(PRACTICE, "doc_once", b"%PDF-replacement", guard=GUARD)
     assert files.get(PRACTICE, "doc_once") == PDF
 
 
@@ -85,8 +88,8 @@ def test_a_file_moved_to_another_id_or_practice_does_not_open(
     files: FileStore, backend: tuple[str, Any]
 ) -> None:
     # GIVEN two sealed files; WHEN one's bytes are copied under another id / practice
-    files.put(PRACTICE, "doc_one", PDF)
-    files.put(PRACTICE, "doc_two", b"%PDF-other")
+    files.put(PRACTICE, "doc_one", PDF, guard=GUARD)
+    files.put(PRACTICE, "doc_two", b"%PDF-other", guard=GUARD)
     sealed = stored_bytes(backend, "prx_files/doc_one")
     backend[1].write("prx_files/doc_copy", sealed)
     backend[1].write("prx_other/doc_one", sealed)
@@ -100,7 +103,7 @@ def test_a_file_moved_to_another_id_or_practice_does_not_open(
 def test_a_changed_byte_fails_the_integrity_check(
     files: FileStore, backend: tuple[str, Any]
 ) -> None:
-    files.put(PRACTICE, "doc_t", PDF)
+    files.put(PRACTICE, "doc_t", PDF, guard=GUARD)
     sealed = bytearray(stored_bytes(backend, "prx_files/doc_t"))
     sealed[40] = ord("A") if sealed[40] != ord("A") else ord("B")
     backend[1].write("prx_files/doc_tampered", bytes(sealed))
@@ -118,7 +121,7 @@ def test_ids_that_could_name_a_path_are_refused() -> None:
 
 def test_local_files_are_private(cipher: FieldCipher, tmp_path: Path) -> None:
     files = SealedFiles(cipher, LocalBlobs(tmp_path / "files"))
-    files.put(PRACTICE, "doc_mode", PDF)
+    files.put(PRACTICE, "doc_mode", PDF, guard=GUARD)
     path = tmp_path / "files" / PRACTICE / "doc_mode"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
@@ -128,7 +131,7 @@ def test_local_files_are_private(cipher: FieldCipher, tmp_path: Path) -> None:
 def test_s3_objects_use_sse_kms_with_the_phi_key(cipher: FieldCipher, s3: tuple[Any, str]) -> None:
     client, key_arn = s3
     files = SealedFiles(cipher, S3Blobs(BUCKET, kms_key_id=key_arn, client=client))
-    files.put(PRACTICE, "doc_kms", PDF)
+    files.put(PRACTICE, "doc_kms", PDF, guard=GUARD)
     head = client.head_object(Bucket=BUCKET, Key="prx_files/doc_kms")
     assert head["ServerSideEncryption"] == "aws:kms"
     assert head["SSEKMSKeyId"] == key_arn
@@ -147,7 +150,7 @@ def test_s3_throttling_is_a_retryable_503(
         stub.add_client_error("put_object", service_error_code=code, http_status_code=503)
         stub.add_client_error("get_object", service_error_code=code, http_status_code=503)
         with pytest.raises(expected):
-            files.put(PRACTICE, "doc_slow", PDF)
+            files.put(PRACTICE, "doc_slow", PDF, guard=GUARD)
         with pytest.raises(expected):
             files.get(PRACTICE, "doc_slow")
 
@@ -158,7 +161,7 @@ def test_access_denied_is_not_hidden(cipher: FieldCipher, aws_env: None) -> None
     with Stubber(client) as stub:
         stub.add_client_error("put_object", service_error_code="AccessDenied", http_status_code=403)
         with pytest.raises(Exception, match="AccessDenied"):
-            files.put(PRACTICE, "doc_denied", PDF)
+            files.put(PRACTICE, "doc_denied", PDF, guard=GUARD)
 
 
 def test_open_files_chooses_the_backend_from_the_url(cipher: FieldCipher, tmp_path: Path) -> None:
@@ -184,3 +187,26 @@ def test_the_setting_accepts_only_the_two_schemes() -> None:
     assert chosen.files_url == f"s3://{BUCKET}?kms_key=arn:k"
     with pytest.raises(ValidationError, match="TPM_FILES"):
         settings_from_env({"TPM_FILES": "file:///tmp/files"})
+
+
+def test_s3_asks_the_register_and_stores_nothing_when_it_refuses(
+    cipher: FieldCipher, s3: tuple[Any, str]
+) -> None:
+    client, key_arn = s3
+    files = SealedFiles(cipher, S3Blobs(BUCKET, kms_key_id=key_arn, client=client))
+    # GIVEN the practice has no agreement in effect with AWS
+    refusing = RecordingGuard(refuse=frozenset({"aws"}))
+    # WHEN a file is put THEN it is refused before anything reaches the bucket
+    with pytest.raises(AgreementRequired) as caught:
+        files.put(PRACTICE, "doc_no_baa", PDF, guard=refusing)
+    assert caught.value.details == {"vendor": "aws", "reason": "agreement_expired"}
+    assert refusing.asked == [("aws", True)]
+    assert client.list_objects_v2(Bucket=BUCKET).get("KeyCount", 0) == 0
+
+
+def test_the_local_folder_sends_nothing_out_and_asks_nobody(
+    cipher: FieldCipher, tmp_path: Path
+) -> None:
+    asked = RecordingGuard(refuse=frozenset({"aws"}))
+    SealedFiles(cipher, LocalBlobs(tmp_path / "files")).put(PRACTICE, "doc_l", PDF, guard=asked)
+    assert asked.asked == []

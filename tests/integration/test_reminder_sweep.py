@@ -191,10 +191,12 @@ class FlakyNotifier:
         self.calls = 0
         self.delivered: list[str] = []
 
-    def send_email(self, to: str, subject: str, text: str) -> str:
+    vendor = None
+
+    def send_email(self, to: str, subject: str, text: str, **_: object) -> str:
         return self._send(to)
 
-    def send_sms(self, to: str, text: str) -> str:
+    def send_sms(self, to: str, text: str, **_: object) -> str:
         return self._send(to)
 
     def _send(self, to: str) -> str:

@@ -67,7 +67,7 @@ class Settings(BaseModel):
     @field_validator("notify_url")
     @classmethod
     def _notify_scheme(cls, v: str) -> str:
-        if not (v == "outbox://" or v.startswith("aws://?")):
+        if not (v == "outbox://" or v.startswith(("outbox://?", "aws://?"))):
             raise ValueError("TPM_NOTIFY must be outbox:// or aws://?from=...")
         return v
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Literal
 
 from tpm.config import Settings
-from tpm.local.demo import seed_demo_people
+from tpm.local.demo import seed_demo_people, seed_demo_register
 from tpm.runtime import Runtime
 from tpm.services.practices import create_practice, get_practice, practice_id_for_slug
 
@@ -29,6 +29,10 @@ def local_settings(
         identity_url=f"local:///{data_dir / 'identity'}",
         audit_url=f"local:///{data_dir / 'audit'}",
         files_url=f"local:///{data_dir / 'files'}",
+        # `tpm dev`'s outbox stands in for the practice's email/SMS provider (AWS) and asks
+        # the business associate register before keeping a message, as the real one would;
+        # tests keep messages without asking unless they say otherwise.
+        notify_url="outbox://?vendor=aws" if environment == "local" else "outbox://",
         data_dir=data_dir,
         environment=environment,
         portal_url=portal_url,
@@ -43,6 +47,7 @@ def export_settings(settings: Settings) -> None:
     os.environ["TPM_AUDIT"] = settings.audit_url
     os.environ["TPM_FILES"] = settings.files_url
     os.environ["TPM_VIDEO"] = settings.video_url
+    os.environ["TPM_NOTIFY"] = settings.notify_url
     os.environ["TPM_DATA_DIR"] = str(settings.data_dir)
     os.environ["TPM_ENV"] = settings.environment
     os.environ["TPM_PORTAL_URL"] = settings.portal_url
@@ -70,4 +75,5 @@ def ensure_demo_practice(runtime: Runtime) -> DemoInfo:
         runtime.store, runtime.clock, name=DEMO_NAME, slug=DEMO_SLUG, timezone=DEMO_TIMEZONE
     )
     seed_demo_people(runtime, practice.id)
+    seed_demo_register(runtime, practice.id, runtime.clock.now().astimezone(practice.zone).date())
     return DemoInfo(practice.id, created=True)

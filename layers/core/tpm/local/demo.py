@@ -8,15 +8,17 @@ on first sign-in.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 
 from tpm.adapters.store.base import Operation, Put
 from tpm.domain.patients import Patient
 from tpm.domain.users import User, UserStatus
+from tpm.domain.vendors import Agreement, AgreementStatus, Vendor, VendorRole
 from tpm.ids import new_id
 from tpm.repositories.patients import PatientRepository
 from tpm.repositories.relationships import StoreRelationships
 from tpm.repositories.users import UserRepository
+from tpm.repositories.vendors import VendorRepository
 from tpm.runtime import Runtime
 from tpm.security import passwords
 from tpm.security.audit_chain import AuditEvent
@@ -150,3 +152,62 @@ def credentials_table() -> str:
         f"    {a.role.value:<11} {a.email:<36} {a.password}" for a in (*DEMO_ACCOUNTS, DEMO_PATIENT)
     ]
     return "\n".join(["    role        email                                password", *rows])
+
+
+def demo_vendors(today: date, by: str, at: datetime) -> list[Vendor]:
+    """The demo practice's business associate register: AWS (hosting, e-mail and SMS;
+    agreement executed, renewing in 45 days so the expiry warning shows) and a card
+    processor that receives no PHI. Everything here is invented."""
+    aws = Vendor(
+        id=new_id("vnd"),
+        key="aws",
+        name="Amazon Web Services (synthetic demo entry)",
+        role=VendorRole.HOSTING,
+        receives_phi=True,
+        services=("dynamodb", "kms", "s3", "ses", "sns", "lambda", "cloudtrail"),
+        contact="AWS Artifact, account agreements",
+        agreement=Agreement(
+            status=AgreementStatus.EXECUTED,
+            executed_on=today - timedelta(days=320),
+            expires_on=today + timedelta(days=45),
+            breach_notice_days=30,
+            permitted_uses="Hosting, storage, processing and transmission of the practice's"
+            " records through HIPAA-eligible services only.",
+            subcontractor_terms="Subcontractors bound by the same restrictions.",
+            return_destruction_terms="Customer deletes its data; AWS destroys media per"
+            " its data-destruction process.",
+        ),
+        created_at=at,
+        updated_at=at,
+        updated_by=by,
+    )
+    card = Vendor(
+        id=new_id("vnd"),
+        key="card-processor",
+        name="Example Card Processor (synthetic)",
+        role=VendorRole.CARD_PROCESSOR,
+        receives_phi=False,
+        notes="Receives card data and amounts only; no service or diagnosis details.",
+        created_at=at,
+        updated_at=at,
+        updated_by=by,
+    )
+    return [aws, card]
+
+
+def seed_demo_register(runtime: Runtime, practice_id: str, today: date) -> None:
+    """The demo register, in one audited transaction (`tpm dev`'s outbox asks it)."""
+    store = runtime.store.practice(practice_id)
+    vendors = demo_vendors(today, "bootstrap", runtime.clock.now())
+    ops: list[Put] = [op for v in vendors for op in VendorRepository.create_ops(v)]
+    runtime.audit.write_with_audit(
+        store,
+        lambda: list(ops),
+        AuditEvent.for_system(
+            SystemActor("bootstrap", practice_id),
+            action="practice.seed",
+            resource_kind="practice",
+            resource_id=practice_id,
+            reason_code="demo_vendors",
+        ),
+    )

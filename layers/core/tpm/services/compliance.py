@@ -11,6 +11,22 @@ from tpm.security.audit_chain import VerifyReport
 from tpm.security.audit_verify import verify
 from tpm.services.context import ServiceContext
 
+# Alert rows (pk ALERTS) written by break-glass, the vendor register, incidents and the
+# daily compliance job; ids, codes and dates only.
+ALERT_FIELDS = (
+    "kind",
+    "grant_id",
+    "user_id",
+    "patient_id",
+    "incident_id",
+    "vendor_id",
+    "vendor_key",
+    "reason",
+    "days_left",
+    "ends_at",
+    "time",
+)
+
 
 class ComplianceService:
     def __init__(self, ctx: ServiceContext) -> None:
@@ -54,5 +70,5 @@ class ComplianceService:
         access = ctx.authorize("security_alert.read", resource_kind="security_alert")
         page = ctx.store.query("ALERTS", limit=limit, cursor=cursor, descending=True)
         ctx.record(access, "security_alert")
-        fields = ("kind", "grant_id", "user_id", "patient_id", "ends_at", "time")
+        fields = ALERT_FIELDS
         return [{k: item.get(k) for k in fields} for item in page.items], page.next_cursor

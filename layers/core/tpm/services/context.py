@@ -23,6 +23,7 @@ from tpm.runtime import Runtime
 from tpm.security.audit_chain import AuditEvent, Outcome
 from tpm.security.policy import Access, Authorizer, Scope
 from tpm.security.principal import Principal
+from tpm.services.agreements import AgreementGuard
 
 
 @dataclass
@@ -54,6 +55,12 @@ class ServiceContext:
     @cached_property
     def authorizer(self) -> Authorizer:
         return Authorizer(self.relationships)
+
+    @cached_property
+    def outbound(self) -> AgreementGuard:
+        """The business associate register for this request: pass it to every adapter
+        that sends data out (`guard=ctx.outbound`), or ask it directly."""
+        return AgreementGuard(self.runtime, self.store, self.principal)
 
     def now(self) -> datetime:
         # One instant per request, so every record of a request agrees on the time.

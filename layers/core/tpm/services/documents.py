@@ -100,7 +100,7 @@ class DocumentService:
             created_at=now,
             updated_at=now,
         )
-        ctx.runtime.files.put(ctx.practice_id, document.id, new.content)
+        ctx.runtime.files.put(ctx.practice_id, document.id, new.content, guard=ctx.outbound)
         ctx.write(
             access,
             lambda: [self.documents.create_op(document)],

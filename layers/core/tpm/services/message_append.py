@@ -108,7 +108,7 @@ def seal_files(ctx: ServiceContext, files: list[NewAttachment]) -> tuple[Attachm
             content_type=f.content_type,
             size_bytes=len(f.content),
         )
-        ctx.runtime.files.put(ctx.practice_id, attachment.id, f.content)
+        ctx.runtime.files.put(ctx.practice_id, attachment.id, f.content, guard=ctx.outbound)
         stored.append(attachment)
     return tuple(stored)
 

@@ -195,7 +195,7 @@ class ReviewService:
                 "version": thread.version + 1,
             }
         )
-        ctx.runtime.files.put(ctx.practice_id, document.id, data)
+        ctx.runtime.files.put(ctx.practice_id, document.id, data, guard=ctx.outbound)
         documents = DocumentRepository(ctx.store, ctx.runtime.cipher)
         ops = [self.repo.thread_op(changed), documents.create_op(document)]
         events = [

@@ -36,6 +36,7 @@ from tpm.domain.messaging import Thread, retain_until
 from tpm.domain.practice import Practice
 from tpm.domain.reminders import render
 from tpm.domain.users import User, UserStatus
+from tpm.domain.vendors import AgreementRequired
 from tpm.errors import DependencyUnavailable
 from tpm.ids import new_id
 from tpm.observability import get_logger
@@ -58,6 +59,7 @@ from tpm.runtime import Runtime
 from tpm.security.audit_chain import AuditEvent
 from tpm.security.policy import permission_table
 from tpm.security.principal import Role, SystemActor
+from tpm.services.agreements import AgreementGuard
 from tpm.services.message_append import fixed_ops
 from tpm.services.messaging_access import KIND
 from tpm.services.practices import all_practice_ids, get_practice
@@ -109,6 +111,7 @@ class _Here:
     practice: Practice
     store: PracticeStore
     users: UserRepository
+    guard: AgreementGuard  # the business associate register, asked before every send
     queue_workers: list[str] | None = None
 
 
@@ -144,7 +147,10 @@ class MessagingSweep:
     def _here(self, practice_id: str) -> _Here:
         store = self.rt.store.practice(practice_id)
         practice = get_practice(self.rt.store, practice_id)
-        return _Here(practice, store, UserRepository(store, self.rt.cipher))
+        guard = AgreementGuard(
+            self.rt, store, SystemActor(ACTOR, practice_id, request_id=self.run_id)
+        )
+        return _Here(practice, store, UserRepository(store, self.rt.cipher), guard)
 
     def _event(
         self, here: _Here, action: str, thread_id: str, patient_id: str, reason: str
@@ -200,7 +206,9 @@ class MessagingSweep:
             else:
                 report.failed += 1
             return
-        except DeliveryRejected:
+        except (DeliveryRejected, AgreementRequired):
+            # AgreementRequired: no business associate agreement in effect with the
+            # provider; nothing was sent and retrying cannot help until the register changes.
             report.failed += 1
             return
         if not sent:
@@ -246,16 +254,20 @@ class MessagingSweep:
                 if user.patient_id
                 else None
             )
-            provider_id = notifier.send_email(user.email, subject, text)
+            # To a patient, "a message from your therapy practice" is PHI by itself.
+            provider_id = notifier.send_email(user.email, subject, text, guard=here.guard)
             sent.append(Sent("email", user.email, subject, text, provider_id))
             if patient is not None and patient.phone and patient.communication.allows("sms"):
                 sms = render(settings.notification_sms, values)
-                provider_id = notifier.send_sms(patient.phone, sms)
+                provider_id = notifier.send_sms(patient.phone, sms, guard=here.guard)
                 sent.append(Sent("sms", patient.phone, None, sms, provider_id))
             return sent
         subject = render(STAFF_SUBJECT, values)
         text = render(QUEUE_BODY if notice.kind == "escalation" else STAFF_BODY, values)
-        provider_id = notifier.send_email(user.email, subject, text)
+        # Staff notices name no patient and no content.
+        provider_id = notifier.send_email(
+            user.email, subject, text, guard=here.guard, carries_phi=False
+        )
         return [Sent("email", user.email, subject, text, provider_id)]
 
     # ---- escalation --------------------------------------------------------------------

@@ -109,6 +109,12 @@ class PatientService:
             raise rule_error(PatientRuleError.of(exc)) from exc
         except PatientRuleError as exc:
             raise rule_error(exc) from exc
+        # Entering a patient puts PHI in the hands of whoever holds the records (AWS for
+        # DynamoDB): the practice's agreement with them must be in effect first (the seed's
+        # "executed before ePHI is entered"). A local SQLite file has no vendor.
+        holder = ctx.runtime.store.vendor
+        if holder is not None:
+            ctx.outbound.require(holder, carries_phi=True)
         ops: list[Operation] = [*self.patients.create_ops(patient)]
         if add_me_to_care_team:
             ops.append(

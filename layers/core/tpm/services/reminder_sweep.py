@@ -55,6 +55,7 @@ from tpm.domain.reminders import (
     template_key,
 )
 from tpm.domain.scheduling import AppointmentStatus
+from tpm.domain.vendors import AgreementRequired
 from tpm.errors import DependencyUnavailable, RateLimited
 from tpm.ids import new_id
 from tpm.observability import get_logger
@@ -78,6 +79,7 @@ from tpm.runtime import Runtime
 from tpm.security.audit import audit_ops_needed
 from tpm.security.audit_chain import AuditEvent
 from tpm.security.principal import SystemActor
+from tpm.services.agreements import AgreementGuard
 from tpm.services.practices import all_practice_ids, get_practice
 from tpm.services.rate_limits import enforce
 
@@ -156,6 +158,7 @@ class _Practice:
     settings: ReminderSettings
     portal_url: str
     store: PracticeStore
+    guard: AgreementGuard  # the business associate register, asked before every send
     opt_out_tokens: dict[str, str] = field(default_factory=dict)
     clinicians: dict[str, str] = field(default_factory=dict)
 
@@ -196,7 +199,9 @@ class ReminderSweep:
         if in_quiet_hours(now, settings.quiet_hours, practice.timezone):
             report.quiet = 1
             return report
-        here = _Practice(practice, settings, self.rt.settings.portal_url, store)
+        actor = SystemActor(ACTOR, practice_id, request_id=self.run_id)
+        guard = AgreementGuard(self.rt, store, actor)
+        here = _Practice(practice, settings, self.rt.settings.portal_url, store, guard)
         due = DueRepository(store)
         cursor: str | None = None
         while not should_stop():
@@ -315,9 +320,13 @@ class ReminderSweep:
         text = render(template.body, values)
         try:
             if row.channel == "email":
-                provider_id = self.rt.notifier.send_email(address, subject, text)
+                provider_id = self.rt.notifier.send_email(address, subject, text, guard=here.guard)
             else:
-                provider_id = self.rt.notifier.send_sms(address, text)
+                provider_id = self.rt.notifier.send_sms(address, text, guard=here.guard)
+        except AgreementRequired:
+            # No business associate agreement in effect with the provider: nothing was
+            # sent, and retrying cannot help until the register changes.
+            return Outcome(patient_id, "failed", "no_agreement")
         except DependencyUnavailable:
             return Outcome(patient_id, None, "provider_unavailable")
         except DeliveryRejected:

@@ -8,6 +8,10 @@ fields (tpm.security.envelope; AAD = practice, kind "document", file id, field "
 so a file copied to another key, practice or bucket fails to open, and S3's own SSE-KMS is
 a second layer rather than the only one. Files are write-once: a document's bytes never
 change (a new version is a new document).
+
+Putting a file sends it out of the practice's hands when the blobs live with a vendor (S3:
+vendor `aws`), so `put` asks the business associate register first (tpm.adapters.outbound);
+the local folder has no vendor and does not ask.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import parse_qs, urlsplit
 
+from tpm.adapters.outbound import OutboundGuard
 from tpm.errors import IntegrityError
 from tpm.security.envelope import FieldCipher
 
@@ -26,8 +31,9 @@ _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # ids only: never a path, never PH
 
 
 class FileStore(Protocol):
-    def put(self, practice_id: str, file_id: str, data: bytes) -> None:
-        """Stores the bytes once (AlreadyExists if the id is taken)."""
+    def put(self, practice_id: str, file_id: str, data: bytes, *, guard: OutboundGuard) -> None:
+        """Stores the bytes once (AlreadyExists if the id is taken), after asking `guard`
+        when the bytes would go to a vendor (AgreementRequired: nothing was stored)."""
         ...
 
     def get(self, practice_id: str, file_id: str) -> bytes:
@@ -37,6 +43,8 @@ class FileStore(Protocol):
 
 class BlobStore(Protocol):
     """Raw, write-once storage of already-sealed bytes under '<practice>/<file id>'."""
+
+    vendor: str | None  # who holds the bytes (None: this machine)
 
     def write(self, key: str, body: bytes) -> None: ...
 
@@ -57,8 +65,11 @@ class SealedFiles:
     cipher: FieldCipher
     blobs: BlobStore
 
-    def put(self, practice_id: str, file_id: str, data: bytes) -> None:
+    def put(self, practice_id: str, file_id: str, data: bytes, *, guard: OutboundGuard) -> None:
         key = blob_key(practice_id, file_id)
+        if self.blobs.vendor is not None:
+            # Sealed or not, the file is practice data held by the vendor from now on.
+            guard.require(self.blobs.vendor, carries_phi=True)
         sealed = self.cipher.encrypt_bytes(practice_id, FILE_KIND, file_id, CONTENT_FIELD, data)
         self.blobs.write(key, sealed.encode("ascii"))
 

@@ -13,6 +13,8 @@ from tpm.errors import AlreadyExists, NotFound
 
 
 class LocalBlobs:
+    vendor: str | None = None  # nothing leaves this machine
+
     def __init__(self, directory: str | Path) -> None:
         self.root = Path(directory)
 

@@ -26,6 +26,8 @@ _MISSING = {"NoSuchKey", "404", "NotFound"}
 
 
 class S3Blobs:
+    vendor: str | None = "aws"  # covered by the practice's agreement with AWS
+
     def __init__(
         self, bucket: str, *, kms_key_id: str, region: str | None = None, client: Any = None
     ) -> None:

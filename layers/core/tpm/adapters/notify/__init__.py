@@ -1,7 +1,13 @@
 """Email and SMS behind one port, chosen by TPM_NOTIFY (see tpm.config):
 
-  outbox://                                  local: keeps messages for the dev outbox page
+  outbox://[?vendor=aws]                     local: keeps messages for the dev outbox page
   aws://?from=no-reply@example.org[&sms_from=+15550100]   SES (v2) email + SNS SMS
+
+Every send names a guard (tpm.adapters.outbound): the AWS notifier asks it about the vendor
+`aws` before calling SES or SNS, so a practice without an executed business associate
+agreement with AWS sends nothing. The outbox keeps messages on this machine; given
+`?vendor=<key>` (as `tpm dev` does) it stands in for that provider and asks the guard too,
+so the register's effect can be seen locally.
 
 The sweep (tpm.services.reminders) writes every message it sends to the practice's
 OUTBOX partition (sealed) whichever adapter delivered it: that is the delivery log staff
@@ -13,6 +19,7 @@ from __future__ import annotations
 from typing import Protocol
 from urllib.parse import parse_qs, urlsplit
 
+from tpm.adapters.outbound import OutboundGuard
 from tpm.errors import TpmError
 
 
@@ -25,12 +32,22 @@ class DeliveryRejected(TpmError):
 
 
 class Notifier(Protocol):
-    def send_email(self, to: str, subject: str, text: str) -> str:
-        """Sends a plain-text email; returns the provider's message id."""
+    # The vendor key this notifier delivers through (None: nothing leaves this machine).
+    vendor: str | None
+
+    def send_email(
+        self, to: str, subject: str, text: str, *, guard: OutboundGuard, carries_phi: bool = True
+    ) -> str:
+        """Sends a plain-text email; returns the provider's message id. Asks `guard`
+        first (AgreementRequired: nothing was sent). A message to or about a patient
+        carries PHI; only staff notices with no patient detail may say otherwise."""
         ...
 
-    def send_sms(self, to: str, text: str) -> str:
-        """Sends an SMS to an E.164 number; returns the provider's message id."""
+    def send_sms(
+        self, to: str, text: str, *, guard: OutboundGuard, carries_phi: bool = True
+    ) -> str:
+        """Sends an SMS to an E.164 number; returns the provider's message id. Asks
+        `guard` first, as send_email does."""
         ...
 
 
@@ -39,7 +56,8 @@ def open_notifier(url: str, *, region: str | None = None) -> Notifier:
     if parts.scheme == "outbox":
         from tpm.adapters.notify.outbox import OutboxNotifier
 
-        return OutboxNotifier()
+        vendor = (parse_qs(parts.query).get("vendor") or [""])[0] or None
+        return OutboxNotifier(vendor=vendor)
     if parts.scheme == "aws":
         from tpm.adapters.notify.aws import AwsNotifier
         from tpm.adapters.notify.ses import SesNotifier

@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
+from tpm.adapters.outbound import OutboundGuard
 from tpm.ids import new_id
 
 _KEEP = 1000  # bounded: a long `tpm dev` session must not grow without limit
@@ -22,14 +23,26 @@ class OutboxEntry:
 
 
 class OutboxNotifier:
-    def __init__(self) -> None:
+    """`vendor`: the provider this outbox stands in for (`tpm dev` says `aws`), asked about
+    like the real one; None (tests) keeps messages without asking anyone."""
+
+    def __init__(self, vendor: str | None = None) -> None:
+        self.vendor = vendor
         self._lock = threading.Lock()
         self._sent: list[OutboxEntry] = []
 
-    def send_email(self, to: str, subject: str, text: str) -> str:
+    def send_email(
+        self, to: str, subject: str, text: str, *, guard: OutboundGuard, carries_phi: bool = True
+    ) -> str:
+        if self.vendor is not None:
+            guard.require(self.vendor, carries_phi=carries_phi)
         return self._keep("email", to, subject, text)
 
-    def send_sms(self, to: str, text: str) -> str:
+    def send_sms(
+        self, to: str, text: str, *, guard: OutboundGuard, carries_phi: bool = True
+    ) -> str:
+        if self.vendor is not None:
+            guard.require(self.vendor, carries_phi=carries_phi)
         return self._keep("sms", to, None, text)
 
     @property

@@ -10,11 +10,14 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from tpm.adapters.notify.errors import translate
+from tpm.adapters.outbound import OutboundGuard
 
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=5)
 
 
 class SesNotifier:
+    vendor: str | None = "aws"
+
     def __init__(self, sender: str, *, region: str | None = None, client: Any = None) -> None:
         self.sender = sender
         self._region = region
@@ -29,7 +32,10 @@ class SesNotifier:
                     self._client = boto3.client("sesv2", region_name=self._region, config=_CONFIG)
         return self._client
 
-    def send_email(self, to: str, subject: str, text: str) -> str:
+    def send_email(
+        self, to: str, subject: str, text: str, *, guard: OutboundGuard, carries_phi: bool = True
+    ) -> str:
+        guard.require("aws", carries_phi=carries_phi)  # before anything leaves
         try:
             response = self.client.send_email(
                 FromEmailAddress=self.sender,

@@ -10,11 +10,14 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from tpm.adapters.notify.errors import translate
+from tpm.adapters.outbound import OutboundGuard
 
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=5)
 
 
 class SnsSmsNotifier:
+    vendor: str | None = "aws"
+
     def __init__(
         self, *, region: str | None = None, sender: str | None = None, client: Any = None
     ) -> None:
@@ -31,7 +34,10 @@ class SnsSmsNotifier:
                     self._client = boto3.client("sns", region_name=self._region, config=_CONFIG)
         return self._client
 
-    def send_sms(self, to: str, text: str) -> str:
+    def send_sms(
+        self, to: str, text: str, *, guard: OutboundGuard, carries_phi: bool = True
+    ) -> str:
+        guard.require("aws", carries_phi=carries_phi)  # before anything leaves
         attributes: dict[str, dict[str, str]] = {
             # Transactional: higher delivery priority, and never treated as marketing.
             "AWS.SNS.SMS.SMSType": {"DataType": "String", "StringValue": "Transactional"},

@@ -161,6 +161,9 @@ class PracticeStore(Protocol):
 
 class Store(Protocol):
     calls: CallCounter
+    # Who holds the records (a vendor key for the business associate register; None: this
+    # machine). Services ask the register before PHI is first entered (a new patient).
+    vendor: str | None
 
     def practice(self, practice_id: str) -> PracticeStore: ...
 

@@ -79,6 +79,8 @@ _deserializer = TypeDeserializer()
 
 
 class DynamoStore:
+    vendor: str | None = "aws"  # covered by the practice's agreement with AWS
+
     def __init__(
         self,
         table_name: str,

@@ -66,6 +66,8 @@ _NOT_EXPIRED = "(expires_at IS NULL OR expires_at > :now)"
 
 
 class SqliteStore:
+    vendor: str | None = None  # a file on this machine
+
     def __init__(
         self, path: str | Path, *, clock: Clock | None = None, busy_timeout_ms: int = 15_000
     ) -> None:

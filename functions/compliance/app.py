@@ -1,0 +1,526 @@
+"""Compliance: the business associate / vendor register and security incidents."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from tpm.api.app import create_app, lambda_entry
+from tpm.api.context import Cursor, Limit, service_context
+from tpm.api.responses import created, created_doc
+from tpm.api.views import Page
+from tpm.domain.documents import FILENAME, MAX_DOCUMENT_BYTES, ContentType
+from tpm.domain.incidents import (
+    Determination,
+    Incident,
+    NotificationKind,
+    RiskFactor,
+    RiskLevel,
+    deadlines,
+    notification_deadline,
+)
+from tpm.domain.vendors import VENDOR_KEY, Agreement, AgreementStatus, VendorRole
+from tpm.errors import PayloadTooLarge, ValidationFailed
+from tpm.services.incidents import IncidentEdit, IncidentService
+from tpm.services.vendors import VendorFields, VendorRead, VendorService
+
+app = create_app("compliance")
+VENDOR_TAGS = ["vendors"]
+INCIDENT_TAGS = ["incidents"]
+PATIENT_ID = r"^pat_[0-9a-z]{26}$"
+MAX_BASE64_CHARS = (MAX_DOCUMENT_BYTES + 2) // 3 * 4 + 4096
+ServiceCode = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")]
+
+
+# ---- vendors: requests ------------------------------------------------------------------
+
+
+class AgreementIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: AgreementStatus = AgreementStatus.NONE
+    executed_on: date | None = None
+    effective_on: date | None = None
+    expires_on: date | None = Field(default=None, description="Omit for no end date.")
+    terminated_on: date | None = None
+    breach_notice_days: int | None = Field(
+        default=None, ge=1, le=60, description="Days the vendor has to report a breach to us."
+    )
+    permitted_uses: str = Field(default="", max_length=4000)
+    subcontractor_terms: str = Field(default="", max_length=4000)
+    return_destruction_terms: str = Field(default="", max_length=4000)
+
+    def model(self) -> Agreement:
+        try:
+            return Agreement.model_validate(self.model_dump())
+        except ValueError as exc:
+            raise ValidationFailed(
+                fields=[{"path": "body.agreement", "type": "inconsistent_dates"}]
+            ) from exc
+
+
+class VendorIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    key: str = Field(
+        pattern=VENDOR_KEY,
+        description="The short name adapters use for this vendor (e.g. `aws`); fixed.",
+    )
+    name: str = Field(min_length=1, max_length=200)
+    role: VendorRole
+    receives_phi: bool
+    services: list[ServiceCode] = Field(default_factory=list, max_length=50)
+    contact: str = Field(default="", max_length=500)
+    notes: str = Field(default="", max_length=4000)
+    agreement: AgreementIn = Field(default_factory=AgreementIn)
+
+    def fields(self) -> VendorFields:
+        return VendorFields(
+            name=self.name,
+            role=self.role,
+            receives_phi=self.receives_phi,
+            services=tuple(self.services),
+            contact=self.contact,
+            notes=self.notes,
+            agreement=self.agreement.model(),
+        )
+
+
+class VendorPatchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: int = Field(ge=1, description="The version you loaded (409 if it changed).")
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    role: VendorRole | None = None
+    receives_phi: bool | None = None
+    services: list[ServiceCode] | None = Field(default=None, max_length=50)
+    contact: str | None = Field(default=None, max_length=500)
+    notes: str | None = Field(default=None, max_length=4000)
+    agreement: AgreementIn | None = Field(
+        default=None, description="The whole agreement as it is now."
+    )
+
+    def changes(self) -> dict[str, Any]:
+        sent = self.model_dump(exclude={"version"}, exclude_unset=True)
+        for name in ("name", "role", "receives_phi", "services", "contact", "notes", "agreement"):
+            if name in sent and sent[name] is None:
+                raise ValidationFailed(fields=[{"path": f"body.{name}", "type": "not_nullable"}])
+        if self.agreement is not None:
+            sent["agreement"] = self.agreement.model()
+        if "services" in sent:
+            sent["services"] = tuple(sent["services"])
+        return sent
+
+
+class DueDiligenceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(min_length=1, max_length=200)
+    filename: str = Field(max_length=200, pattern=FILENAME)
+    content_type: ContentType
+    content_base64: str = Field(min_length=4)
+
+
+# ---- vendors: views ---------------------------------------------------------------------
+
+
+class AgreementView(BaseModel):
+    status: str
+    executed_on: date | None
+    effective_on: date | None
+    expires_on: date | None
+    terminated_on: date | None
+    breach_notice_days: int | None
+    permitted_uses: str
+    subcontractor_terms: str
+    return_destruction_terms: str
+
+
+class DueDiligenceView(BaseModel):
+    id: str
+    title: str
+    filename: str
+    content_type: str
+    size_bytes: int
+    sha256: str
+    uploaded_by: str
+    uploaded_at: datetime
+
+
+class VendorView(BaseModel):
+    id: str
+    key: str
+    name: str
+    role: str
+    receives_phi: bool
+    services: list[str]
+    contact: str
+    notes: str
+    agreement: AgreementView
+    phi_allowed: bool = Field(description="PHI may go to this vendor today.")
+    days_left: int | None = Field(description="Days until the agreement ends, if it does.")
+    expiry_warning: int | None = Field(description="The warning threshold reached (days).")
+    documents: list[DueDiligenceView]
+    created_at: datetime
+    updated_at: datetime
+    updated_by: str
+    version: int
+
+    @classmethod
+    def of(cls, read: VendorRead, phi_allowed: bool) -> VendorView:
+        v = read.vendor
+        return cls(
+            **v.model_dump(include={"id", "key", "name", "contact", "notes", "receives_phi"}),
+            role=v.role.value,
+            services=list(v.services),
+            agreement=AgreementView.model_validate(v.agreement.model_dump(mode="json")),
+            phi_allowed=phi_allowed,
+            days_left=read.days_left,
+            expiry_warning=read.warning,
+            documents=[DueDiligenceView.model_validate(d.model_dump()) for d in read.documents],
+            created_at=v.created_at,
+            updated_at=v.updated_at,
+            updated_by=v.updated_by,
+            version=v.version,
+        )
+
+
+class FileOut(BaseModel):
+    filename: str
+    content_type: str
+    size_bytes: int
+    content_base64: str
+
+
+def _decode(text: str) -> bytes:
+    if len(text) > MAX_BASE64_CHARS:
+        raise PayloadTooLarge(limit_bytes=MAX_DOCUMENT_BYTES)
+    try:
+        return base64.b64decode("".join(text.split()), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ValidationFailed(fields=[{"path": "body.content_base64", "type": "base64"}]) from exc
+
+
+def _vendor_view(service: VendorService, read: VendorRead) -> VendorView:
+    allowed = service.ctx.outbound.problem(read.vendor.key, carries_phi=True) is None
+    return VendorView.of(read, allowed)
+
+
+# ---- vendors: routes --------------------------------------------------------------------
+
+
+@app.get("/v1/vendors", summary="The business associate / vendor register", tags=VENDOR_TAGS)
+def list_vendors(limit: Limit = 25, cursor: Cursor = None) -> Page[VendorView]:
+    service = VendorService(service_context(app))
+    reads, next_cursor = service.list(limit, cursor)
+    return Page[VendorView](
+        items=[_vendor_view(service, r) for r in reads], next_cursor=next_cursor
+    )
+
+
+@app.post(
+    "/v1/vendors",
+    summary="Add a vendor to the register",
+    tags=VENDOR_TAGS,
+    responses=created_doc(VendorView),
+)
+def create_vendor(body: VendorIn) -> Response[str]:
+    service = VendorService(service_context(app))
+    vendor = service.create(body.key, body.fields())
+    return created(_vendor_view(service, service.get(vendor.id)), f"/v1/vendors/{vendor.id}")
+
+
+@app.get("/v1/vendors/<vendorId>", summary="A vendor, its agreement and files", tags=VENDOR_TAGS)
+def get_vendor(vendorId: str) -> VendorView:  # noqa: N803
+    service = VendorService(service_context(app))
+    return _vendor_view(service, service.get(vendorId))
+
+
+@app.patch("/v1/vendors/<vendorId>", summary="Change a vendor or its agreement", tags=VENDOR_TAGS)
+def update_vendor(vendorId: str, body: VendorPatchIn) -> VendorView:  # noqa: N803
+    service = VendorService(service_context(app))
+    vendor = service.update(vendorId, body.version, body.changes())
+    return _vendor_view(service, service.get(vendor.id))
+
+
+@app.post(
+    "/v1/vendors/<vendorId>/documents",
+    summary="Keep a due-diligence file (stored encrypted)",
+    tags=VENDOR_TAGS,
+    responses=created_doc(DueDiligenceView),
+)
+def add_vendor_document(vendorId: str, body: DueDiligenceIn) -> Response[str]:  # noqa: N803
+    document = VendorService(service_context(app)).add_document(
+        vendorId, body.title, body.filename, body.content_type, _decode(body.content_base64)
+    )
+    return created(
+        DueDiligenceView.model_validate(document.model_dump()),
+        f"/v1/vendors/{vendorId}/documents/{document.id}/content",
+    )
+
+
+@app.get(
+    "/v1/vendors/<vendorId>/documents/<documentId>/content",
+    summary="A due-diligence file, base64 in JSON",
+    tags=VENDOR_TAGS,
+)
+def vendor_document_content(vendorId: str, documentId: str) -> FileOut:  # noqa: N803
+    document, data = VendorService(service_context(app)).document_content(vendorId, documentId)
+    return FileOut(
+        filename=document.filename,
+        content_type=document.content_type,
+        size_bytes=document.size_bytes,
+        content_base64=base64.b64encode(data).decode("ascii"),
+    )
+
+
+# ---- incidents: requests ----------------------------------------------------------------
+
+
+class IncidentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    summary: str = Field(min_length=1, max_length=300)
+    details: str = Field(default="", max_length=20_000)
+    discovered_at: datetime | None = Field(
+        default=None, description="When it was first known (RFC 3339); default now."
+    )
+    patient_ids: list[Annotated[str, Field(pattern=PATIENT_ID)]] = Field(
+        default_factory=list, max_length=1000
+    )
+    affected_count: int | None = Field(default=None, ge=0, le=100_000_000)
+
+
+class IncidentPatchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: int = Field(ge=1)
+    summary: str | None = Field(default=None, min_length=1, max_length=300)
+    details: str | None = Field(default=None, max_length=20_000)
+    discovered_at: datetime | None = None
+    patient_ids: list[Annotated[str, Field(pattern=PATIENT_ID)]] | None = Field(
+        default=None, max_length=1000
+    )
+    affected_count: int | None = Field(default=None, ge=0, le=100_000_000)
+
+
+class FactorIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    level: RiskLevel
+    notes: str = Field(default="", max_length=4000)
+
+
+class AssessmentIn(BaseModel):
+    """The four factors of 45 CFR 164.402(2) and the officer's determination."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: int = Field(ge=1)
+    nature_and_extent: FactorIn = Field(description="The PHI involved; re-identification.")
+    unauthorized_person: FactorIn = Field(description="Who used or received it.")
+    acquired_or_viewed: FactorIn = Field(description="Was it actually acquired or viewed?")
+    mitigation: FactorIn = Field(description="How far the risk has been mitigated.")
+    determination: Determination
+    rationale: str = Field(default="", max_length=8000)
+
+
+class NotificationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: int = Field(ge=1)
+    kind: NotificationKind
+    sent_on: date
+    recipients: int | None = Field(default=None, ge=0)
+    method: str = Field(default="", max_length=200)
+    notes: str = Field(default="", max_length=4000)
+
+
+class CloseIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: int = Field(ge=1)
+    reason: str = Field(default="", max_length=4000)
+
+
+# ---- incidents: views -------------------------------------------------------------------
+
+
+class FactorView(BaseModel):
+    level: str
+    notes: str
+
+
+class AssessmentView(BaseModel):
+    nature_and_extent: FactorView
+    unauthorized_person: FactorView
+    acquired_or_viewed: FactorView
+    mitigation: FactorView
+    determination: str
+    rationale: str
+    assessed_by: str
+    assessed_at: datetime
+
+
+class NotificationView(BaseModel):
+    kind: str
+    sent_on: date
+    recipients: int | None
+    method: str
+    notes: str
+    recorded_by: str
+    recorded_at: datetime
+
+
+class DeadlineView(BaseModel):
+    kind: str
+    due: date
+    done_on: date | None
+    overdue: bool
+
+
+class IncidentView(BaseModel):
+    id: str
+    source: str
+    reference: str | None
+    summary: str
+    details: str
+    discovered_at: datetime
+    reported_at: datetime
+    reported_by: str
+    patient_ids: list[str]
+    affected_count: int | None
+    status: str
+    determination: str
+    assessment: AssessmentView | None
+    notifications: list[NotificationView]
+    notification_deadline: date
+    deadlines: list[DeadlineView]
+    closed_at: datetime | None
+    closed_by: str | None
+    close_reason: str
+    version: int
+
+    @classmethod
+    def of(cls, incident: Incident, today: date) -> IncidentView:
+        data = incident.model_dump(mode="json", exclude={"dedupe_key", "vendor_id"})
+        return cls.model_validate(
+            data
+            | {
+                "determination": incident.determination.value,
+                "notification_deadline": notification_deadline(incident),
+                "deadlines": [
+                    DeadlineView(
+                        kind=d.kind.value, due=d.due, done_on=d.done_on, overdue=d.overdue(today)
+                    )
+                    for d in deadlines(incident)
+                ],
+            }
+        )
+
+
+def _incident_view(service: IncidentService, incident: Incident) -> IncidentView:
+    return IncidentView.of(incident, service.ctx.outbound.today)
+
+
+# ---- incidents: routes ------------------------------------------------------------------
+
+
+@app.get("/v1/incidents", summary="Security incidents, newest first", tags=INCIDENT_TAGS)
+def list_incidents(
+    status: Annotated[str | None, Query(pattern=r"^open$", description="`open` only")] = None,
+    limit: Limit = 25,
+    cursor: Cursor = None,
+) -> Page[IncidentView]:
+    service = IncidentService(service_context(app))
+    items, next_cursor = service.list(limit, cursor, open_only=status == "open")
+    return Page[IncidentView](
+        items=[_incident_view(service, i) for i in items], next_cursor=next_cursor
+    )
+
+
+@app.post(
+    "/v1/incidents",
+    summary="Report a security incident",
+    tags=INCIDENT_TAGS,
+    responses=created_doc(IncidentView),
+)
+def report_incident(body: IncidentIn) -> Response[str]:
+    service = IncidentService(service_context(app))
+    incident = service.report(
+        summary=body.summary,
+        details=body.details,
+        discovered_at=body.discovered_at,
+        patient_ids=body.patient_ids,
+        affected_count=body.affected_count,
+    )
+    return created(_incident_view(service, incident), f"/v1/incidents/{incident.id}")
+
+
+@app.get("/v1/incidents/<incidentId>", summary="One incident", tags=INCIDENT_TAGS)
+def get_incident(incidentId: str) -> IncidentView:  # noqa: N803
+    service = IncidentService(service_context(app))
+    return _incident_view(service, service.get(incidentId))
+
+
+@app.patch("/v1/incidents/<incidentId>", summary="Correct an open incident", tags=INCIDENT_TAGS)
+def edit_incident(incidentId: str, body: IncidentPatchIn) -> IncidentView:  # noqa: N803
+    service = IncidentService(service_context(app))
+    sent = body.model_dump(exclude={"version"}, exclude_unset=True)
+    edit = IncidentEdit(
+        summary=body.summary,
+        details=body.details,
+        discovered_at=body.discovered_at,
+        patient_ids=tuple(body.patient_ids) if body.patient_ids is not None else None,
+        affected_count=body.affected_count,
+    )
+    return _incident_view(service, service.edit(incidentId, body.version, edit, set(sent)))
+
+
+@app.post(
+    "/v1/incidents/<incidentId>/assessment",
+    summary="Record the four-factor risk assessment and determination",
+    tags=INCIDENT_TAGS,
+)
+def assess_incident(incidentId: str, body: AssessmentIn) -> IncidentView:  # noqa: N803
+    service = IncidentService(service_context(app))
+    factors = {
+        name: RiskFactor(level=getattr(body, name).level, notes=getattr(body, name).notes)
+        for name in ("nature_and_extent", "unauthorized_person", "acquired_or_viewed", "mitigation")
+    }
+    incident = service.assess(incidentId, body.version, factors, body.determination, body.rationale)
+    return _incident_view(service, incident)
+
+
+@app.post(
+    "/v1/incidents/<incidentId>/notifications",
+    summary="Record a breach notice sent (individuals, HHS, media)",
+    tags=INCIDENT_TAGS,
+)
+def record_notification(incidentId: str, body: NotificationIn) -> IncidentView:  # noqa: N803
+    service = IncidentService(service_context(app))
+    incident = service.notify(
+        incidentId,
+        body.version,
+        body.kind,
+        body.sent_on,
+        body.recipients,
+        body.method,
+        body.notes,
+    )
+    return _incident_view(service, incident)
+
+
+@app.post("/v1/incidents/<incidentId>/close", summary="Close an incident", tags=INCIDENT_TAGS)
+def close_incident(incidentId: str, body: CloseIn) -> IncidentView:  # noqa: N803
+    service = IncidentService(service_context(app))
+    return _incident_view(service, service.close(incidentId, body.version, body.reason))
+
+
+lambda_handler = lambda_entry(app, "compliance", max_body_bytes=5_700_000)

@@ -1,0 +1,244 @@
+"""Authorization matrix rows for the compliance routes: the business associate / vendor
+register and security incidents (see matrix.py for the format).
+
+Targets are written straight through the repositories as a system actor: "own" in the
+caller's practice, "foreign" in the other one (always 404). Every case gets a fresh record,
+so no role's call disturbs the next one's."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from datetime import UTC, datetime
+from typing import Any
+
+from matrix import OW, STAFF, A, C, Case, P, Target, every
+from world import World
+
+from tpm.domain.incidents import (
+    Determination,
+    Incident,
+    IncidentSource,
+    RiskAssessment,
+    RiskFactor,
+    RiskLevel,
+)
+from tpm.domain.vendors import DueDiligenceDocument, Vendor, VendorRole
+from tpm.ids import new_id
+from tpm.repositories.incidents import IncidentRepository
+from tpm.repositories.vendors import VendorRepository
+from tpm.security.principal import Role
+
+VARIANTS = ("own", "foreign")
+PDF = b"%PDF-1.4\n% synthetic due diligence\n%%EOF\n"
+REGISTER_READERS = {OW: (200, 404), A: (200, 404), C: (200, 404)}
+OFFICERS = {OW: (200, 404), C: (200, 404)}
+
+
+def _practice(world: World, variant: str) -> str:
+    return world.a.id if variant == "own" else world.b.id
+
+
+def stored_vendor(world: World, variant: str) -> Vendor:
+    practice_id = _practice(world, variant)
+    now = world.runtime.clock.now()
+    vendor = Vendor(
+        id=new_id("vnd"),
+        key=f"v-{secrets.token_hex(6)}",
+        name="Matrix Vendor (synthetic)",
+        role=VendorRole.INTEGRATION,
+        receives_phi=False,
+        created_at=now,
+        updated_at=now,
+        updated_by="test-harness",
+    )
+    world.system_write(practice_id, list(VendorRepository.create_ops(vendor)))
+    return vendor
+
+
+def vendor_target(body: Any = None) -> Target:
+    def make(world: World, role: Role, variant: str) -> tuple[dict[str, str], Any]:
+        vendor = stored_vendor(world, variant)
+        return {"vendorId": vendor.id}, body(vendor) if callable(body) else body
+
+    return make
+
+
+def vendor_document_target(world: World, role: Role, variant: str) -> tuple[dict[str, str], Any]:
+    practice_id = _practice(world, variant)
+    vendor = stored_vendor(world, variant)
+    document = DueDiligenceDocument(
+        id=new_id("vdd"),
+        vendor_id=vendor.id,
+        title="SOC 2 report (synthetic)",
+        filename="soc2.pdf",
+        content_type="application/pdf",
+        size_bytes=len(PDF),
+        sha256="0" * 64,
+        uploaded_by="test-harness",
+        uploaded_at=world.runtime.clock.now(),
+    )
+    world.runtime.files.put(practice_id, document.id, PDF, guard=_NoVendor())
+    repo = VendorRepository(world.runtime.store.practice(practice_id), world.runtime.cipher)
+    world.system_write(practice_id, [repo.document_op(document)])
+    return {"vendorId": vendor.id, "documentId": document.id}, None
+
+
+class _NoVendor:
+    """The harness's files are a local folder: nothing is sent, nobody is asked."""
+
+    def require(self, vendor: str, *, carries_phi: bool) -> None:
+        raise AssertionError("the local folder should not ask the register")
+
+
+def stored_incident(world: World, variant: str, *, breach: bool = False) -> Incident:
+    practice_id = _practice(world, variant)
+    now = world.runtime.clock.now()
+    low = RiskFactor(level=RiskLevel.LOW)
+    incident = Incident(
+        id=new_id("inc"),
+        source=IncidentSource.MANUAL,
+        summary="Matrix incident (synthetic)",
+        discovered_at=now,
+        reported_at=now,
+        reported_by="test-harness",
+        assessment=RiskAssessment(
+            nature_and_extent=low,
+            unauthorized_person=low,
+            acquired_or_viewed=low,
+            mitigation=low,
+            determination=Determination.BREACH if breach else Determination.NOT_A_BREACH,
+            assessed_by="test-harness",
+            assessed_at=now,
+        ),
+    )
+    repo = IncidentRepository(world.runtime.store.practice(practice_id), world.runtime.cipher)
+    world.system_write(practice_id, list(repo.create_ops(incident)))
+    return incident
+
+
+def incident_target(body: Any = None, *, breach: bool = False) -> Target:
+    def make(world: World, role: Role, variant: str) -> tuple[dict[str, str], Any]:
+        incident = stored_incident(world, variant, breach=breach)
+        return {"incidentId": incident.id}, body
+
+    return make
+
+
+def new_vendor_body(world: World, role: Role, variant: str) -> tuple[dict[str, str], Any]:
+    return {}, {
+        "key": f"v-{secrets.token_hex(6)}",
+        "name": "New Vendor (synthetic)",
+        "role": "integration",
+        "receives_phi": False,
+    }
+
+
+FACTOR = {"level": "low", "notes": ""}
+ASSESSMENT = {
+    "version": 1,
+    "nature_and_extent": FACTOR,
+    "unauthorized_person": FACTOR,
+    "acquired_or_viewed": FACTOR,
+    "mitigation": FACTOR,
+    "determination": "not_a_breach",
+}
+TODAY = datetime.now(UTC).date().isoformat()
+
+CASES: list[Case] = [
+    # -- the business associate / vendor register --
+    Case("GET", "/v1/vendors", {OW: 200, A: 200, C: 200}, audit=("vendor.read",)),
+    Case(
+        "POST", "/v1/vendors", {OW: 201, C: 201}, target=new_vendor_body, audit=("vendor.manage",)
+    ),
+    Case(
+        "GET",
+        "/v1/vendors/{vendorId}",
+        REGISTER_READERS,
+        variants=VARIANTS,
+        target=vendor_target(),
+        audit=("vendor.read",),
+    ),
+    Case(
+        "PATCH",
+        "/v1/vendors/{vendorId}",
+        OFFICERS,
+        variants=VARIANTS,
+        target=vendor_target(lambda v: {"version": v.version, "notes": "Reviewed (synthetic)"}),
+        audit=("vendor.manage",),
+    ),
+    Case(
+        "POST",
+        "/v1/vendors/{vendorId}/documents",
+        {OW: (201, 404), C: (201, 404)},
+        variants=VARIANTS,
+        target=vendor_target(
+            {
+                "title": "Signed BAA (synthetic)",
+                "filename": "baa.pdf",
+                "content_type": "application/pdf",
+                "content_base64": base64.b64encode(PDF).decode(),
+            }
+        ),
+        audit=("vendor.manage",),
+    ),
+    Case(
+        "GET",
+        "/v1/vendors/{vendorId}/documents/{documentId}/content",
+        REGISTER_READERS,
+        variants=VARIANTS,
+        target=vendor_document_target,
+        audit=("vendor.read",),
+    ),
+    # -- security incidents --
+    Case("GET", "/v1/incidents", {OW: 200, C: 200}, audit=("incident.read",)),
+    Case(
+        "POST",
+        "/v1/incidents",
+        {**every(201, STAFF), P: 403},
+        target=lambda w, r, v: ({}, {"summary": "Matrix report (synthetic)"}),
+        audit=("incident.report",),
+    ),
+    Case(
+        "GET",
+        "/v1/incidents/{incidentId}",
+        OFFICERS,
+        variants=VARIANTS,
+        target=incident_target(),
+        audit=("incident.read",),
+    ),
+    Case(
+        "PATCH",
+        "/v1/incidents/{incidentId}",
+        OFFICERS,
+        variants=VARIANTS,
+        target=incident_target({"version": 1, "affected_count": 3}),
+        audit=("incident.manage",),
+    ),
+    Case(
+        "POST",
+        "/v1/incidents/{incidentId}/assessment",
+        OFFICERS,
+        variants=VARIANTS,
+        target=incident_target(ASSESSMENT),
+        audit=("incident.manage",),
+    ),
+    Case(
+        "POST",
+        "/v1/incidents/{incidentId}/notifications",
+        OFFICERS,
+        variants=VARIANTS,
+        target=incident_target(
+            {"version": 1, "kind": "individuals", "sent_on": TODAY}, breach=True
+        ),
+        audit=("incident.manage",),
+    ),
+    Case(
+        "POST",
+        "/v1/incidents/{incidentId}/close",
+        OFFICERS,
+        variants=VARIANTS,
+        target=incident_target({"version": 1, "reason": "Not a breach (synthetic)"}),
+        audit=("incident.manage",),
+    ),
+]
