@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from matrix import OW, STAFF, A, C, Case, P, Target, every
+from matrix_documents import LocalFolder
 from world import World
 
 from tpm.domain.incidents import (
@@ -78,17 +79,10 @@ def vendor_document_target(world: World, role: Role, variant: str) -> tuple[dict
         uploaded_by="test-harness",
         uploaded_at=world.runtime.clock.now(),
     )
-    world.runtime.files.put(practice_id, document.id, PDF, guard=_NoVendor())
+    world.runtime.files.put(practice_id, document.id, PDF, guard=LocalFolder())
     repo = VendorRepository(world.runtime.store.practice(practice_id), world.runtime.cipher)
     world.system_write(practice_id, [repo.document_op(document)])
     return {"vendorId": vendor.id, "documentId": document.id}, None
-
-
-class _NoVendor:
-    """The harness's files are a local folder: nothing is sent, nobody is asked."""
-
-    def require(self, vendor: str, *, carries_phi: bool) -> None:
-        raise AssertionError("the local folder should not ask the register")
 
 
 def stored_incident(world: World, variant: str, *, breach: bool = False) -> Incident:

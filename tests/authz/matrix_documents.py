@@ -36,6 +36,13 @@ from tpm.security.principal import Role
 PDF = b"%PDF-1.4\n% synthetic test document\n%%EOF\n"
 
 
+class LocalFolder:
+    """The harness keeps files in a local folder, which sends nothing out and asks nobody."""
+
+    def require(self, vendor: str, *, carries_phi: bool) -> None:
+        raise AssertionError("a local folder does not ask the business associate register")
+
+
 def make_document(world: World, practice_id: str, patient_id: str, *, shared: bool) -> Document:
     """A stored document (file and metadata) as an upload would leave it."""
     now = world.runtime.clock.now()
@@ -53,7 +60,7 @@ def make_document(world: World, practice_id: str, patient_id: str, *, shared: bo
         created_at=now,
         updated_at=now,
     )
-    world.runtime.files.put(practice_id, document.id, PDF)
+    world.runtime.files.put(practice_id, document.id, PDF, guard=LocalFolder())
     repo = DocumentRepository(world.runtime.store.practice(practice_id), world.runtime.cipher)
     world.system_write(practice_id, [repo.create_op(document)])
     return document

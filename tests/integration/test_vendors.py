@@ -332,3 +332,20 @@ def test_no_patient_is_entered_before_the_record_holders_agreement(local: Local)
     # WHEN the agreement is recorded as executed THEN the patient can be entered
     local.add_vendor(**executed())
     assert local.call("POST", "/v1/patients", Role.FRONT_DESK, new).status == 201
+
+
+def test_tpm_devs_demo_practice_comes_with_a_register(tmp_path: Path) -> None:
+    from tpm.local.bootstrap import ensure_demo_practice, local_settings
+    from tpm.runtime import build_runtime
+
+    runtime = build_runtime(local_settings(tmp_path), clock=FixedClock(NOW))
+    try:
+        assert runtime.notifier.vendor == "aws"  # tpm dev's outbox stands in for AWS
+        demo = ensure_demo_practice(runtime)
+        store = runtime.store.practice(demo.practice_id)
+        guard = AgreementGuard(runtime, store, SystemActor("test", demo.practice_id))
+        assert guard.problem("aws", carries_phi=True) is None
+        assert guard.problem("card-processor", carries_phi=True) == "not_cleared_for_phi"
+        assert read_head(store).seq == 1  # type: ignore[union-attr]  # one seeding event
+    finally:
+        runtime.store.close()

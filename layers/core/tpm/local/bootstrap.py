@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Literal
 
 from tpm.config import Settings
-from tpm.local.demo import seed_demo_people, seed_demo_register
+from tpm.local.demo import seed_demo_people
 from tpm.runtime import Runtime
 from tpm.services.practices import create_practice, get_practice, practice_id_for_slug
 
@@ -74,6 +74,5 @@ def ensure_demo_practice(runtime: Runtime) -> DemoInfo:
     practice = create_practice(
         runtime.store, runtime.clock, name=DEMO_NAME, slug=DEMO_SLUG, timezone=DEMO_TIMEZONE
     )
-    seed_demo_people(runtime, practice.id)
-    seed_demo_register(runtime, practice.id, runtime.clock.now().astimezone(practice.zone).date())
+    seed_demo_people(runtime, practice.id, register=True)
     return DemoInfo(practice.id, created=True)

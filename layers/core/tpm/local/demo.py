@@ -23,6 +23,7 @@ from tpm.runtime import Runtime
 from tpm.security import passwords
 from tpm.security.audit_chain import AuditEvent
 from tpm.security.principal import Role, SystemActor
+from tpm.services.practices import get_practice
 
 EMAIL_DOMAIN = "example.test"  # RFC 2606: reserved, never delivers anywhere
 
@@ -87,8 +88,9 @@ DEMO_PATIENT = DemoAccount(
 )
 
 
-def seed_demo_people(runtime: Runtime, practice_id: str) -> None:
-    """Create the demo accounts and patient, in one audited transaction."""
+def seed_demo_people(runtime: Runtime, practice_id: str, *, register: bool = False) -> None:
+    """Create the demo accounts and patient, in one audited transaction; with `register`,
+    the demo business associate register too (`tpm dev`'s outbox asks it)."""
     store = runtime.store.practice(practice_id)
     users = UserRepository(store, runtime.cipher)
     now = runtime.clock.now()
@@ -134,6 +136,11 @@ def seed_demo_people(runtime: Runtime, practice_id: str) -> None:
         ops.append(users.role_change_op(user_id, now, "bootstrap", [], [account.role.value]))
     ops.append(users.supervision_op(ids[Role.CLINICIAN], ids[Role.SUPERVISOR]))
     seeded: list[Put] = [op for op in ops if isinstance(op, Put)]
+    if register:
+        zone = get_practice(runtime.store, practice_id).zone
+        today = runtime.clock.now().astimezone(zone).date()
+        vendors = demo_vendors(today, "bootstrap", now)
+        seeded += [op for v in vendors for op in VendorRepository.create_ops(v)]
     runtime.audit.write_with_audit(
         store,
         lambda: list(seeded),
@@ -193,21 +200,3 @@ def demo_vendors(today: date, by: str, at: datetime) -> list[Vendor]:
         updated_by=by,
     )
     return [aws, card]
-
-
-def seed_demo_register(runtime: Runtime, practice_id: str, today: date) -> None:
-    """The demo register, in one audited transaction (`tpm dev`'s outbox asks it)."""
-    store = runtime.store.practice(practice_id)
-    vendors = demo_vendors(today, "bootstrap", runtime.clock.now())
-    ops: list[Put] = [op for v in vendors for op in VendorRepository.create_ops(v)]
-    runtime.audit.write_with_audit(
-        store,
-        lambda: list(ops),
-        AuditEvent.for_system(
-            SystemActor("bootstrap", practice_id),
-            action="practice.seed",
-            resource_kind="practice",
-            resource_id=practice_id,
-            reason_code="demo_vendors",
-        ),
-    )
