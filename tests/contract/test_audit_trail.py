@@ -580,13 +580,18 @@ def test_export_and_verify_export(
         )
         clock.advance(minutes=1)
     out = tmp_path / "export"
-    manifest = export(ps, start + timedelta(minutes=2), start + timedelta(minutes=9), out)
+    manifest = export(
+        ps, start + timedelta(minutes=2), start + timedelta(minutes=9), out, signer=signer
+    )
     assert (manifest.count, manifest.first_seq, manifest.last_seq) == (7, 3, 9)
     assert manifest.prev_hash == query_events(ps, limit=2).events[1].hash
     assert [c.seq for c in manifest.checkpoints_in_range] == [5]
     assert manifest.latest_checkpoint is not None
     assert manifest.latest_checkpoint.seq == 10
-    assert (manifest.head_seq, sorted(manifest.files)) == (12, [EVENTS_CSV, EVENTS_JSONL])
+    assert (manifest.head_seq, sorted(manifest.files)) == (
+        12,
+        [EVENTS_CSV, EVENTS_JSONL, "public_keys.json"],
+    )
     assert "'=cmd" in (out / EVENTS_CSV).read_text()  # no spreadsheet formula
     report = verify_export(out, signer.public_keys())
     assert report.ok, report.summary()
@@ -598,7 +603,7 @@ def test_verify_export_detects_edits_even_with_a_recomputed_manifest(
 ) -> None:
     append(trail, ps, clock, 8)
     out = tmp_path / "export"
-    export(ps, None, None, out)
+    export(ps, None, None, out, signer=signer)
     lines = (out / EVENTS_JSONL).read_text().splitlines()
     lines[3] = lines[3].replace('"outcome":"allowed"', '"outcome":"denied"')
     (out / EVENTS_JSONL).write_text("\n".join(lines) + "\n")
@@ -614,11 +619,11 @@ def test_verify_export_detects_edits_even_with_a_recomputed_manifest(
 
 
 def test_verify_export_detects_a_dropped_line(
-    trail: AuditTrail, ps: PracticeStore, clock: FixedClock, tmp_path: Path
+    trail: AuditTrail, ps: PracticeStore, clock: FixedClock, tmp_path: Path, signer: Any
 ) -> None:
     append(trail, ps, clock, 6)
     out = tmp_path / "export"
-    export(ps, None, None, out)
+    export(ps, None, None, out, signer=signer)
     lines = (out / EVENTS_JSONL).read_text().splitlines()
     (out / EVENTS_JSONL).write_text("\n".join(lines[:-1]) + "\n")
     kinds = [p.kind for p in verify_export(out).problems]
@@ -626,13 +631,13 @@ def test_verify_export_detects_a_dropped_line(
 
 
 def test_export_refuses_a_non_empty_directory(
-    trail: AuditTrail, ps: PracticeStore, clock: FixedClock, tmp_path: Path
+    trail: AuditTrail, ps: PracticeStore, clock: FixedClock, tmp_path: Path, signer: Any
 ) -> None:
     append(trail, ps, clock, 2)
     (tmp_path / "export").mkdir()
     (tmp_path / "export" / "old.txt").write_text("x")
     with pytest.raises(ValidationFailed):
-        export(ps, None, None, tmp_path / "export")
+        export(ps, None, None, tmp_path / "export", signer=signer)
 
 
 def test_time_stamps_never_go_backwards_along_the_chain(

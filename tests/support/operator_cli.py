@@ -26,6 +26,7 @@ _ENV_NAMES = (
     "TPM_IDENTITY",
     "TPM_AUDIT",
     "TPM_FILES",
+    "TPM_NOTIFY",
     "TPM_DATA_DIR",
     "TPM_ENV",
     "POWERTOOLS_SERVICE_NAME",

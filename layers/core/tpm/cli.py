@@ -20,7 +20,15 @@ def project_root() -> Path:
 def main(argv: Sequence[str] | None = None) -> int:
     # Operator commands live in tpm.local.cli_*; each registers its own subcommands and
     # puts its handler on the parsed arguments.
-    from tpm.local import cli_audit, cli_billing, cli_keys, cli_messaging, cli_reminders, cli_users
+    from tpm.local import (
+        cli_audit,
+        cli_billing,
+        cli_compliance,
+        cli_keys,
+        cli_messaging,
+        cli_reminders,
+        cli_users,
+    )
     from tpm.local.cli_common import run
 
     parser = argparse.ArgumentParser(prog="tpm", description=__doc__)
@@ -35,7 +43,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     openapi.add_argument("--write", action="store_true", help="write schemas/openapi.json")
     openapi.add_argument("--check", action="store_true", help="fail if the committed copy is stale")
 
-    for module in (cli_users, cli_audit, cli_keys, cli_reminders, cli_billing, cli_messaging):
+    for module in (
+        cli_users,
+        cli_audit,
+        cli_compliance,
+        cli_keys,
+        cli_reminders,
+        cli_billing,
+        cli_messaging,
+    ):
         module.register(sub)
 
     args = parser.parse_args(argv)

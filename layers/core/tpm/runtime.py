@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
+from tpm.adapters.archive import Archive, open_archive
 from tpm.adapters.audit import open_audit
 from tpm.adapters.files import FileStore, open_files
 from tpm.adapters.identity import IdentityProvider
@@ -35,6 +36,7 @@ class Runtime:
     notifier: Notifier
     files: FileStore
     video: VideoService
+    archive: Archive  # the write-once audit archive (tpm.adapters.archive)
     _verifier: TokenVerifier | None = None
 
     def verifier(self) -> TokenVerifier:
@@ -79,6 +81,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
         notifier=open_notifier(settings.notify_url, region=settings.aws_region),
         files=open_files(settings.files_url, cipher, region=settings.aws_region),
         video=open_video(settings.video_url, region=settings.aws_region),
+        archive=open_archive(settings.audit_url, region=settings.aws_region),
     )
 
 

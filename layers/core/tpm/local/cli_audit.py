@@ -7,6 +7,10 @@ export      writes events.jsonl, events.csv and manifest.json for an auditor, re
             what it wrote, and records the export in the trail
 checkpoint  signs the current head now and seals it outside the database (the hourly
             job does the same for every practice)
+verify-export  checks exports offline (no database): files, the manifest's signature,
+            the chain, the CSV, every checkpoint; several directories must also join up
+keys        prints the audit signing keys' ids and writes their public halves, to pin
+            with `verify-export --trusted-keys`
 """
 
 from __future__ import annotations
@@ -14,17 +18,33 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import uuid
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from tpm.errors import TpmError
-from tpm.local.cli_common import CliError, Handler, add_target, open_runtime, open_target
+from tpm.local.cli_common import (
+    OPERATOR,
+    CliError,
+    Handler,
+    add_target,
+    open_runtime,
+    open_target,
+)
 from tpm.runtime import Runtime
 from tpm.security.audit_chain import AUDIT_EXPORTED, AUDIT_VERIFIED, VerifyReport
 from tpm.security.audit_checkpoints import PublicKeys
 from tpm.security.audit_verify import verify
-from tpm.services.audit_export import EVENTS_CSV, EVENTS_JSONL, MANIFEST, export, verify_export
+from tpm.services.audit_export import (
+    EVENTS_CSV,
+    EVENTS_JSONL,
+    MANIFEST,
+    export,
+    load_keys_json,
+    verify_export,
+    verify_exports,
+)
 from tpm.services.practices import all_practice_ids, get_practice, practice_id_for_slug
 
 _PROBLEMS_SHOWN = 20
@@ -60,6 +80,29 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
     cp = command("checkpoint", _checkpoint, "sign and seal a checkpoint of the chain now")
     cp.add_argument("--all", action="store_true", help="every practice, not just --practice")
+
+    offline = cmds.add_parser(
+        "verify-export", help="check exports offline (no database); exit 1 on any problem"
+    )
+    offline.add_argument("dirs", nargs="+", type=Path, help="export or archive segment folders")
+    offline.add_argument(
+        "--trusted-keys",
+        type=Path,
+        default=None,
+        help="a folder of public keys (*.pem or public_keys.json) to accept, instead of the"
+        " keys that travel with the export",
+    )
+    offline.add_argument("--json", action="store_true", help="print the report as JSON")
+    offline.set_defaults(handler=_verify_export)
+
+    arc = command("archive", _archive, "export new events to the write-once archive now")
+    arc.add_argument("--all", action="store_true", help="every practice, not just --practice")
+
+    fetch = command("fetch-archive", _fetch_archive, "copy a practice's archived segments")
+    fetch.add_argument("--out", type=Path, required=True, help="a new or empty directory")
+
+    keys = command("keys", _keys, "list the audit signing keys; write their public halves")
+    keys.add_argument("--out", type=Path, default=None, help="a folder to write <id>.pem into")
 
 
 # ---- verify -----------------------------------------------------------------------------
@@ -115,7 +158,14 @@ def _export(args: argparse.Namespace) -> int:
         end = _moment(args.end, zone, "--to", end_of_day=True)
         if start is not None and end is not None and start >= end:
             raise CliError("--from must be before --to")
-        manifest = export(target.store, start, end, out, clock=target.runtime.clock)
+        manifest = export(
+            target.store,
+            start,
+            end,
+            out,
+            signer=target.runtime.audit.signer,
+            clock=target.runtime.clock,
+        )
         report = verify_export(out, _public_keys(target.runtime))
         # The files exist now, so the export is recorded whatever the re-check found.
         target.record(
@@ -180,3 +230,141 @@ def _checkpoint(args: argparse.Namespace) -> int:
     if failed:
         print(f"{failed} practice(s) failed; run `tpm audit verify` for each", file=sys.stderr)
     return 1 if failed else 0
+
+
+# ---- verify-export (offline) ----------------------------------------------------------------
+
+
+def _verify_export(args: argparse.Namespace) -> int:
+    trusted = _trusted_keys(args.trusted_keys) if args.trusted_keys else None
+    for folder in args.dirs:
+        if not (folder / MANIFEST).is_file():
+            raise CliError(f"{folder} holds no {MANIFEST}: not an export")
+    report, checks = verify_exports(list(args.dirs), trusted=trusted)
+    if args.json:
+        out = report.as_dict() | {
+            "exports": [
+                {
+                    "dir": str(d),
+                    "ok": c.report.ok,
+                    "first_seq": c.manifest.first_seq if c.manifest else None,
+                    "last_seq": c.manifest.last_seq if c.manifest else None,
+                    "signed_by": c.signed_by,
+                }
+                for d, c in zip(args.dirs, checks, strict=True)
+            ]
+        }
+        print(json.dumps(out, sort_keys=True))
+    else:
+        for folder, check in zip(args.dirs, checks, strict=True):
+            m = check.manifest
+            span = f"seq {m.first_seq}..{m.last_seq}" if m and m.count else "no events"
+            who = check.signed_by or "NO VALID SIGNATURE"
+            state = "ok" if check.report.ok else "FAILED"
+            print(f"{folder}: {state}, {span}, manifest signed by {who}")
+        _print_report(report)
+        if trusted is None:
+            print(
+                "keys: the public keys that travel with the export were used; compare the"
+                " key ids above with the published ones, or pass --trusted-keys"
+            )
+    return 0 if report.ok else 1
+
+
+def _trusted_keys(folder: Path) -> PublicKeys:
+    if not folder.is_dir():
+        raise CliError(f"--trusted-keys: {folder} is not a folder")
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    from tpm.security.audit_checkpoints import key_id_for
+
+    keys = {}
+    for pem in sorted(folder.glob("*.pem")):
+        key = serialization.load_pem_public_key(pem.read_bytes())
+        if isinstance(key, Ed25519PublicKey):
+            keys[key_id_for(key)] = key
+    listed = folder / "public_keys.json"
+    if listed.is_file():
+        keys |= load_keys_json(listed.read_bytes())
+    if not keys:
+        raise CliError(f"--trusted-keys: no Ed25519 public keys in {folder}")
+    return keys
+
+
+# ---- keys -----------------------------------------------------------------------------------
+
+
+def _keys(args: argparse.Namespace) -> int:
+    from cryptography.hazmat.primitives import serialization
+
+    with open_runtime(args.data_dir) as runtime:
+        keys = runtime.audit.signer.public_keys()
+        current = runtime.audit.signer.key_id
+    if args.out is not None:
+        args.out.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for key_id, key in sorted(keys.items()):
+        print(f"{key_id}{'  (signing now)' if key_id == current else ''}")
+        if args.out is not None:
+            pem = key.public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+            (args.out / f"{key_id.replace(':', '_')}.pem").write_bytes(pem)
+    return 0
+
+
+# ---- archive ----------------------------------------------------------------------------------
+
+
+def _archive(args: argparse.Namespace) -> int:
+    from tpm.security.principal import SystemActor
+    from tpm.services.audit_archive import archive_practice
+
+    with open_runtime(args.data_dir) as runtime:
+        practice_ids = _practices(runtime, args)
+        failed = 0
+        for practice_id in practice_ids:
+            label = get_practice(runtime.store, practice_id).slug
+            actor = SystemActor(OPERATOR, practice_id, request_id=f"cli-{uuid.uuid4()}")
+            try:
+                segments = archive_practice(runtime, practice_id, actor)
+            except TpmError as exc:
+                failed += 1
+                print(f"{label}: FAILED: {exc.code}: {exc.message}", file=sys.stderr)
+                continue
+            if not segments:
+                print(f"{label}: nothing new to archive")
+            for segment in segments:
+                print(
+                    f"{label}: archived seq {segment.first_seq}..{segment.last_seq} ({segment.key})"
+                )
+    return 1 if failed else 0
+
+
+def _fetch_archive(args: argparse.Namespace) -> int:
+    out: Path = args.out
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise CliError("--out must be a new or empty directory")
+    with open_target(args) as target:
+        keys = target.runtime.archive.keys(target.practice_id)
+        folders: set[Path] = set()
+        for key in keys:
+            _, segment, name = key.split("/", 2)
+            folder = out / segment
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            (folder / name).write_bytes(target.runtime.archive.get(key))
+            folders.add(folder)
+        target.record(AUDIT_EXPORTED, "audit_event", reason_code="archive_fetched")
+    print(f"copied {len(folders)} segment(s) into {out}")
+    if folders:
+        print(f"check them offline: tpm audit verify-export {out}/*")
+    return 0
+
+
+def _practices(runtime: Runtime, args: argparse.Namespace) -> list[str]:
+    if args.all:
+        return list(all_practice_ids(runtime.store))
+    found = practice_id_for_slug(runtime.store, args.practice)
+    if found is None:
+        raise CliError(f"no practice with slug {args.practice!r}")
+    return [found]

@@ -1,32 +1,48 @@
-"""Exporting a slice of a practice's audit trail for an auditor, and checking an export.
+"""Exporting a slice of a practice's audit trail for an auditor, and checking an export
+offline (no database, no keys but the public ones).
 
-An export directory holds:
-  events.jsonl   one event per line, canonical JSON (the exact bytes that were hashed,
-                 plus the `hash` field); the authoritative copy
-  events.csv     the same events for spreadsheets (roles joined with ","; a cell that
-                 starts with = + - @ is prefixed with ' so it cannot run as a formula)
-  manifest.json  count, first/last seq and hash, the chain hash just before the slice,
-                 the head at export time, the latest checkpoint and every checkpoint inside
-                 the slice, and the SHA-256 of each file
+An export (a directory, or one segment of the write-once archive) holds:
+  events.jsonl      one event per line, canonical JSON (the exact bytes that were hashed,
+                    plus the `hash` field); the authoritative copy
+  events.csv        the same events for spreadsheets (roles joined with ","; a cell that
+                    starts with = + - @ is prefixed with ' so it cannot run as a formula)
+  public_keys.json  every audit signing public key (key id -> PEM)
+  manifest.json     count, first/last seq and hash, the chain hash just before the slice,
+                    the head at export time, the latest checkpoint and every checkpoint
+                    inside the slice, the SHA-256 of each other file, and an Ed25519
+                    signature over all of that by the practice's audit signing key
 
-The manifest alone proves nothing (anyone can recompute SHA-256s); the trust anchors are
-the Ed25519-signed checkpoints in it, which `verify_export` checks against the exported
-events when given the public keys, and the live chain, which `verify` checks.
-Recording the export itself (action AUDIT_EXPORTED) is the caller's job.
+`verify_export(dir)` re-checks, without the database: each file against its SHA-256, the
+manifest's signature, the hash chain of the events (each hash, each link to the one
+before, from the manifest's `prev_hash`), the count and last hash against the manifest
+(a truncated or padded file), the CSV against the JSON Lines, and the signature of every
+checkpoint against the events it covers. An edited, deleted, inserted or cut-off event
+shows, and so does an edited manifest: only the signing key can make a consistent one.
+The public keys travel with the export; pass `trusted` (keys obtained another way, e.g.
+the fingerprints published in the archive or printed by `tpm audit keys`) so a forger who
+replaced public_keys.json is caught too. `verify_exports(dirs)` also checks that
+consecutive segments join (the archive). Recording an export (AUDIT_EXPORTED) is the
+caller's job.
 """
 
 from __future__ import annotations
 
+import base64
 import csv
 import hashlib
 import io
+import itertools
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import BaseModel, ConfigDict
 
 from tpm.adapters.store.base import PracticeStore, iterate
@@ -47,10 +63,19 @@ from tpm.security.audit_chain import (
     VerifyReport,
     canonical_bytes,
 )
-from tpm.security.audit_checkpoints import Checkpoint, PublicKeys, signature_ok
+from tpm.security.audit_checkpoints import (
+    ChainHead,
+    Checkpoint,
+    CheckpointSigner,
+    PublicKeys,
+    key_id_for,
+    signature_ok,
+)
 
-EXPORT_FORMAT = "tpm-audit-export-1"
+EXPORT_FORMAT = "tpm-audit-export-2"
 EVENTS_JSONL, EVENTS_CSV, MANIFEST = "events.jsonl", "events.csv", "manifest.json"
+PUBLIC_KEYS = "public_keys.json"
+DATA_FILES = (EVENTS_JSONL, EVENTS_CSV, PUBLIC_KEYS)
 CSV_COLUMNS: tuple[str, ...] = tuple(ChainedEvent.model_fields)
 
 
@@ -73,6 +98,11 @@ class ExportManifest(BaseModel):
     latest_checkpoint: Checkpoint | None
     checkpoints_in_range: list[Checkpoint]
     files: dict[str, str]  # file name -> SHA-256 hex
+    key_id: str = ""
+    signature: str = ""
+
+    def signed_fields(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude={"signature"}) | {"type": "tpm.audit.export"}
 
 
 def export(
@@ -81,6 +111,7 @@ def export(
     end: datetime | None,
     out_dir: str | Path,
     *,
+    signer: CheckpointSigner,
     clock: Clock | None = None,
 ) -> ExportManifest:
     """Writes the events in [start, end) to a new directory (or an empty one)."""
@@ -90,8 +121,36 @@ def export(
         raise ValidationFailed(fields=[{"path": "out_dir", "type": "not_empty"}])
     head = read_head(store)  # read before the events: the slice can only be older
     seqs = seq_range(store, start, end)
+    bundle = build_export(store, seqs, signer=signer, clock=clock, head=head, start=start, end=end)
+    for name in (*DATA_FILES, MANIFEST):
+        _write_new(out / name, bundle.files[name])
+    return bundle.manifest
+
+
+@dataclass(frozen=True)
+class ExportBundle:
+    """An export's files in memory (for the archive), with its manifest."""
+
+    manifest: ExportManifest
+    files: dict[str, bytes]
+
+
+def build_export(
+    store: PracticeStore,
+    seqs: tuple[int, int] | None,
+    *,
+    signer: CheckpointSigner,
+    clock: Clock | None = None,
+    head: ChainHead | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> ExportBundle:
+    """The files of an export of events seqs[0]..seqs[1] (none when `seqs` is None)."""
+    head = head if head is not None else read_head(store)
     events: Iterator[ChainedEvent] = read_events(store, *seqs) if seqs else iter(())
-    summary, digests = _write_event_files(out, events)
+    summary, files = _event_files(events)
+    files[PUBLIC_KEYS] = _public_keys_json(signer)
+    digests = {name: hashlib.sha256(files[name]).hexdigest() for name in DATA_FILES}
     in_range: list[Checkpoint] = []
     if seqs:
         rows = iterate(store, AUDIT_PK, sk_between=(checkpoint_sk(seqs[0]), checkpoint_sk(seqs[1])))
@@ -100,7 +159,7 @@ def export(
     if head and head.last_checkpoint_seq:
         item = store.get(AUDIT_PK, checkpoint_sk(head.last_checkpoint_seq))
         latest = Checkpoint.model_validate(record_fields(item)) if item else None
-    manifest = ExportManifest(
+    unsigned = ExportManifest(
         practice_id=store.practice_id,
         start=to_rfc3339(start) if start else None,
         end=to_rfc3339(end) if end else None,
@@ -110,68 +169,198 @@ def export(
         latest_checkpoint=latest,
         checkpoints_in_range=in_range,
         files=digests,
+        key_id=signer.key_id,
         **summary,
     )
-    _write_new(out / MANIFEST, manifest.model_dump_json(indent=2).encode() + b"\n")
-    return manifest
+    signature = base64.b64encode(signer.sign(canonical_bytes(unsigned.signed_fields())))
+    manifest = unsigned.model_copy(update={"signature": signature.decode("ascii")})
+    files[MANIFEST] = manifest.model_dump_json(indent=2).encode() + b"\n"
+    return ExportBundle(manifest, files)
 
 
-def verify_export(directory: str | Path, public_keys: PublicKeys | None = None) -> VerifyReport:
-    """Re-checks file hashes, the internal chain of the slice, the CSV against the JSON
-    Lines, and (with `public_keys`) the signatures of the checkpoints in the manifest."""
+@dataclass(frozen=True)
+class ExportCheck:
+    """What verifying one export found, and which signing keys vouched for it."""
+
+    report: VerifyReport
+    manifest: ExportManifest | None
+    signed_by: str | None  # the key id whose signature on the manifest verified
+
+
+def verify_export(
+    directory: str | Path,
+    public_keys: PublicKeys | None = None,
+    *,
+    trusted: PublicKeys | None = None,
+) -> VerifyReport:
+    """Checks one export offline (see the module docstring). Keys: `public_keys` if given
+    (e.g. the live signer's), else the export's own public_keys.json; with `trusted`, only
+    keys that are also trusted count."""
+    return check_export(directory, public_keys, trusted=trusted).report
+
+
+def check_export(
+    directory: str | Path,
+    public_keys: PublicKeys | None = None,
+    *,
+    trusted: PublicKeys | None = None,
+) -> ExportCheck:
     root = Path(directory)
     try:
         manifest = ExportManifest.model_validate_json((root / MANIFEST).read_bytes())
     except (OSError, ValueError):
-        return VerifyReport(problems=[Problem("altered", 0, "manifest missing or unreadable")])
+        problem = Problem("altered", 0, "manifest missing or unreadable")
+        return ExportCheck(VerifyReport(problems=[problem]), None, None)
     problems: list[Problem] = []
-    if set(manifest.files) != {EVENTS_JSONL, EVENTS_CSV}:
+    if manifest.format != EXPORT_FORMAT:
+        problems.append(Problem("altered", 0, f"unknown export format {manifest.format!r}"))
+    if set(manifest.files) != set(DATA_FILES):
         problems.append(Problem("altered", 0, "manifest lists unexpected files"))
     for name, digest in manifest.files.items():
         path = root / name
         if not path.is_file() or _sha256(path) != digest:
             problems.append(Problem("altered", 0, f"{name} does not match the manifest"))
+    keys = _choose_keys(root, public_keys, trusted, problems)
+    signed_by = manifest.key_id if _manifest_signature_ok(manifest, keys) else None
+    if signed_by is None:
+        problems.append(Problem("altered", 0, "the manifest's signature is not valid"))
 
     if not (root / EVENTS_JSONL).is_file() or not (root / EVENTS_CSV).is_file():
-        return VerifyReport(problems=problems)
+        problems.sort(key=lambda p: p.seq)
+        return ExportCheck(VerifyReport(problems=problems), manifest, signed_by)
     cps = manifest.checkpoints_in_range
     walker = ChainWalker(
         expected_seq=manifest.first_seq or 1,
         prev_hash=manifest.prev_hash,
         wanted=frozenset(c.seq for c in cps),
     )
-    expected_rows: list[list[str]] = []
     with (root / EVENTS_JSONL).open(encoding="utf-8") as f:
-        for line in f:
-            try:
-                data = json.loads(line)
-            except ValueError:
-                data = {}
-            event = walker.feed(data)
-            if event is not None:
-                expected_rows.append(_csv_row(event))
+        expected_rows = walk_lines(walker, f)
     problems.extend(walker.problems)
     _check_totals(manifest, walker, problems)
     with (root / EVENTS_CSV).open(encoding="utf-8", newline="") as f:
         rows = list(csv.reader(f))
     if not rows or tuple(rows[0]) != CSV_COLUMNS or rows[1:] != expected_rows:
         problems.append(Problem("altered", 0, "events.csv differs from events.jsonl"))
-    if public_keys is not None:
-        extra = [manifest.latest_checkpoint] if manifest.latest_checkpoint else []
-        for cp in [*cps, *extra]:
-            if cp.practice_id != manifest.practice_id or not signature_ok(cp, public_keys):
-                problems.append(Problem("bad_checkpoint_signature", cp.seq, "not valid"))
+    extra = [manifest.latest_checkpoint] if manifest.latest_checkpoint else []
+    for cp in [*cps, *extra]:
+        if cp.practice_id != manifest.practice_id or not signature_ok(cp, keys):
+            problems.append(Problem("bad_checkpoint_signature", cp.seq, "not valid"))
     for cp in cps:
         if walker.hashes_at.get(cp.seq) != cp.hash:
             problems.append(Problem("checkpoint_mismatch", cp.seq, "chain hash differs"))
     problems.sort(key=lambda p: p.seq)
-    return VerifyReport(
+    report = VerifyReport(
         events_checked=walker.count,
         last_seq=walker.last_seq,
         head_seq=manifest.head_seq,
         checkpoints_checked=len(cps),
         problems=problems,
     )
+    return ExportCheck(report, manifest, signed_by)
+
+
+def verify_exports(
+    directories: list[Path], *, trusted: PublicKeys | None = None
+) -> tuple[VerifyReport, list[ExportCheck]]:
+    """Checks several exports of one practice (archive segments) and that they join:
+    each starts where the one before ended (seq and hash), with no gap or overlap."""
+    checks = [check_export(d, trusted=trusted) for d in directories]
+    problems = [p for c in checks for p in c.report.problems]
+    readable = sorted(
+        (c.manifest for c in checks if c.manifest is not None and c.manifest.count),
+        key=lambda m: m.first_seq or 0,
+    )
+    if len({m.practice_id for m in readable}) > 1:
+        problems.append(Problem("inserted", 0, "the exports are of different practices"))
+    for before, after in itertools.pairwise(readable):
+        assert before.last_seq is not None
+        assert after.first_seq is not None
+        if after.first_seq > before.last_seq + 1:
+            problems.append(
+                Problem(
+                    "gap", before.last_seq + 1, f"no export holds seq up to {after.first_seq - 1}"
+                )
+            )
+        elif after.first_seq <= before.last_seq:
+            problems.append(Problem("inserted", after.first_seq, "exports overlap"))
+        elif after.prev_hash != before.last_hash:
+            problems.append(
+                Problem("chain_break", after.first_seq, "export does not join the one before")
+            )
+    problems.sort(key=lambda p: p.seq)
+    report = VerifyReport(
+        events_checked=sum(c.report.events_checked for c in checks),
+        last_seq=max((m.last_seq or 0 for m in readable), default=0),
+        checkpoints_checked=sum(c.report.checkpoints_checked for c in checks),
+        problems=problems,
+    )
+    return report, checks
+
+
+def _choose_keys(
+    root: Path,
+    given: PublicKeys | None,
+    trusted: PublicKeys | None,
+    problems: list[Problem],
+) -> dict[str, Ed25519PublicKey]:
+    keys: dict[str, Ed25519PublicKey] = dict(given) if given is not None else {}
+    if given is None:
+        try:
+            keys = load_keys_json((root / PUBLIC_KEYS).read_bytes())
+        except (OSError, ValueError):
+            problems.append(Problem("altered", 0, f"{PUBLIC_KEYS} missing or unreadable"))
+    if trusted is not None:
+        keys = {kid: key for kid, key in keys.items() if kid in trusted}
+    return keys
+
+
+def _manifest_signature_ok(manifest: ExportManifest, keys: PublicKeys) -> bool:
+    key = keys.get(manifest.key_id)
+    if key is None or not manifest.signature:
+        return False
+    try:
+        key.verify(
+            base64.b64decode(manifest.signature, validate=True),
+            canonical_bytes(manifest.signed_fields()),
+        )
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
+def _public_keys_json(signer: CheckpointSigner) -> bytes:
+    pems = {
+        kid: key.public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        ).decode("ascii")
+        for kid, key in sorted(signer.public_keys().items())
+    }
+    return json.dumps(pems, indent=2, sort_keys=True).encode() + b"\n"
+
+
+def load_keys_json(data: bytes) -> dict[str, Ed25519PublicKey]:
+    """public_keys.json -> keys; a key whose id does not match its bytes is dropped."""
+    keys: dict[str, Ed25519PublicKey] = {}
+    for kid, pem in dict(json.loads(data)).items():
+        key = serialization.load_pem_public_key(str(pem).encode("ascii"))
+        if isinstance(key, Ed25519PublicKey) and key_id_for(key) == kid:
+            keys[kid] = key
+    return keys
+
+
+def walk_lines(walker: ChainWalker, lines: Iterable[str]) -> list[list[str]]:
+    """Feeds JSON Lines events to `walker`; returns the CSV rows they should have."""
+    rows: list[list[str]] = []
+    for line in lines:
+        try:
+            data = json.loads(line)
+        except ValueError:
+            data = {}
+        event = walker.feed(data if isinstance(data, dict) else {})
+        if event is not None:
+            rows.append(_csv_row(event))
+    return rows
 
 
 def _check_totals(manifest: ExportManifest, walker: ChainWalker, problems: list[Problem]) -> None:
@@ -183,30 +372,18 @@ def _check_totals(manifest: ExportManifest, walker: ChainWalker, problems: list[
         problems.append(Problem("altered", walker.last_seq, "last hash differs from manifest"))
 
 
-def _write_event_files(
-    out: Path, events: Iterator[ChainedEvent]
-) -> tuple[dict[str, Any], dict[str, str]]:
-    jsonl_hash, csv_hash = hashlib.sha256(), hashlib.sha256()
+def _event_files(events: Iterator[ChainedEvent]) -> tuple[dict[str, Any], dict[str, bytes]]:
+    jsonl, table = io.BytesIO(), io.BytesIO()
     first: ChainedEvent | None = None
     last: ChainedEvent | None = None
     count = 0
-    with _open_new(out / EVENTS_JSONL) as jf, _open_new(out / EVENTS_CSV) as cf:
-        header = _csv_bytes(list(CSV_COLUMNS))
-        cf.write(header)
-        csv_hash.update(header)
-        for event in events:
-            line = canonical_bytes(event.model_dump(mode="json")) + b"\n"
-            row = _csv_bytes(_csv_row(event))
-            jf.write(line)
-            cf.write(row)
-            jsonl_hash.update(line)
-            csv_hash.update(row)
-            first = first or event
-            last = event
-            count += 1
-        for f in (jf, cf):
-            f.flush()
-            os.fsync(f.fileno())
+    table.write(_csv_bytes(list(CSV_COLUMNS)))
+    for event in events:
+        jsonl.write(canonical_bytes(event.model_dump(mode="json")) + b"\n")
+        table.write(_csv_bytes(_csv_row(event)))
+        first = first or event
+        last = event
+        count += 1
     summary = {
         "count": count,
         "first_seq": first.seq if first else None,
@@ -215,7 +392,7 @@ def _write_event_files(
         "last_hash": last.hash if last else None,
         "prev_hash": first.prev_hash if first else None,
     }
-    return summary, {EVENTS_JSONL: jsonl_hash.hexdigest(), EVENTS_CSV: csv_hash.hexdigest()}
+    return summary, {EVENTS_JSONL: jsonl.getvalue(), EVENTS_CSV: table.getvalue()}
 
 
 def _csv_row(event: ChainedEvent) -> list[str]:

@@ -2,6 +2,8 @@
 template schedule): warnings the compliance role must not have to go looking for.
 
 Per practice:
+- the audit trail since the last run is exported to the write-once archive
+  (tpm.services.audit_archive; one signed segment per run);
 - a business associate agreement reaching 60, 30, 7 or 0 days before it ends: an alert
   (GET /v1/security-alerts) and a short e-mail to each active owner and compliance
   officer, each once per agreement end date and threshold. The e-mail names the vendor,
@@ -49,6 +51,8 @@ class DailyReport:
     emails: int = 0
     email_failures: int = 0
     deadline_warnings: int = 0
+    archived_segments: int = 0
+    archived_events: int = 0
     failed: int = 0
     extra: dict[str, int] = field(default_factory=dict)
 
@@ -59,6 +63,8 @@ class DailyReport:
             "emails": self.emails,
             "email_failures": self.email_failures,
             "deadline_warnings": self.deadline_warnings,
+            "archived_segments": self.archived_segments,
+            "archived_events": self.archived_events,
             "failed": self.failed,
             **self.extra,
         }
@@ -245,4 +251,18 @@ def _write_once(
     return True
 
 
-DAILY_STEPS: tuple[PracticeStep, ...] = (agreement_warnings, incident_deadline_warnings)
+def archive_audit(
+    runtime: Runtime, practice_id: str, actor: SystemActor, report: DailyReport
+) -> None:
+    from tpm.services.audit_archive import archive_practice
+
+    segments = archive_practice(runtime, practice_id, actor)
+    report.archived_segments += len(segments)
+    report.archived_events += sum(s.count for s in segments)
+
+
+DAILY_STEPS: tuple[PracticeStep, ...] = (
+    archive_audit,
+    agreement_warnings,
+    incident_deadline_warnings,
+)
