@@ -1,4 +1,5 @@
-"""`tpm compliance query`: the investigator's questions, answered from the local audit log.
+"""`tpm compliance query`: the investigator's questions, answered from the local audit log;
+`tpm compliance report`: the evidence report from a test run (tpm.services.compliance_report).
 
 The same four questions the saved Athena queries answer in AWS
 (infrastructure/audit-queries.yaml), asked of the practice's chain directly:
@@ -25,6 +26,7 @@ import json
 import sys
 from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from tpm.adapters.store.base import PracticeStore
@@ -95,6 +97,40 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     hours.add_argument("--closes", default="18:00", help="business hours end (default 18:00)")
     hours.add_argument("--weekends", action="store_true", help="count weekends as open")
     question("admin", "every administrative or permission change")
+
+    report = cmds.add_parser(
+        "report", help="requirements, controls and the tests that prove them (HTML, PDF)"
+    )
+    report.add_argument("--junit", type=Path, required=True, help="pytest's JUnit XML")
+    report.add_argument(
+        "--out", type=Path, default=Path("docs/compliance-report"), help="output folder"
+    )
+    report.add_argument("--json", action="store_true", help="print the summary as JSON")
+    report.set_defaults(handler=_report)
+
+
+def _report(args: argparse.Namespace) -> int:
+    from tpm.services.compliance_report import (
+        as_dict,
+        build_report,
+        junit_results,
+        load_requirements,
+        write_report,
+    )
+
+    if not args.junit.is_file():
+        raise CliError(f"--junit: {args.junit} is not a file")
+    report = build_report(load_requirements(), junit_results(args.junit))
+    paths = write_report(report, args.out)
+    if args.json:
+        print(json.dumps(as_dict(report), sort_keys=True))
+    else:
+        print(f"{report.met} of {len(report.rows)} requirements met, {report.gaps} gap(s)")
+        for row in report.rows:
+            if row.status.value == "gap":
+                print(f"  GAP {row.requirement.id} {row.requirement.title}: {row.why}")
+        print("wrote " + ", ".join(str(p) for p in paths.values()))
+    return 0
 
 
 def _query(args: argparse.Namespace) -> int:
