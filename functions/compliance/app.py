@@ -1,4 +1,5 @@
-"""Compliance: the business associate / vendor register and security incidents."""
+"""Compliance: the business associate / vendor register, security incidents, and 42 CFR
+Part 2 labels and consents."""
 
 from __future__ import annotations
 
@@ -25,9 +26,19 @@ from tpm.domain.incidents import (
     deadlines,
     notification_deadline,
 )
+from tpm.domain.part2 import (
+    NOT_CONDITIONED_STATEMENT,
+    REDISCLOSURE_NOTICE,
+    REVOCATION_STATEMENT,
+    Part2Consent,
+    Purpose,
+    Recipient,
+    RecipientKind,
+)
 from tpm.domain.vendors import VENDOR_KEY, Agreement, AgreementStatus, VendorRole
 from tpm.errors import PayloadTooLarge, ValidationFailed
 from tpm.services.incidents import IncidentEdit, IncidentService
+from tpm.services.part2 import Part2Service, part2_today
 from tpm.services.vendors import VendorFields, VendorRead, VendorService
 
 app = create_app("compliance")
@@ -521,6 +532,179 @@ def record_notification(incidentId: str, body: NotificationIn) -> IncidentView: 
 def close_incident(incidentId: str, body: CloseIn) -> IncidentView:  # noqa: N803
     service = IncidentService(service_context(app))
     return _incident_view(service, service.close(incidentId, body.version, body.reason))
+
+
+# ---- 42 CFR Part 2 ------------------------------------------------------------------------
+
+PART2_TAGS = ["part2"]
+
+
+class Part2LabelIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    part2: bool = Field(description="The patient's records come from a Part 2 program.")
+    program: str = Field(default="", max_length=200, description="The Part 2 program's name.")
+    version: int | None = Field(
+        default=None, ge=1, description="The label's version you loaded; omit for a first label."
+    )
+
+
+class RecipientIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: RecipientKind
+    key: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_.:@-]{1,64}$",
+        description="A specific payer id or provider NPI; omit for the general designation.",
+    )
+    name: str = Field(min_length=1, max_length=200)
+
+
+class Part2ConsentIn(BaseModel):
+    """Every element 42 CFR 2.31 requires; the patient's name comes from the record."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    disclosing_program: str = Field(min_length=1, max_length=200)
+    information: str = Field(min_length=10, max_length=2000)
+    recipients: list[RecipientIn] = Field(min_length=1, max_length=20)
+    purposes: list[Purpose] = Field(min_length=1, max_length=4)
+    purpose_description: str = Field(min_length=3, max_length=2000)
+    expires_on: date | None = None
+    expiration_event: str = Field(default="", max_length=500)
+    signed_by: str = Field(min_length=1, max_length=200)
+    signer_relationship: str = Field(default="self", pattern=r"^(self|guardian|representative)$")
+    signed_on: date
+    statements_given: bool = Field(
+        description="The patient was given the revocation, redisclosure and"
+        " not-conditioned statements (42 CFR 2.31)."
+    )
+
+
+class VersionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: int = Field(ge=1)
+
+
+class Part2LabelView(BaseModel):
+    part2: bool
+    program: str
+    labelled_by: str
+    labelled_at: datetime
+    version: int
+
+
+class RecipientView(BaseModel):
+    kind: str
+    key: str | None
+    name: str
+
+
+class Part2ConsentView(BaseModel):
+    id: str
+    patient_name: str
+    disclosing_program: str
+    information: str
+    recipients: list[RecipientView]
+    purposes: list[str]
+    purpose_description: str
+    expires_on: date | None
+    expiration_event: str
+    signed_by: str
+    signer_relationship: str
+    signed_on: date
+    recorded_by: str
+    recorded_at: datetime
+    revoked_at: datetime | None
+    active: bool
+    version: int
+
+    @classmethod
+    def of(cls, c: Part2Consent, today: date) -> Part2ConsentView:
+        data = c.model_dump(mode="json", include=set(cls.model_fields))
+        return cls.model_validate(data | {"active": c.active(today)})
+
+
+class Part2View(BaseModel):
+    patient_id: str
+    label: Part2LabelView | None
+    consents: list[Part2ConsentView]
+    redisclosure_notice: str
+    revocation_statement: str
+    not_conditioned_statement: str
+
+
+def _part2_view(service: Part2Service, patient_id: str) -> Part2View:
+    label, consents = service.read(patient_id)
+    today = part2_today(service.ctx.runtime, service.ctx.practice_id)
+    return Part2View(
+        patient_id=patient_id,
+        label=Part2LabelView.model_validate(label.model_dump()) if label else None,
+        consents=[Part2ConsentView.of(c, today) for c in consents],
+        redisclosure_notice=REDISCLOSURE_NOTICE,
+        revocation_statement=REVOCATION_STATEMENT,
+        not_conditioned_statement=NOT_CONDITIONED_STATEMENT,
+    )
+
+
+@app.get(
+    "/v1/patients/<patientId>/part2",
+    summary="Whether a patient's records are 42 CFR Part 2, and their consents",
+    tags=PART2_TAGS,
+)
+def get_part2(patientId: str) -> Part2View:  # noqa: N803
+    return _part2_view(Part2Service(service_context(app)), patientId)
+
+
+@app.put(
+    "/v1/patients/<patientId>/part2",
+    summary="Label (or unlabel) a patient's records as 42 CFR Part 2",
+    tags=PART2_TAGS,
+)
+def set_part2(patientId: str, body: Part2LabelIn) -> Part2LabelView:  # noqa: N803
+    label = Part2Service(service_context(app)).set_label(
+        patientId, body.part2, body.program, body.version
+    )
+    return Part2LabelView.model_validate(label.model_dump())
+
+
+@app.post(
+    "/v1/patients/<patientId>/part2/consents",
+    summary="Record a patient's signed Part 2 consent",
+    tags=PART2_TAGS,
+    responses=created_doc(Part2ConsentView),
+)
+def record_part2_consent(patientId: str, body: Part2ConsentIn) -> Response[str]:  # noqa: N803
+    service = Part2Service(service_context(app))
+    consent = service.record_consent(
+        patientId,
+        disclosing_program=body.disclosing_program,
+        information=body.information,
+        recipients=[Recipient(**r.model_dump()) for r in body.recipients],
+        purposes=body.purposes,
+        purpose_description=body.purpose_description,
+        expires_on=body.expires_on,
+        expiration_event=body.expiration_event,
+        signed_by=body.signed_by,
+        signer_relationship=body.signer_relationship,
+        signed_on=body.signed_on,
+        statements_given=body.statements_given,
+    )
+    today = part2_today(service.ctx.runtime, service.ctx.practice_id)
+    return created(Part2ConsentView.of(consent, today), f"/v1/patients/{patientId}/part2")
+
+
+@app.post(
+    "/v1/patients/<patientId>/part2/consents/<consentId>/revoke",
+    summary="Revoke a Part 2 consent (staff, or the patient)",
+    tags=PART2_TAGS,
+)
+def revoke_part2_consent(patientId: str, consentId: str, body: VersionIn) -> Part2ConsentView:  # noqa: N803
+    service = Part2Service(service_context(app))
+    consent = service.revoke(patientId, consentId, body.version)
+    return Part2ConsentView.of(consent, part2_today(service.ctx.runtime, service.ctx.practice_id))
 
 
 lambda_handler = lambda_entry(app, "compliance", max_body_bytes=5_700_000)

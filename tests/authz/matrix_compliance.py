@@ -12,7 +12,23 @@ import secrets
 from datetime import UTC, datetime
 from typing import Any
 
-from matrix import OW, STAFF, A, C, Case, P, Target, every
+from matrix import (
+    CL,
+    OW,
+    PATIENT_VARIANTS,
+    STAFF,
+    A,
+    B,
+    C,
+    Case,
+    F,
+    P,
+    S,
+    Target,
+    every,
+    patient,
+    patient_target,
+)
 from matrix_documents import LocalFolder
 from world import World
 
@@ -24,9 +40,11 @@ from tpm.domain.incidents import (
     RiskFactor,
     RiskLevel,
 )
+from tpm.domain.part2 import Part2Consent, Purpose, Recipient, RecipientKind
 from tpm.domain.vendors import DueDiligenceDocument, Vendor, VendorRole
 from tpm.ids import new_id
 from tpm.repositories.incidents import IncidentRepository
+from tpm.repositories.part2 import Part2Repository
 from tpm.repositories.vendors import VendorRepository
 from tpm.security.principal import Role
 
@@ -128,6 +146,52 @@ def new_vendor_body(world: World, role: Role, variant: str) -> tuple[dict[str, s
     }
 
 
+def consent_target(world: World, role: Role, variant: str) -> tuple[dict[str, str], Any]:
+    """A recorded Part 2 consent of the variant's patient."""
+    pid = patient(world, role, variant)
+    practice_id = world.b.id if variant == "foreign" else world.a.id
+    now = world.runtime.clock.now()
+    consent = Part2Consent(
+        id=new_id("p2c"),
+        patient_id=pid,
+        patient_name="Testy McPatient",
+        disclosing_program="Matrix SUD program (synthetic)",
+        information="Diagnosis and dates of substance use disorder treatment",
+        recipients=(Recipient(kind=RecipientKind.PAYER, name="My health plans"),),
+        purposes=(Purpose.PAYMENT,),
+        purpose_description="Claims for payment",
+        expires_on=now.date().replace(year=now.year + 1),
+        signed_by="Testy McPatient",
+        signed_on=now.date(),
+        revocation_statement_given=True,
+        redisclosure_statement_given=True,
+        not_conditioned_statement_given=True,
+        recorded_by="test-harness",
+        recorded_at=now,
+    )
+    repo = Part2Repository(world.runtime.store.practice(practice_id), world.runtime.cipher)
+    world.system_write(practice_id, [repo.consent_op(consent)])
+    return {"patientId": pid, "consentId": consent.id}, {"version": 1}
+
+
+CONSENT_BODY = {
+    "disclosing_program": "Matrix SUD program (synthetic)",
+    "information": "Diagnosis and dates of substance use disorder treatment",
+    "recipients": [{"kind": "payer", "name": "My health plans and third-party payers"}],
+    "purposes": ["payment"],
+    "purpose_description": "Claims for payment of my treatment",
+    "expiration_event": "End of treatment",
+    "signed_by": "Testy McPatient",
+    "signed_on": "2026-01-02",
+    "statements_given": True,
+}
+TEAM_OR_PRACTICE = {
+    OW: (200, 200, 404),
+    A: (200, 200, 404),
+    CL: (200, 404, 404),
+    S: (200, 404, 404),
+}
+
 FACTOR = {"level": "low", "notes": ""}
 ASSESSMENT = {
     "version": 1,
@@ -140,6 +204,49 @@ ASSESSMENT = {
 TODAY = datetime.now(UTC).date().isoformat()
 
 CASES: list[Case] = [
+    # -- 42 CFR Part 2 --
+    Case(
+        "GET",
+        "/v1/patients/{patientId}/part2",
+        {**TEAM_OR_PRACTICE, B: (200, 200, 404), F: (200, 200, 404), P: (200, 404, 404)},
+        variants=PATIENT_VARIANTS,
+        target=patient_target(),
+        audit=("part2.read",),
+        patient_scoped=True,
+    ),
+    Case(
+        "PUT",
+        "/v1/patients/{patientId}/part2",
+        {**TEAM_OR_PRACTICE, S: 404},
+        variants=PATIENT_VARIANTS,
+        target=patient_target(lambda w, pid: {"part2": True, "program": "SUD program"}),
+        audit=("part2.label",),
+        patient_scoped=True,
+    ),
+    Case(
+        "POST",
+        "/v1/patients/{patientId}/part2/consents",
+        {
+            OW: (201, 201, 404),
+            A: (201, 201, 404),
+            F: (201, 201, 404),
+            CL: (201, 404, 404),
+            S: 404,
+        },
+        variants=PATIENT_VARIANTS,
+        target=patient_target(lambda w, pid: CONSENT_BODY),
+        audit=("part2.consent.record",),
+        patient_scoped=True,
+    ),
+    Case(
+        "POST",
+        "/v1/patients/{patientId}/part2/consents/{consentId}/revoke",
+        {**TEAM_OR_PRACTICE, S: 404, F: (200, 200, 404), P: (200, 404, 404)},
+        variants=PATIENT_VARIANTS,
+        target=consent_target,
+        audit=("part2.consent.revoke",),
+        patient_scoped=True,
+    ),
     # -- the business associate / vendor register --
     Case("GET", "/v1/vendors", {OW: 200, A: 200, C: 200}, audit=("vendor.read",)),
     Case(
