@@ -23,7 +23,14 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from benchmarks import booking, cold_init, gateway_roundtrip, inbox, reminder_sweep
+from benchmarks import (
+    booking,
+    cold_init,
+    gateway_roundtrip,
+    inbox,
+    reminder_sweep,
+    workflow_runner,
+)
 from benchmarks.common import ROOT, Figure, Options, Outcome
 
 # A new benchmark is one module with NAME and benchmark(options) -> Outcome, added here.
@@ -33,6 +40,7 @@ BENCHMARKS: dict[str, Callable[[Options], Outcome]] = {
     booking.NAME: booking.benchmark,
     reminder_sweep.NAME: reminder_sweep.benchmark,
     inbox.NAME: inbox.benchmark,
+    workflow_runner.NAME: workflow_runner.benchmark,
 }
 RESULTS = ROOT / "benchmarks" / "results" / "latest.json"
 _PACKAGES = ("boto3", "botocore", "aws-lambda-powertools", "pydantic", "uvicorn", "httpx")

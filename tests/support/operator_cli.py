@@ -27,6 +27,7 @@ _ENV_NAMES = (
     "TPM_AUDIT",
     "TPM_FILES",
     "TPM_NOTIFY",
+    "TPM_WORKFLOWS",
     "TPM_DATA_DIR",
     "TPM_ENV",
     "POWERTOOLS_SERVICE_NAME",

@@ -28,6 +28,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         cli_messaging,
         cli_reminders,
         cli_users,
+        cli_workflows,
     )
     from tpm.local.cli_common import run
 
@@ -51,6 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         cli_reminders,
         cli_billing,
         cli_messaging,
+        cli_workflows,
     ):
         module.register(sub)
 

@@ -8,6 +8,8 @@ Adapters are chosen from these URLs, never by `if local:` branches in domain cod
              (where the checkpoint signing key and the sealed checkpoint copies live)
   TPM_FILES  local:///abs/path/files | s3://<bucket>?kms_key=<arn>   (document files)
   TPM_VIDEO  local:// | chime://?region=<control region>   (telehealth media)
+  TPM_WORKFLOWS local://[/abs/checkout] | stepfunctions://?prefix=<state machine ARN prefix>
+             (state machines: the local runner, or Step Functions; tpm.adapters.workflows)
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ class Settings(BaseModel):
     notify_url: str = Field(default="outbox://")
     files_url: str = Field(default="local:///.tpm/files")
     video_url: str = Field(default="local://")
+    workflows_url: str = Field(default="local://")
 
     @field_validator("store_url")
     @classmethod
@@ -85,6 +88,13 @@ class Settings(BaseModel):
             raise ValueError("TPM_VIDEO must be local:// or chime://?region=...")
         return v
 
+    @field_validator("workflows_url")
+    @classmethod
+    def _workflows_scheme(cls, v: str) -> str:
+        if not (v.startswith("local://") or v.startswith("stepfunctions://?prefix=arn:")):
+            raise ValueError("TPM_WORKFLOWS must be local:// or stepfunctions://?prefix=<arn>")
+        return v
+
     @field_validator("keys_url")
     @classmethod
     def _keys_scheme(cls, v: str) -> str:
@@ -111,6 +121,7 @@ _ENV_NAMES = {
     "notify_url": "TPM_NOTIFY",
     "files_url": "TPM_FILES",
     "video_url": "TPM_VIDEO",
+    "workflows_url": "TPM_WORKFLOWS",
 }
 
 

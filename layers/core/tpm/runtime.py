@@ -17,6 +17,7 @@ from tpm.adapters.notify import Notifier, open_notifier
 from tpm.adapters.store import open_store
 from tpm.adapters.store.base import Store
 from tpm.adapters.video import VideoService, open_video
+from tpm.adapters.workflows import Workflows, open_workflows
 from tpm.clock import Clock, SystemClock
 from tpm.config import Settings, get_settings
 from tpm.security.audit import AuditTrail
@@ -37,6 +38,7 @@ class Runtime:
     files: FileStore
     video: VideoService
     archive: Archive  # the write-once audit archive (tpm.adapters.archive)
+    workflows: Workflows
     _verifier: TokenVerifier | None = None
 
     def verifier(self) -> TokenVerifier:
@@ -82,6 +84,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
         files=open_files(settings.files_url, cipher, region=settings.aws_region),
         video=open_video(settings.video_url, region=settings.aws_region),
         archive=open_archive(settings.audit_url, region=settings.aws_region),
+        workflows=open_workflows(settings.workflows_url, store, clock, region=settings.aws_region),
     )
 
 

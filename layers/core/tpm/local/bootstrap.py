@@ -48,6 +48,7 @@ def export_settings(settings: Settings) -> None:
     os.environ["TPM_FILES"] = settings.files_url
     os.environ["TPM_VIDEO"] = settings.video_url
     os.environ["TPM_NOTIFY"] = settings.notify_url
+    os.environ["TPM_WORKFLOWS"] = settings.workflows_url
     os.environ["TPM_DATA_DIR"] = str(settings.data_dir)
     os.environ["TPM_ENV"] = settings.environment
     os.environ["TPM_PORTAL_URL"] = settings.portal_url

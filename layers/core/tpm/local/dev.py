@@ -7,6 +7,7 @@ from pathlib import Path
 
 import uvicorn
 
+from tpm.adapters.workflows.local import LocalWorkflows
 from tpm.config import get_settings
 from tpm.local.authorizer import verify_bearer
 from tpm.local.bootstrap import (
@@ -21,6 +22,7 @@ from tpm.local.demo import credentials_table
 from tpm.local.gateway import LocalGateway
 from tpm.local.scheduler import LocalScheduler
 from tpm.local.server import create_asgi_app
+from tpm.local.workflow_runner import template_runner
 from tpm.runtime import build_runtime, set_runtime
 
 
@@ -37,13 +39,22 @@ def run_dev(*, host: str, port: int, data_dir: Path, root: Path) -> int:
     gateway.load_all()
     schedules = [s for spec in gateway.functions.values() for s in spec.schedules]
     scheduler = LocalScheduler(schedules, gateway.locked_handler)
+    # Step Functions, locally: every due execution resumes from its last committed
+    # transition, so a restart loses nothing (tpm.local.workflow_runner).
+    runner = None
+    if isinstance(runtime.workflows, LocalWorkflows):
+        runner = template_runner(runtime.workflows, runtime.store, gateway.locked_handler)
     app = create_asgi_app(gateway, root / "portal")
 
     print(_banner(host, port, settings.data_dir, demo.created, len(gateway.routes), schedules))
     scheduler.start()
+    if runner is not None:
+        runner.start(tick_seconds=0.5)
     try:
         uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
     finally:
+        if runner is not None:
+            runner.stop()
         scheduler.stop()
         runtime.store.close()
         print("tpm dev stopped; data kept in", settings.data_dir)
