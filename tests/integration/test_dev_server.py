@@ -36,7 +36,9 @@ def dev_server(data_dir: Path, project_root: Path) -> Iterator[tuple[str, subpro
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        # Generous: the first start hashes the demo passwords and imports every function,
+        # and CI machines are shared.
+        deadline = time.monotonic() + 90
         while True:
             try:
                 if httpx.get(f"{base}/v1/health", timeout=1).status_code == 200:
@@ -44,6 +46,8 @@ def dev_server(data_dir: Path, project_root: Path) -> Iterator[tuple[str, subpro
             except httpx.TransportError:
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
+                if proc.poll() is None:
+                    proc.kill()  # communicate() would otherwise wait for it forever
                 raise AssertionError(f"tpm dev did not start:\n{proc.communicate()[0]}")
             time.sleep(0.2)
         yield base, proc
