@@ -499,6 +499,7 @@ CASES: list[Case] = [
 # Each product area declares its routes in its own module (matrix_<area>.py), merged here.
 from matrix_compliance import CASES as _COMPLIANCE  # noqa: E402
 from matrix_documents import CASES as _DOCUMENTS  # noqa: E402
+from matrix_intake import CASES as _INTAKE  # noqa: E402
 from matrix_measures import CASES as _MEASURES  # noqa: E402
 from matrix_messaging import CASES as _MESSAGING  # noqa: E402
 from matrix_notes import CASES as _NOTES  # noqa: E402
@@ -515,3 +516,4 @@ CASES += _TEMPLATES
 CASES += _MESSAGING
 CASES += _TELEHEALTH
 CASES += _COMPLIANCE
+CASES += _INTAKE

@@ -54,6 +54,9 @@ class VersionEvent(StrEnum):
     RETURNED = "returned"
     COSIGNED = "cosigned"
     ADDENDED = "addended"  # an addendum was signed; the content is unchanged
+    # Intake form responses (tpm.services.intake_forms) share this version chain.
+    SUBMITTED = "submitted"
+    AMENDED = "amended"  # changed after submission (the patient during review, or staff)
 
 
 class _Frozen(BaseModel):

@@ -52,6 +52,7 @@ class TaskEvent:
     entered: str
     retry: int
     token: str | None
+    raw: dict[str, Any]  # the whole payload (a task's own parameters: "step", ...)
 
     @property
     def key(self) -> str:
@@ -89,6 +90,7 @@ def parse_event(event: Any) -> TaskEvent:
         entered=str(meta.get("entered", "")),
         retry=int(meta.get("retry", 0) or 0),
         token=token if isinstance(token, str) else None,
+        raw=event,
     )
 
 

@@ -406,9 +406,9 @@ class Interpreter:
     def _callback_task(self, t: Thread, state: dict[str, Any], outcome: Outcome | None) -> None:
         if t.phase in (ENTER, RETRY):
             t.phase, t.token, t.invoked, t.callback = TOKEN, self._token(t), False, None
-            seconds = state.get("TimeoutSeconds")
+            seconds = self._seconds(t, state, "TimeoutSeconds")
             t.timeout_at = _iso(self.now + timedelta(seconds=seconds)) if seconds else None
-            beat = state.get("HeartbeatSeconds")
+            beat = self._seconds(t, state, "HeartbeatSeconds")
             t.heartbeat_at = _iso(self.now + timedelta(seconds=beat)) if beat else None
             self._event("TaskScheduled", t)
             return
@@ -440,6 +440,16 @@ class Interpreter:
         self._event("TaskTimedOut", t, error=error)
         self._error(t, state, error, "The task did not report back in time.", from_task=True)
 
+    def _seconds(self, t: Thread, state: dict[str, Any], name: str) -> int | None:
+        """TimeoutSeconds / HeartbeatSeconds, or their Path form read from the state input."""
+        if name + "Path" in state:
+            value = select(state[name + "Path"], t.input, self.context(t))
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise StatesError(err.RUNTIME, f"{name}Path must select a positive integer.")
+            return value
+        value = state.get(name)
+        return value if isinstance(value, int) else None
+
     def record_callback(
         self, t: Thread, output: Any = None, error: str | None = None, cause: str = ""
     ) -> None:
@@ -452,7 +462,7 @@ class Interpreter:
             self._event("CallbackFailed", t, error=error)
 
     def heartbeat(self, t: Thread) -> None:
-        beat = self._state(t).get("HeartbeatSeconds")
+        beat = self._seconds(t, self._state(t), "HeartbeatSeconds")
         if beat:
             t.heartbeat_at = _iso(self.now + timedelta(seconds=beat))
 

@@ -174,7 +174,15 @@ def _state(
     for target in _targets(state):
         if target not in states:
             problems.append(f"{where}: Next {target!r} names no state in this scope")
-    for key in ("InputPath", "OutputPath", "ItemsPath", "SecondsPath", "TimestampPath"):
+    for key in (
+        "InputPath",
+        "OutputPath",
+        "ItemsPath",
+        "SecondsPath",
+        "TimestampPath",
+        "TimeoutSecondsPath",
+        "HeartbeatSecondsPath",
+    ):
         if isinstance(state.get(key), str):
             _path(state[key], f"{where}.{key}", problems)
     if isinstance(state.get("ResultPath"), str):
@@ -247,7 +255,8 @@ def _task(state: dict[str, Any], where: str, problems: list[str], house: bool) -
         if resource == LAMBDA_CALLBACK:
             if "$$.Task.Token" not in _dump(params):
                 problems.append(f"{where}: a callback task must pass $$.Task.Token")
-            if "TimeoutSeconds" not in state and "HeartbeatSeconds" not in state:
+            timeouts = ("TimeoutSeconds", "TimeoutSecondsPath", "HeartbeatSeconds")
+            if not any(k in state for k in timeouts):
                 problems.append(f"{where}: a callback task needs TimeoutSeconds (house rule)")
     elif not SUBSTITUTION.fullmatch(resource):
         problems.append(f"{where}: Resource must be a Lambda function ${{...}} or lambda:invoke")

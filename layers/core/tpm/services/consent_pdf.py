@@ -1,0 +1,55 @@
+"""A signed consent as a PDF: the consent document (its template, id, version and hash),
+what the patient filled in, and the e-signature evidence — who (verified identity), when,
+from which address and browser, and the content hash. Laid out with the note PDF's helpers
+(tpm.services.note_pdf), so consents and notes read alike."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from tpm.clock import to_rfc3339
+from tpm.domain.intake import Consent
+from tpm.domain.template_models import Template
+from tpm.domain.template_validation import schema_at
+from tpm.services.note_pdf import _at, _heading, _line, _text, _value
+
+
+def render_consent_pdf(
+    consent: Consent, template: Template, patient_name: str, date_of_birth: date
+) -> bytes:
+    from fpdf import FPDF  # first use only (see note_pdf)
+
+    pdf = FPDF(format="Letter")
+    pdf.set_title(_text(template.title))
+    pdf.set_author("tpm")
+    pdf.set_auto_page_break(auto=True, margin=18)
+    pdf.add_page()
+    _heading(pdf, template.title, 15)
+    if template.description:
+        pdf.multi_cell(0, 5, _text(template.description), new_x="LMARGIN", new_y="NEXT")
+    _line(pdf, f"Document: {template.id} version {template.version}")
+    _line(pdf, f"Document hash (SHA-256): {consent.document_hash}")
+    _line(pdf, f"Patient: {patient_name} (date of birth {date_of_birth.isoformat()})")
+    _line(pdf, f"Patient id: {consent.patient_id}   Consent id: {consent.id}")
+    pdf.ln(3)
+    for section in template.layout:
+        _heading(pdf, section.section, 12)
+        for path in section.fields:
+            value = _at(consent.content, path)
+            if value is None:
+                continue
+            subschema = schema_at(template.content_schema, path) or {}
+            _value(pdf, template, path, str(subschema.get("title") or path), value, 0)
+        pdf.ln(2)
+    _heading(pdf, "Electronic signature", 12)
+    _line(pdf, f"Signed by: {consent.signer_name} (portal account {consent.signer_user_id})")
+    _line(pdf, f"Identity verified: {to_rfc3339(consent.identity_verified_at)}")
+    _line(pdf, f"Signed at: {to_rfc3339(consent.signed_at)}")
+    _line(pdf, f"From address: {consent.source_ip or 'unknown'}")
+    _line(pdf, f"Browser: {consent.user_agent or 'unknown'}")
+    _line(pdf, f"Content hash (SHA-256): {consent.content_hash}")
+    if consent.revocable:
+        _line(
+            pdf, "This consent can be revoked at any time in the portal or by asking the practice."
+        )
+    return bytes(pdf.output())
