@@ -5,6 +5,7 @@ import { loadAccessLog, setUpAccessLog } from "./access.js";
 import { loadAppointments, loadCatalogue, onOpenVisit } from "./appointments.js";
 import { renderBookingChoices, setUpBooking } from "./booking.js";
 import { loadDocuments, setUpDocuments } from "./documents.js";
+import { loadIntake, resetIntake } from "./intake.js";
 import { loadMeasures, resetMeasures } from "./measures.js";
 import { loadProfile, setUpProfile } from "./profile.js";
 import { setUpRequest } from "./request.js";
@@ -26,6 +27,7 @@ function signedOut(message) {
   $("who").textContent = "";
   for (const id of ["upcoming", "past", "access-rows", "documents-list"]) $(id).replaceChildren();
   resetMeasures();
+  resetIntake();
   $("profile-form").reset();
   showError("");
   $("status").textContent = "";
@@ -51,6 +53,7 @@ async function enter() {
     loadAccessLog(),
     loadDocuments(),
     loadMeasures(),
+    loadIntake(),
   ]);
   renderBookingChoices();
   $("practice-name").textContent = (await practice).name;

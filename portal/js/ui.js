@@ -41,6 +41,10 @@ const MESSAGES = {
   conflict: "That time was just taken. Please pick another.",
   not_found: "That is no longer available.",
   forbidden: "This is not available in the portal. Please call the practice.",
+  identity_not_confirmed: "Those details do not match what the practice has on file. Please check them and try again.",
+  verification_locked: "Too many attempts. The practice has been asked to help you; you can also call them.",
+  document_changed: "This document was just updated. Please read it again before you sign.",
+  intake_step_not_open: "That step is not open right now. Please reload the page.",
 };
 
 const RULES = {

@@ -139,16 +139,21 @@ class IntakeService:
         ref = ctx.runtime.workflows.start(
             ctx.practice_id, WORKFLOW, f"{intake.id}-{intake.run}", workflow_input(intake, template)
         )
-        current = self.intakes.get(intake.id) or intake
-        if current.execution_id == ref.id:
-            return current
-        changed = current.bump(ctx.now(), execution_id=ref.id)
-        ctx.runtime.audit.write_with_audit(
-            ctx.store,
-            lambda: [self.intakes.put_op(changed)],
-            ctx.event("intake.workflow.start", KIND, intake.id, patient_id=intake.patient_id),
-        )
-        return changed
+        for _ in range(5):  # the workflow may already be moving the intake on
+            current = self.intakes.get(intake.id) or intake
+            if current.execution_id == ref.id:
+                return current
+            changed = current.bump(ctx.now(), execution_id=ref.id)
+            event = ctx.event(
+                "intake.workflow.start", KIND, intake.id, patient_id=intake.patient_id
+            )
+            try:
+                write_ops: list[Operation] = [self.intakes.put_op(changed)]
+                ctx.runtime.audit.write_with_audit(ctx.store, write_ops.copy, event)
+            except ConditionFailed:
+                continue
+            return changed
+        raise VersionConflict()
 
     def _invite(self, intake: Intake) -> None:
         """A portal invitation (or a fresh one), emailed to the address on file. A patient

@@ -1,0 +1,145 @@
+"""The intake checklist in the portal: a new patient confirms who they are (date of birth,
+then the one-time code from the outbox), fills in a PHQ-2, signs the SMS consent, uploads
+both sides of an insurance card, and after the clinician approves (through the API: the
+staff app's review screen is not built yet) the checklist is done."""
+
+from __future__ import annotations
+
+import io
+import re
+import time
+
+import httpx
+import pytest
+from conftest import PortalPatient
+from PIL import Image
+from playwright.sync_api import Page, expect
+from portal_api import ok, screenshot, serious_violations, sign_in, sign_in_portal, staff
+
+from tpm.security.principal import Role
+
+pytestmark = pytest.mark.e2e
+
+TEMPLATE = {
+    "version": 0,
+    "name": "Browser intake",
+    "forms": [{"key": "phq", "template_id": "phq2"}],
+    "consents": [{"key": "sms", "template_id": "electronic_communication_consent"}],
+    "insurance_card": True,
+    "appointment": False,
+}
+
+
+def card_png(colour: tuple[int, int, int]) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (320, 200), colour).save(out, format="PNG")
+    return out.getvalue()
+
+
+def wait_for(client: httpx.Client, step: str | None, status: str | None = None) -> dict:
+    deadline = time.monotonic() + 30
+    while True:
+        answer = client.get("/v1/me/intake")
+        if answer.status_code == 200:
+            data = answer.json()
+            if data["current_step"] == step and status in (None, data["status"]):
+                return dict(data)
+        elif step is None and answer.status_code == 404:
+            return {}
+        assert time.monotonic() < deadline, answer.text
+        time.sleep(0.3)
+
+
+def latest_code(portal_url: str) -> str:
+    page = httpx.get(f"{portal_url.rstrip('/')}/dev/outbox", timeout=30).text
+    found = re.findall(r"one-time code is (\d{6})", page)
+    assert found
+    return found[0]
+
+
+def test_a_patient_completes_the_intake_checklist(
+    page: Page, portal_url: str, new_patient: PortalPatient
+) -> None:
+    # GIVEN an intake template and an intake started by the patient's clinician
+    owner = staff(portal_url, Role.OWNER)
+    template = ok(owner.post("/v1/intake-templates", json=TEMPLATE))
+    clinician = staff(portal_url, Role.CLINICIAN)
+    desk = staff(portal_url, Role.FRONT_DESK)
+    clinician_id = ok(clinician.get("/v1/me"))["id"]
+    desk.post(f"/v1/patients/{new_patient.patient_id}/care-team", json={"user_id": clinician_id})
+    intake = ok(
+        clinician.post(
+            f"/v1/patients/{new_patient.patient_id}/intakes", json={"template_id": template["id"]}
+        )
+    )
+    me = sign_in(portal_url, new_patient.email, new_patient.password)
+    wait_for(me, "identity")
+
+    # WHEN the patient signs in and confirms who they are
+    sign_in_portal(page, new_patient.email, new_patient.password)
+    section = page.get_by_role("region", name="Getting started")
+    expect(section.get_by_text("Confirm who you are: to do now")).to_be_visible()
+    assert serious_violations(page) == []
+    section.get_by_label("Date of birth").fill("1985-05-05")
+    section.get_by_role("button", name="Send me a code").click()
+    section.get_by_label("One-time code").fill(latest_code(portal_url))
+    section.get_by_role("button", name="Confirm").click()
+    expect(page.get_by_role("status")).to_contain_text("identity is confirmed")
+    expect(section.get_by_text("Fill in your forms: to do now")).to_be_visible()
+
+    # AND fills in the PHQ-2
+    section.get_by_role("button", name=re.compile("^Fill in PHQ-2")).click()
+    form = section.get_by_role("form", name=re.compile("PHQ-2"))
+    form.get_by_label("Date completed").fill("2026-12-06")
+    form.get_by_label("Little interest or pleasure in doing things").select_option("1")
+    form.get_by_label("Feeling down, depressed, or hopeless").select_option("0")
+    assert serious_violations(page) == []
+    form.get_by_role("button", name="Submit").click()
+    expect(page.get_by_role("status")).to_contain_text("Sent")
+    expect(section.get_by_text("Read and sign the consents: to do now")).to_be_visible()
+
+    # AND signs the consent
+    section.get_by_role("button", name=re.compile("^Read and sign")).click()
+    form = section.get_by_role("form", name="Consent to electronic communication")
+    form.get_by_role("group", name="Text messages for").get_by_label("reminders").check()
+    form.get_by_label("I understand email and text are not encrypted end to end").check()
+    form.get_by_label("Electronic messages are not monitored for emergencies").check()
+    signature = form.get_by_role("group", name="Signature")
+    signature.get_by_label("Name of person signing").fill("Robin Synthetic")
+    signature.get_by_label("Signing as").select_option("self")
+    signature.get_by_label("Date signed").fill("2026-12-06")
+    form.get_by_label("Type your full name").fill("Robin Synthetic")
+    form.get_by_label("I have read this document").check()
+    screenshot(page, "intake-consent")
+    assert serious_violations(page) == []
+    form.get_by_role("button", name="Sign").click()
+    expect(page.get_by_role("status")).to_contain_text("Signed")
+    expect(section.get_by_text("Add your insurance card: to do now")).to_be_visible()
+
+    # AND uploads both sides of the insurance card
+    section.get_by_label(re.compile("^Card front")).set_input_files(
+        {"name": "front.png", "mimeType": "image/png", "buffer": card_png((10, 80, 160))}
+    )
+    section.get_by_label(re.compile("^Card back")).set_input_files(
+        {"name": "back.png", "mimeType": "image/png", "buffer": card_png((160, 80, 10))}
+    )
+    section.get_by_role("button", name="Upload").click()
+    expect(page.get_by_role("status")).to_contain_text("card was uploaded")
+    expect(section).to_contain_text("Your clinician is reviewing")
+    screenshot(page, "intake-review")
+
+    # THEN the clinician sees everything and approves; the checklist is done
+    detail = ok(clinician.get(f"/v1/intakes/{intake['id']}"))
+    assert [f["key"] for f in detail["forms"]] == ["phq"]
+    assert detail["consents"][0]["status"] == "signed"
+    assert {c["side"] for c in detail["insurance_cards"]} == {"front", "back"}
+    approve = {"version": detail["intake"]["version"], "decision": "approve"}
+    ok(clinician.post(f"/v1/intakes/{intake['id']}/review", json=approve))
+    wait_for(me, None)
+    # (signing in again shows the portal without the checklist)
+    page.get_by_role("button", name="Sign out").click()
+    sign_in_portal(page, new_patient.email, new_patient.password)
+    expect(page.get_by_role("heading", name="Appointments")).to_be_visible()
+    expect(page.locator("#intake")).to_be_hidden()
+    documents = ok(me.get("/v1/me/documents"))["items"]
+    assert any(d["content_type"] == "application/pdf" for d in documents)
