@@ -218,7 +218,7 @@ def test_a_stalled_step_reminds_then_goes_to_the_staff_queue(world: IntakeWorld)
     assert queue[0]["status"] == "stalled"
     # Staff resend the invitation: the intake resumes and the patient can go on.
     resumed = world.ok(FD, "POST", f"/v1/intakes/{intake_id}/resend-invitation")
-    assert resumed["status"] == "in_progress"
+    assert resumed["status"] == "invited"  # identity is still to confirm
     world.run()
     verify(world)
     assert world.ok(P, "GET", "/v1/me/intake")["current_step"] == "forms"
@@ -246,3 +246,25 @@ def test_staff_cancel_and_restart(world: IntakeWorld) -> None:
     assert cancelled["status"] == "cancelled"
     status, _ = world.call(P, "GET", "/v1/me/intake")
     assert status == 404
+
+
+def test_too_many_wrong_dates_of_birth_lock_until_staff_help(world: IntakeWorld) -> None:
+    intake_id = start(world)
+    for attempt in range(5):
+        status, error = world.call(
+            P, "POST", "/v1/me/intake/identity", {"date_of_birth": "1970-01-01"}
+        )
+        expected = "verification_locked" if attempt == 4 else "identity_not_confirmed"
+        assert error["error"]["code"] == expected, attempt
+    # Locked: even the right date is refused, and the intake waits in the staff queue.
+    status, error = world.call(P, "POST", "/v1/me/intake/identity", {"date_of_birth": "1990-01-01"})
+    assert (status, error["error"]["code"]) == (409, "verification_locked")
+    assert world.ok(FD, "GET", "/v1/intakes")["items"][0]["status"] == "stalled"
+    actions = [r for a, _, r in audit_actions(world) if a == "intake.self.verify"]
+    assert actions.count("dob_mismatch") == 4
+    assert actions.count("dob_locked") == 1
+    # Staff resend the invitation: the lock is lifted and the patient verifies.
+    world.ok(FD, "POST", f"/v1/intakes/{intake_id}/resend-invitation")
+    world.run()
+    verify(world)
+    assert world.ok(P, "GET", "/v1/me/intake")["current_step"] == "forms"

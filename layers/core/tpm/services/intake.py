@@ -329,10 +329,13 @@ class IntakeService:
 
     def _resume(self, access: Access, intake: Intake) -> Intake:
         ctx = self.ctx
-        changed = intake.bump(
-            ctx.now(), status=IntakeStatus.IN_PROGRESS, stalled_at=None, reminders_sent=0
+        status = (
+            IntakeStatus.INVITED
+            if intake.identity_verified_at is None
+            else IntakeStatus.IN_PROGRESS
         )
-        self._commit(access, intake, changed, "resumed")
+        changed = intake.bump(ctx.now(), status=status, stalled_at=None, reminders_sent=0)
+        self._commit(access, intake, changed, "resumed", self._unlock(intake))
         answer(ctx, intake.id, "staff", {"action": "resume"})
         return changed
 
@@ -371,7 +374,7 @@ class IntakeService:
             reminders_sent=0,
             execution_id=None,
         )
-        self._commit(access, intake, changed, "restarted")
+        self._commit(access, intake, changed, "restarted", self._unlock(intake))
         return self._run(changed, self.template_of(changed))
 
     # ---- form responses: history, diff, staff amendment ------------------------------------
@@ -455,6 +458,22 @@ class IntakeService:
         return form
 
     # ---- helpers --------------------------------------------------------------------------
+
+    def _unlock(self, intake: Intake) -> list[Operation]:
+        """Staff help a patient whose identity check locked: a fresh set of attempts."""
+        v = self.intakes.verification(intake.id)
+        if v is None or v.locked_at is None:
+            return []
+        fresh = v.model_copy(
+            update={
+                "dob_attempts": 0,
+                "code_attempts": 0,
+                "code_hash": None,
+                "locked_at": None,
+                "version": v.version + 1,
+            }
+        )
+        return [self.intakes.verification_op(fresh)]
 
     @staticmethod
     def _check(intake: Intake, version: int) -> None:

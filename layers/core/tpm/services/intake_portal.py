@@ -190,11 +190,11 @@ class PatientIntake:
         """Checks the date of birth; on a match sends a code and returns the channel."""
         ctx = self.ctx
         access, intake, _ = self._mine("intake.self.verify")
-        self._open(intake, Step.IDENTITY)
-        patient = self._patient(intake.patient_id)
         v = self.intakes.verification(intake.id) or Verification(intake_id=intake.id, version=0)
         if v.locked_at is not None:
             raise VerificationLocked()
+        self._open(intake, Step.IDENTITY)
+        patient = self._patient(intake.patient_id)
         now = ctx.now()
         if given != patient.date_of_birth:
             attempts = v.dob_attempts + 1
@@ -215,7 +215,6 @@ class PatientIntake:
                 )
             self._write(access, intake, ops, "dob_locked" if locked else "dob_mismatch")
             if locked:
-                answer(ctx, intake.id, Step.IDENTITY.value, {"locked": True})
                 raise VerificationLocked()
             raise IdentityNotConfirmed(attempts_left=MAX_DOB_ATTEMPTS - attempts)
         code = f"{secrets.randbelow(1_000_000):06d}"
@@ -248,12 +247,12 @@ class PatientIntake:
     def verify_code(self, code: str) -> Intake:
         ctx = self.ctx
         access, intake, _ = self._mine("intake.self.verify")
-        self._open(intake, Step.IDENTITY)
         v = self.intakes.verification(intake.id)
+        if v is not None and v.locked_at is not None:
+            raise VerificationLocked()
+        self._open(intake, Step.IDENTITY)
         if v is None or v.code_hash is None or v.code_sent_at is None:
             raise IntakeNotOpen(reason="no_code_sent")
-        if v.locked_at is not None:
-            raise VerificationLocked()
         now = ctx.now()
         expired = now - v.code_sent_at > timedelta(seconds=CODE_TTL_SECONDS)
         good = not expired and hmac.compare_digest(v.code_hash, code_hash(intake.id, code))

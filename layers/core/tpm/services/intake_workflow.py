@@ -166,6 +166,8 @@ class IntakeWorkflow:
         if self._stale(intake):
             return {"stalled": False}
         now = self.runtime.clock.now()
+        if intake.status == IntakeStatus.STALLED:  # e.g. identity verification locked
+            return {"stalled": True}
         if intake.reminders_sent >= template.reminders_before_stall:
             changed = intake.bump(now, status=IntakeStatus.STALLED, stalled_at=now)
             result = {"stalled": True}
