@@ -123,7 +123,7 @@ class ConsentService:
             created_at=now,
             updated_at=now,
         )
-        ctx.runtime.files.put(ctx.practice_id, document.id, pdf)
+        ctx.runtime.files.put(ctx.practice_id, document.id, pdf, guard=ctx.outbound)
         consent = consent.model_copy(update={"document_id": document.id})
         ops: list[Operation] = [
             self.intakes.consent_op(consent),

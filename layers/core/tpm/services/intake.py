@@ -186,6 +186,7 @@ class IntakeService:
             subject=fill(INVITATION_SUBJECT, **values),
             text=fill(INVITATION_BODY, **values, portal_link=link_url),
             intake_id=intake.id,
+            guard=ctx.outbound,
         )
         ctx.runtime.audit.write_with_audit(
             ctx.store,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from tpm.adapters.outbound import OutboundGuard
 from tpm.adapters.store.base import Operation
 from tpm.domain.patients import Patient
 from tpm.repositories.reminders import OutboxRepository
@@ -57,15 +58,16 @@ def send(
     subject: str | None,
     text: str,
     intake_id: str,
+    guard: OutboundGuard,
 ) -> Operation:
     """Deliver now and return the outbox row to write with the change that caused it."""
     to = patient.email if channel == "email" else patient.phone
     if not to:
         raise ValueError("no address for this channel")
     if channel == "email":
-        provider_id = runtime.notifier.send_email(to, subject or "", text)
+        provider_id = runtime.notifier.send_email(to, subject or "", text, guard=guard)
     else:
-        provider_id = runtime.notifier.send_sms(to, text)
+        provider_id = runtime.notifier.send_sms(to, text, guard=guard)
     outbox = OutboxRepository(store_practice, runtime.cipher)  # type: ignore[arg-type]
     return outbox.record_op(
         at=runtime.clock.now(),

@@ -231,6 +231,7 @@ class PatientIntake:
             subject=fill(CODE_SUBJECT, **values) if channel == "email" else None,
             text=fill(CODE_BODY if channel == "email" else CODE_SMS, **values),
             intake_id=intake.id,
+            guard=ctx.outbound,
         )
         nv = v.model_copy(
             update={
@@ -402,7 +403,7 @@ class PatientIntake:
             created_at=now,
             updated_at=now,
         )
-        ctx.runtime.files.put(ctx.practice_id, document.id, image.data)
+        ctx.runtime.files.put(ctx.practice_id, document.id, image.data, guard=ctx.outbound)
         ops: list[Operation] = [
             DocumentRepository(ctx.store, ctx.runtime.cipher).create_op(document),
             self.intakes.card_op(intake.patient_id, side, document.id, now, ctx.principal.user_id),

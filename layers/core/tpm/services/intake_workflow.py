@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from functools import cached_property
 from typing import Any
 
 from tpm.adapters.store.base import ConditionFailed, Operation, PracticeStore
@@ -30,6 +31,7 @@ from tpm.repositories.users import UserRepository
 from tpm.runtime import Runtime
 from tpm.security.audit_chain import AuditEvent
 from tpm.security.principal import SystemActor
+from tpm.services.agreements import AgreementGuard
 from tpm.services.intake_messages import (
     REMINDER_BODY,
     REMINDER_SMS,
@@ -64,6 +66,11 @@ class IntakeWorkflow:
         if template is None:
             raise NotFound()
         return intake, template
+
+    @cached_property
+    def guard(self) -> AgreementGuard:
+        actor = SystemActor(ACTOR, self.event.practice_id, self.event.key)
+        return AgreementGuard(self.runtime, self.store, actor)
 
     def _audit(self, action: str, intake: Intake, reason: str | None = None) -> AuditEvent:
         actor = SystemActor(ACTOR, self.event.practice_id, self.event.key)
@@ -216,6 +223,7 @@ class IntakeWorkflow:
             subject=subject,
             text=text,
             intake_id=intake.id,
+            guard=self.guard,
         )
 
     def _tell_reviewers(self, intake: Intake) -> None:
@@ -229,7 +237,9 @@ class IntakeWorkflow:
         for user_id in StoreRelationships(self.store).care_team(intake.patient_id):
             user = users.get(user_id)
             if user is not None and user.email:
-                self.runtime.notifier.send_email(user.email, STAFF_SUBJECT, text)
+                self.runtime.notifier.send_email(
+                    user.email, STAFF_SUBJECT, text, guard=self.guard, carries_phi=False
+                )
 
     def finish(self, outcome: str) -> dict[str, Any]:
         """completed (every step done), abandoned (stalled and never resumed) or failed."""
