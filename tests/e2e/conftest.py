@@ -15,6 +15,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,13 +76,10 @@ class DevServer:
     data_dir: Path
 
 
-@pytest.fixture(scope="session")
-def dev_server(
-    chromium_path: str, tmp_path_factory: pytest.TempPathFactory, project_root: Path
-) -> Iterator[DevServer]:
-    """One `tpm dev` per test worker, on a free port with its own data dir."""
+@contextmanager
+def start_dev_server(home: Path, project_root: Path) -> Iterator[DevServer]:
+    """A `tpm dev` on a free port with its own data dir under `home`."""
     port = _free_port()
-    home = tmp_path_factory.mktemp("portal")
     data_dir = home / "data"
     # The server's output goes to a file: an undrained pipe fills up and blocks the server.
     log_path = home / "tpm-dev.log"
@@ -127,6 +125,15 @@ def dev_server(
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+@pytest.fixture(scope="session")
+def dev_server(
+    chromium_path: str, tmp_path_factory: pytest.TempPathFactory, project_root: Path
+) -> Iterator[DevServer]:
+    """One `tpm dev` per test worker, on a free port with its own data dir."""
+    with start_dev_server(tmp_path_factory.mktemp("portal"), project_root) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

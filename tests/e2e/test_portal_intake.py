@@ -8,10 +8,12 @@ from __future__ import annotations
 import io
 import re
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
-from conftest import PortalPatient
+from conftest import DevServer, PortalPatient, start_dev_server
 from PIL import Image
 from playwright.sync_api import Page, expect
 from portal_api import ok, screenshot, serious_violations, sign_in, sign_in_portal, staff
@@ -19,6 +21,22 @@ from portal_api import ok, screenshot, serious_violations, sign_in, sign_in_port
 from tpm.security.principal import Role
 
 pytestmark = pytest.mark.e2e
+
+
+# A server of its own: the intake needs the owner (whose MFA enrolment the shared server's
+# other tests rely on doing first) and sends codes that would show in their outbox counts.
+@pytest.fixture(scope="module")
+def dev_server(
+    chromium_path: str, tmp_path_factory: pytest.TempPathFactory, project_root: Path
+) -> Iterator[DevServer]:
+    with start_dev_server(tmp_path_factory.mktemp("intake"), project_root) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def portal_url(dev_server: DevServer) -> str:
+    return dev_server.base
+
 
 TEMPLATE = {
     "version": 0,
