@@ -77,6 +77,14 @@ class ChallengeOut(BaseModel):
     expires_in: int
 
 
+class PermissionsOut(BaseModel):
+    roles: list[str]
+    actions: dict[str, list[str]] = Field(
+        description="Every action the caller's roles hold, with its scopes (practice, "
+        "care_team, supervisees, self). A hint for screens: every call is still checked."
+    )
+
+
 class TotpOut(BaseModel):
     secret: str
     otpauth_uri: str
@@ -167,6 +175,16 @@ def reauthenticate(body: ReauthIn) -> Response[str]:
 @app.get("/v1/me", summary="The signed-in user", tags=TAGS)
 def me() -> UserView:
     return UserView.of(AccountService(service_context(app, enrolment_route=True)).me())
+
+
+@app.get(
+    "/v1/me/permissions",
+    summary="My effective permissions (from the permission table)",
+    tags=TAGS,
+)
+def my_permissions() -> PermissionsOut:
+    result = AccountService(service_context(app, enrolment_route=True)).permissions()
+    return PermissionsOut(roles=result.roles, actions=result.actions)
 
 
 @app.get("/v1/me/sessions", summary="My sessions", tags=TAGS)

@@ -277,6 +277,7 @@ CASES: list[Case] = [
         audit=("auth.reauthenticate",),
     ),
     Case("GET", "/v1/me", every(200), audit=("self.read",)),
+    Case("GET", "/v1/me/permissions", every(200), audit=("self.read",)),
     Case("GET", "/v1/me/sessions", every(200), audit=("self.sessions",)),
     Case(
         "POST",

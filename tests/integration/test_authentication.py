@@ -31,6 +31,7 @@ from tpm.repositories.users import UserRepository
 from tpm.runtime import Runtime, build_runtime, set_runtime
 from tpm.security import passwords
 from tpm.security.audit_chain import AuditEvent
+from tpm.security.policy import permission_table
 from tpm.security.principal import Role, SystemActor
 from tpm.security.tokens import StaticJwks
 from tpm.services.practices import create_practice
@@ -176,6 +177,33 @@ def test_signed_in_user_reaches_the_api(api: Api) -> None:
     me = api.call("GET", "/v1/me", token)
     assert me.status == 200, me.body
     assert json.loads(me.body)["id"] == user.id
+
+
+def test_effective_permissions_are_the_permission_table_rows_of_the_callers_roles(
+    api: Api,
+) -> None:
+    # GIVEN a clinician and a front-desk user
+    api.add_user(Role.CLINICIAN, "casey@example.test")
+    api.add_user(Role.FRONT_DESK, "frankie@example.test")
+    table = permission_table()
+    for email, role in (
+        ("casey@example.test", Role.CLINICIAN),
+        ("frankie@example.test", Role.FRONT_DESK),
+    ):
+        # WHEN each asks what they may do
+        token = api.sign_in(email, PASSWORD)
+        response = api.call("GET", "/v1/me/permissions", token)
+        assert response.status == 200, response.body
+        body = json.loads(response.body)
+        # THEN the answer is exactly their role's grants, with scopes
+        assert body["roles"] == [role.value]
+        expected = {
+            action: sorted(s.value for s in scopes) for action, scopes in table.grants[role].items()
+        }
+        assert body["actions"] == expected
+    # AND the grants differ where the roles do (a hint the staff app builds its menus from)
+    assert "note.create" in table.grants[Role.CLINICIAN]
+    assert "note.create" not in table.grants[Role.FRONT_DESK]
 
 
 def test_wrong_password_and_unknown_user_fail_alike(api: Api) -> None:

@@ -8,11 +8,22 @@ from tpm.domain.sessions import Session
 from tpm.domain.users import User
 from tpm.errors import Conflict, NotFound, Unauthenticated, ValidationFailed
 from tpm.security import mfa, passwords
+from tpm.security.policy import permission_table
 from tpm.services.authentication import SignInAtProvider
 from tpm.services.context import ServiceContext
 from tpm.services.practices import get_practice
 from tpm.services.request_auth import require_recent_mfa
 from tpm.services.users import revoke_session
+
+
+@dataclass(frozen=True)
+class EffectivePermissions:
+    """What the signed-in user's roles hold in the permission table: action -> scopes.
+    A client shows only what this allows; the API still checks every call (and the
+    relationship scopes per record), so this is a hint for screens, never a guard."""
+
+    roles: list[str]
+    actions: dict[str, list[str]]
 
 
 @dataclass(frozen=True)
@@ -33,6 +44,18 @@ class AccountService:
         user = self._me()
         self.ctx.record(access, "user", user.id)
         return user
+
+    def permissions(self) -> EffectivePermissions:
+        principal = self.ctx.principal
+        access = self.ctx.authorize("self.read", resource_kind="user", user_id=principal.user_id)
+        table = permission_table()
+        actions: dict[str, list[str]] = {}
+        for action in sorted(table.actions):
+            scopes = table.scopes(principal.roles, action)
+            if scopes:
+                actions[action] = sorted(scope.value for scope in scopes)
+        self.ctx.record(access, "user", principal.user_id, reason_code="permissions")
+        return EffectivePermissions(roles=sorted(r.value for r in principal.roles), actions=actions)
 
     def sessions(self) -> list[Session]:
         access = self.ctx.authorize(
