@@ -29,6 +29,7 @@ from benchmarks import (
     gateway_roundtrip,
     inbox,
     reminder_sweep,
+    staff_bundle,
     workflow_runner,
 )
 from benchmarks.common import ROOT, Figure, Options, Outcome
@@ -41,6 +42,7 @@ BENCHMARKS: dict[str, Callable[[Options], Outcome]] = {
     reminder_sweep.NAME: reminder_sweep.benchmark,
     inbox.NAME: inbox.benchmark,
     workflow_runner.NAME: workflow_runner.benchmark,
+    staff_bundle.NAME: staff_bundle.benchmark,
 }
 RESULTS = ROOT / "benchmarks" / "results" / "latest.json"
 _PACKAGES = ("boto3", "botocore", "aws-lambda-powertools", "pydantic", "uvicorn", "httpx")

@@ -1,6 +1,6 @@
 // "Who looked at my record": the practice's access log for the signed-in patient.
 
-import { call } from "./api.js";
+import { call } from "../shared/api.js";
 import { $, busy, el, formatWhen } from "./ui.js";
 
 let cursor = null;

@@ -1,6 +1,6 @@
 // Upcoming and past appointments; cancelling one (with a reason) or moving it to a free time.
 
-import { call } from "./api.js";
+import { call } from "../shared/api.js";
 import { fillSlots, loadSlots, slotsMessage } from "./slots.js";
 import { $, announce, busy, el, formatWhen, localDate } from "./ui.js";
 

@@ -1,7 +1,7 @@
 // Online booking within the practice's rules: a self-bookable service, a clinician the
 // patient already sees, a free slot. The API enforces the rules; this only offers choices.
 
-import { call } from "./api.js";
+import { call } from "../shared/api.js";
 import { catalogue, loadAppointments } from "./appointments.js";
 import { fillSlots, loadSlots, slotsMessage } from "./slots.js";
 import { $, announce, busy, el, formatDay, formatTime, localDate, showError } from "./ui.js";

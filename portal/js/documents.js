@@ -3,7 +3,7 @@
 // call as everything else) and are saved through a Blob and a short-lived object URL, so
 // no document ever has a URL of its own that could be shared, cached or logged.
 
-import { call } from "./api.js";
+import { call } from "../shared/api.js";
 import { $, announce, busy, el, formatWhen } from "./ui.js";
 
 let cursor = null;

@@ -1,6 +1,6 @@
 // The portal's entry point: switches between sign-in and the signed-in view.
 
-import { call, forget, logout, whenSessionEnds } from "./api.js";
+import { call, forget, logout, whenSessionEnds } from "../shared/api.js";
 import { loadAccessLog, setUpAccessLog } from "./access.js";
 import { loadAppointments, loadCatalogue, onOpenVisit } from "./appointments.js";
 import { renderBookingChoices, setUpBooking } from "./booking.js";

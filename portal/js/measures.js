@@ -4,7 +4,7 @@
 // the result (see tpm/services/measures.py). Answers are not watched as they arrive, so the
 // form says where to get help now.
 
-import { call } from "./api.js";
+import { call } from "../shared/api.js";
 import { $, announce, busy, el, formatWhen, showError } from "./ui.js";
 
 const CRISIS =

@@ -1,7 +1,7 @@
 // Contact details and reminder preferences: the only parts of their record a patient may
 // change. Every save sends the version it loaded (409 if the office changed it meanwhile).
 
-import { call } from "./api.js";
+import { call } from "../shared/api.js";
 import { $, announce, busy, formatWhen, showError } from "./ui.js";
 
 const GROUPS = {

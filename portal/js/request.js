@@ -1,7 +1,7 @@
 // "Request an appointment" for people who are not patients yet: the public request API, with
 // only what the practice needs to call back (no reason for the visit: minimum necessary).
 
-import { practiceSlug, publicCall } from "./api.js";
+import { practiceSlug, publicCall } from "../shared/api.js";
 import { $, announce, busy } from "./ui.js";
 
 function showRequest(open) {

@@ -1,6 +1,6 @@
 // Sign-in: email + password, then a TOTP (or recovery) code when the account has MFA.
 
-import { login, practiceSlug, verifyMfa } from "./api.js";
+import { login, practiceSlug, verifyMfa } from "../shared/api.js";
 import { $, busy, showError } from "./ui.js";
 
 let challenge = "";

@@ -1,7 +1,7 @@
 // Free times for a clinician and service, shared by booking and rescheduling so both offer
 // the same choices the same way.
 
-import { call } from "./api.js";
+import { call } from "../shared/api.js";
 import { el, formatDay, formatTime } from "./ui.js";
 
 export const SPAN_DAYS = 14; // the slots API serves up to 31 days per request

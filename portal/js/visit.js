@@ -2,7 +2,7 @@
 // connection check, the patient's location, the waiting room, then the session. Loaded
 // with import() when someone opens a visit, never with the portal itself.
 
-import { ApiError, call, guestCall } from "./api.js";
+import { ApiError, call, guestCall } from "../shared/api.js";
 import { $, announce, describe, el, showError } from "./ui.js";
 import { VisitSession, localStream } from "./visit-session.js";
 

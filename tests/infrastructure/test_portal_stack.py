@@ -262,6 +262,24 @@ def test_the_other_security_headers_agree_too(stack: Template) -> None:
     assert security["ReferrerPolicy"]["ReferrerPolicy"] == PORTAL_HEADERS["Referrer-Policy"]
 
 
+def test_the_staff_app_is_served_from_the_same_distribution_with_the_same_headers(
+    stack: Template,
+) -> None:
+    # One distribution, one default behaviour: /staff/ gets the portal's response headers
+    config = distribution(stack)
+    default = config["DefaultCacheBehavior"]
+    assert default["ResponseHeadersPolicyId"] == {"Ref": "SecurityHeaders"}
+    assert not any(b["PathPattern"].startswith("/staff") for b in config["CacheBehaviors"])
+    # and its index document through the viewer-request function
+    (association,) = default["FunctionAssociations"]
+    assert association["EventType"] == "viewer-request"
+    assert association["FunctionARN"] == {"Fn::GetAtt": ["IndexRewrite", "FunctionARN"]}
+    code = stack["Resources"]["IndexRewrite"]["Properties"]["FunctionCode"]
+    assert '"/staff/"' in code
+    assert '"index.html"' in code
+    assert (ROOT / "portal" / "staff" / "index.html").is_file()
+
+
 def test_the_stack_refuses_regions_other_than_us_east_1(stack: Template) -> None:
     assertion = stack["Rules"]["OnlyInUsEast1"]["Assertions"][0]["Assert"]
     assert assertion == {"Fn::Equals": [{"Ref": "AWS::Region"}, "us-east-1"]}

@@ -104,3 +104,18 @@ def test_over_target_is_a_verdict_and_results_are_written(tmp_path: Path) -> Non
     assert saved["quick"] is True
     assert saved["machine"]["cpu_count"] > 0
     assert saved["benchmarks"]["demo"]["figures"][0]["ratio"] == 4.0
+
+
+def test_staff_bundle_follows_static_imports_and_lists_lazy_screens() -> None:
+    from benchmarks import staff_bundle
+
+    outcome = staff_bundle.benchmark(Options(root=ROOT))
+    assert outcome.failures == []
+    initial = outcome.figures[0]
+    assert initial.subject.startswith("staff app initial JS")
+    # the shell is measured (the shared client among it) and screens load on first use
+    assert 1 < initial.measured.median <= staff_bundle.BUDGET_KB
+    assert initial.verdict == "PASS"
+    lazy = outcome.details["lazy_kb"]
+    assert "staff/js/screens/patients/search.js" in lazy
+    assert all(kb >= 0 for kb in lazy.values())

@@ -70,6 +70,7 @@ def _banner(
             "",
             f"  tpm dev — {DEMO_NAME} ({first}; everything in it is synthetic)",
             f"  portal   http://{host}:{port}/",
+            f"  staff    http://{host}:{port}/staff/   (the staff web app)",
             f"  API      http://{host}:{port}/v1/health   (OpenAPI: /v1/openapi.json)",
             f"  data     {data_dir}  (SQLite + local keys, mode 0600)",
             f"  routes   {routes} from template.yaml; {len(schedules)} schedule(s)",

@@ -1,4 +1,5 @@
-"""`tpm dev`'s HTTP server: the portal at /, the API through the local gateway.
+"""`tpm dev`'s HTTP server: the static site (portal/: the patient portal at /, the staff
+app at /staff/, their shared modules at /shared/), the API through the local gateway.
 
 Starlette gives us static files and an ASGI app; every /v1 request becomes an API Gateway
 proxy event for the same handler Lambda would run (tpm.local.gateway).

@@ -1,0 +1,9 @@
+// Every area of the staff app registers its routes here: ONE import line per area. To add
+// a screen, add routes to your area's file in ./areas/ (or a new area file and its import
+// line below) — see docs/staff-app.md. Screens load on first use (dynamic import).
+
+import account from "./areas/account.js";
+import home from "./areas/home.js";
+import patients from "./areas/patients.js";
+
+export const AREAS = [home, patients, account];

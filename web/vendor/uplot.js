@@ -1,0 +1,2 @@
+// uPlot: the measure series chart (canvas; no inline styles or scripts).
+export { default } from "uplot";
