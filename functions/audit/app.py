@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import BaseModel, Field
@@ -76,11 +76,27 @@ def audit_events(
     user_id: IdFilter = None,
     from_: Annotated[datetime | None, Query(alias="from")] = None,
     to: TimeFilter = None,
+    action: Annotated[
+        str | None,
+        Query(
+            pattern=r"^[a-z_]+(\.[a-z_]+)*\.?$",
+            max_length=80,
+            description='An action ("note.sign") or, ending in ".", a prefix ("note.").',
+        ),
+    ] = None,
+    outcome: Annotated[Literal["allowed", "denied", "error"] | None, Query()] = None,
     limit: Limit = 25,
     cursor: Cursor = None,
 ) -> Page[AuditEventView]:
     page = ComplianceService(service_context(app)).events(
-        patient_id=patient_id, user_id=user_id, start=from_, end=to, limit=limit, cursor=cursor
+        patient_id=patient_id,
+        user_id=user_id,
+        start=from_,
+        end=to,
+        limit=limit,
+        cursor=cursor,
+        action=action,
+        outcome=outcome,
     )
     items = [AuditEventView.model_validate(e.model_dump(mode="json")) for e in page.events]
     return Page[AuditEventView](items=items, next_cursor=page.next_cursor)

@@ -53,7 +53,8 @@ def enrol_in_app(page: Page, email: str) -> list[str]:
 
 
 def check_axe(page: Page) -> None:
-    assert serious_violations(page) == [], "axe found serious or critical problems"
+    problems = serious_violations(page)
+    assert problems == [], f"axe found serious or critical problems: {problems}"
 
 
 def shoot(page: Page, name: str) -> None:

@@ -3,7 +3,8 @@
 // line below) — see docs/staff-app.md. Screens load on first use (dynamic import).
 
 import account from "./areas/account.js";
+import compliance from "./areas/compliance.js";
 import home from "./areas/home.js";
 import patients from "./areas/patients.js";
 
-export const AREAS = [home, patients, account];
+export const AREAS = [home, patients, compliance, account];

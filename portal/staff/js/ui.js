@@ -52,9 +52,10 @@ export function heading(text, level = "h1") {
  * text). An empty table shows `empty` instead. */
 export function table(caption, columns, rows, empty = "Nothing to show.") {
   if (!rows.length) return el("p", { class: "empty", text: empty });
+  // A wide table scrolls inside its own region, which keyboard users can focus and scroll.
   return el(
     "div",
-    { class: "scroll" },
+    { class: "scroll", tabindex: "0", role: "region", "aria-label": caption },
     el(
       "table",
       {},

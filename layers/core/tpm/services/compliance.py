@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from tpm.security.audit import EventPage, query_events
-from tpm.security.audit_chain import VerifyReport
+from tpm.security.audit_chain import ChainedEvent, VerifyReport
 from tpm.security.audit_verify import verify
 from tpm.services.context import ServiceContext
 
@@ -27,6 +27,8 @@ ALERT_FIELDS = (
     "time",
 )
 
+_FILTERED_PAGES = 10
+
 
 class ComplianceService:
     def __init__(self, ctx: ServiceContext) -> None:
@@ -41,19 +43,41 @@ class ComplianceService:
         end: datetime | None,
         limit: int,
         cursor: str | None,
+        action: str | None = None,
+        outcome: str | None = None,
     ) -> EventPage:
+        """Newest first. `action` is an exact action ("patient.read") or, ending in ".", a
+        prefix ("patient."); `outcome` is allowed/denied/error. With those filters a page
+        is one stored page of `limit` events, filtered (like a DynamoDB FilterExpression),
+        so it may hold fewer than `limit` (skipping up to 10 empty ones); follow
+        `next_cursor` until it is null."""
         ctx = self.ctx
         access = ctx.authorize("audit.read", resource_kind="audit_event", patient_id=patient_id)
-        page = query_events(
-            ctx.store,
-            patient_id=patient_id,
-            user_id=user_id,
-            start=start,
-            end=end,
-            limit=limit,
-            cursor=cursor,
-            newest_first=True,
-        )
+
+        def wanted(event: ChainedEvent) -> bool:
+            if outcome is not None and event.outcome != outcome:
+                return False
+            if action is None:
+                return True
+            if action.endswith("."):
+                return event.action.startswith(action)
+            return event.action == action
+
+        page = EventPage([], cursor)
+        for _ in range(_FILTERED_PAGES if action or outcome else 1):
+            raw = query_events(
+                ctx.store,
+                patient_id=patient_id,
+                user_id=user_id,
+                start=start,
+                end=end,
+                limit=limit,
+                cursor=page.next_cursor,
+                newest_first=True,
+            )
+            page = EventPage([e for e in raw.events if wanted(e)], raw.next_cursor)
+            if page.events or page.next_cursor is None:
+                break
         ctx.record(access, "audit_event", patient_id=patient_id, reason_code="query")
         return page
 

@@ -1,6 +1,7 @@
 // One patient's record: demographics and contact details (reading it is audited).
 
 import { call } from "../../../../shared/api.js";
+import { can } from "../../permissions.js";
 import { el, heading } from "../../ui.js";
 import { formatDob, patientName } from "./search.js";
 
@@ -40,4 +41,9 @@ export async function render(view, { patientId }) {
       el("dl", { class: "facts" }, ...rows.flat()),
     ),
   );
+  if (can("patient.access_log.read")) {
+    view.append(
+      el("p", {}, el("a", { href: `#/compliance/access-report/${p.id}`, text: "Who opened this record" })),
+    );
+  }
 }
