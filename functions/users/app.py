@@ -113,6 +113,15 @@ def deactivate(userId: str, body: VersionIn) -> UserView:  # noqa: N803
     return UserView.of(UserService(service_context(app)).deactivate(userId, body.version))
 
 
+@app.post(
+    "/v1/users/<userId>/reactivate",
+    summary="Reactivate a deactivated user (409 if not deactivated)",
+    tags=TAGS,
+)
+def reactivate(userId: str, body: VersionIn) -> UserView:  # noqa: N803
+    return UserView.of(UserService(service_context(app)).reactivate(userId, body.version))
+
+
 @app.post("/v1/users/<userId>/supervisors", summary="Assign a supervisor", tags=TAGS)
 def add_supervisor(userId: str, body: SupervisorIn) -> Response[str]:  # noqa: N803
     UserService(service_context(app)).set_supervisor(userId, body.supervisor_id)

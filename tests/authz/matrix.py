@@ -365,6 +365,16 @@ CASES: list[Case] = [
     ),
     Case(
         "POST",
+        "/v1/users/{userId}/reactivate",
+        {OW: (200, 404), A: (200, 404)},
+        variants=USER_VARIANTS,
+        target=user_target(
+            status=UserStatus.DEACTIVATED, body=lambda w, p, u: {"version": user_version(w, p, u)}
+        ),
+        audit=("user.deactivate",),
+    ),
+    Case(
+        "POST",
         "/v1/users/{userId}/supervisors",
         {OW: (204, 404), A: (204, 404)},
         variants=USER_VARIANTS,

@@ -228,6 +228,18 @@ def test_deactivated_user_is_refused_on_the_next_request(api: Api) -> None:
     assert deactivated.status == 200, deactivated.body
     # THEN the user's existing, unexpired token fails at once
     assert api.call("GET", "/v1/me", token).status == 401
+    # AND after reactivation the person signs in again (the old session stays ended)
+    version = _version(api, user.id)
+    back = api.call("POST", f"/v1/users/{user.id}/reactivate", admin, {"version": version})
+    assert back.status == 200, back.body
+    assert json.loads(back.body)["status"] == "active"
+    assert api.call("GET", "/v1/me", token).status == 401
+    assert api.call("GET", "/v1/me", api.sign_in("casey@example.test", PASSWORD)).status == 200
+    # AND reactivating an active account is a conflict that changes nothing
+    again = api.call(
+        "POST", f"/v1/users/{user.id}/reactivate", admin, {"version": _version(api, user.id)}
+    )
+    assert again.status == 409
 
 
 def test_removed_role_takes_effect_on_the_next_request(api: Api) -> None:

@@ -18,6 +18,7 @@ for (const area of AREAS) register(area);
 function show(mode) {
   // mode: "signin" | "enrol" | "app"
   $("signin-view").hidden = mode !== "signin";
+  $("accept-view").hidden = true;
   $("view").hidden = mode === "signin";
   $("nav").hidden = mode !== "app";
   $("who").hidden = mode !== "app";

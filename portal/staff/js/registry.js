@@ -3,8 +3,9 @@
 // line below) — see docs/staff-app.md. Screens load on first use (dynamic import).
 
 import account from "./areas/account.js";
+import admin from "./areas/admin.js";
 import compliance from "./areas/compliance.js";
 import home from "./areas/home.js";
 import patients from "./areas/patients.js";
 
-export const AREAS = [home, patients, compliance, account];
+export const AREAS = [home, patients, admin, compliance, account];

@@ -1,8 +1,17 @@
 // Sign-in: email + password, then a TOTP (or recovery) code when the account has MFA.
 // Accounts whose role must use MFA and have none yet go to enrolment next (main.js).
 
-import { login, practiceSlug, verifyMfa } from "../../shared/api.js";
-import { $, busy, showError } from "./ui.js";
+import { login, practiceSlug, publicCall, verifyMfa } from "../../shared/api.js";
+import { $, announce, busy, clearErrors, showError, showFormError } from "./ui.js";
+
+const PASSWORD_WORDS = {
+  too_short: "Use at least 12 characters.",
+  too_long: "Use a shorter password.",
+  common_password: "This password is too common. Choose another.",
+  repetitive: "Avoid repeated characters.",
+  sequential: "Avoid sequences like 1234 or abcd.",
+  contains_context: "Do not use your name, email or the practice's name.",
+};
 
 let challenge = "";
 
@@ -12,8 +21,18 @@ function showStep(mfa) {
   (mfa ? $("mfa-code") : $("email")).focus();
 }
 
+function showAccept(open) {
+  $("signin-view").hidden = open;
+  $("accept-view").hidden = !open;
+  showError("");
+  if (open) $("accept-title").focus();
+  else $("email").focus();
+}
+
 export function resetSignIn() {
   challenge = "";
+  $("accept-view").hidden = true;
+  $("accept-form").reset();
   $("signin-form").reset();
   $("mfa-form").reset();
   $("signin-form").hidden = false;
@@ -56,6 +75,40 @@ export function setUpSignIn(onSignedIn) {
         throw error;
       }
       await onSignedIn(result);
+    });
+  });
+  $("accept-open").addEventListener("click", () => showAccept(true));
+  $("accept-back").addEventListener("click", () => showAccept(false));
+  $("accept-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const form = event.currentTarget;
+    clearErrors(form);
+    busy(form.querySelector("button[type=submit]"), async () => {
+      let user;
+      try {
+        user = await publicCall("POST", "/v1/auth/accept-invitation", {
+          practice: practiceSlug(),
+          token: $("accept-token").value.trim(),
+          password: $("accept-password").value,
+        });
+      } catch (error) {
+        $("accept-password").value = "";
+        if (error.status === 401 || error.status === 404) {
+          showFormError(form, { details: { fields: [{ path: "body.token", type: "bad_token" }] } }, {
+            bad_token: "This code did not work: it may have been used or expired. Ask your practice for a new one.",
+          });
+          return;
+        }
+        showFormError(form, error, PASSWORD_WORDS);
+        return;
+      }
+      form.reset();
+      showAccept(false);
+      $("email").value = user.email;
+      $("signin-message").textContent = "Your account is ready. Sign in with your new password.";
+      $("signin-message").hidden = false;
+      announce("Your account is ready.");
+      $("password").focus();
     });
   });
   $("mfa-cancel").addEventListener("click", () => {

@@ -222,6 +222,26 @@ class UserService:
         ctx.write(access, lambda: ops, "user", user_id)
         return changed
 
+    def reactivate(self, user_id: str, version: int) -> User:
+        """Undoes a deactivation: the account signs in again (with its old password and
+        authenticator; its sessions stay ended). The same permission as deactivating."""
+        ctx = self.ctx
+        access = ctx.authorize("user.deactivate", resource_kind="user", resource_id=user_id)
+        user = self._get(user_id)
+        if user.version != version:
+            raise VersionConflict(current_version=user.version)
+        if user.status is not UserStatus.DEACTIVATED:
+            raise Conflict("Only a deactivated account can be reactivated.")
+        changed = user.bump(status=UserStatus.ACTIVE)
+        ctx.write(
+            access,
+            lambda: [ctx.users.update_op(changed)],
+            "user",
+            user_id,
+            reason_code="reactivated",
+        )
+        return changed
+
     def set_supervisor(self, supervisee_id: str, supervisor_id: str) -> None:
         ctx = self.ctx
         access = ctx.authorize(

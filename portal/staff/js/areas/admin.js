@@ -1,0 +1,19 @@
+// Administration: staff accounts (invite, approve, roles, supervisors, deactivate,
+// reactivate, sessions).
+
+export default [
+  {
+    path: "/admin/users",
+    title: "Users",
+    requires: ["user.list"],
+    anyOf: ["user.invite", "user.update_roles", "user.deactivate"],
+    nav: { label: "Users", order: 80, description: "Invite staff, change roles, end access." },
+    load: () => import("../screens/admin/users.js"),
+  },
+  {
+    path: "/admin/users/:userId",
+    title: "User",
+    requires: ["user.read"],
+    load: () => import("../screens/admin/user.js"),
+  },
+];
