@@ -140,6 +140,10 @@ class MeasureFlagView(BaseModel):
     template_id: str
     flags: list[str]
     raised_at: datetime
+    acknowledged_by: str | None
+    acknowledged_at: datetime | None
+    acknowledgement_note: str | None
+    version: int
 
     @classmethod
     def of(cls, f: MeasureFlag) -> MeasureFlagView:
@@ -150,7 +154,21 @@ class MeasureFlagView(BaseModel):
             template_id=f.template_id,
             flags=list(f.flags),
             raised_at=f.raised_at,
+            acknowledged_by=f.acknowledged_by,
+            acknowledged_at=f.acknowledged_at,
+            acknowledgement_note=f.acknowledgement_note,
+            version=f.version,
         )
+
+
+class AcknowledgeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    note: str | None = Field(
+        default=None,
+        max_length=1000,
+        description="What was done (e.g. called the patient, safety plan reviewed).",
+    )
 
 
 # ---- staff ----------------------------------------------------------------------------------
@@ -223,6 +241,16 @@ def measure_flags(limit: Limit = 25, cursor: Cursor = None) -> Page[MeasureFlagV
     return Page[MeasureFlagView](
         items=[MeasureFlagView.of(f) for f in found], next_cursor=next_cursor
     )
+
+
+@app.post(
+    "/v1/measure-flags/<flagId>/acknowledge",
+    summary="Acknowledge a risk flag: who saw it, when, and a note (once; 409 after)",
+    tags=TAGS,
+)
+def acknowledge_flag(flagId: str, body: AcknowledgeIn) -> MeasureFlagView:  # noqa: N803
+    flag = MeasureService(service_context(app)).acknowledge_flag(flagId, body.note)
+    return MeasureFlagView.of(flag)
 
 
 # ---- patients (the portal) ------------------------------------------------------------------

@@ -25,7 +25,7 @@ from matrix import (
 )
 from world import World
 
-from tpm.domain.measures import MeasureRequest
+from tpm.domain.measures import MeasureFlag, MeasureRequest
 from tpm.ids import new_id
 from tpm.repositories.measures import MeasureRepository
 from tpm.security.principal import Role
@@ -74,6 +74,25 @@ def request_target(body: Any = None) -> Target:
     return make
 
 
+def flag_target(world: World, role: Role, variant: str) -> tuple[dict[str, str], Any]:
+    """A risk flag raised for the variant's patient (a fresh one each call)."""
+    pid = patient(world, role, variant)
+    practice_id = world.b.id if variant == "foreign" else world.a.id
+    now = world.runtime.clock.now()
+    flag = MeasureFlag(
+        id=new_id("mfl"),
+        patient_id=pid,
+        response_id=new_id("mrs"),
+        template_id="phq9",
+        flags=("item_9_positive",),
+        raised_at=now,
+        notified=(),
+    )
+    repo = MeasureRepository(world.runtime.store.practice(practice_id), world.runtime.cipher)
+    world.system_write(practice_id, repo.create_flag_ops(flag))
+    return {"flagId": flag.id, "patientId": pid}, {"note": "Called the patient; safe."}
+
+
 OFFICE = {OW: (200, 200, 404), A: (200, 200, 404), F: (200, 200, 404)}
 CLINICAL_READ = {CL: (200, 404, 404), S: (200, 404, 404)}
 
@@ -116,6 +135,15 @@ CASES: list[Case] = [
         patient_scoped=True,
     ),
     Case("GET", "/v1/measure-flags", {CL: 200, S: 200}, audit=("measure.flag.list",)),
+    Case(
+        "POST",
+        "/v1/measure-flags/{flagId}/acknowledge",
+        CLINICAL_READ,
+        variants=PATIENT_VARIANTS,
+        target=flag_target,
+        audit=("measure.flag.acknowledge",),
+        patient_scoped=True,
+    ),
     Case(
         "GET",
         "/v1/me/measure-requests",

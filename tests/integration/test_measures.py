@@ -14,12 +14,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pyotp
 import pytest
 from support.demo_practice import demo_practice
 from support.gateway_calls import call_gateway
 
 from tpm.clock import FixedClock
 from tpm.ids import new_id
+from tpm.local.demo import DEMO_ACCOUNTS
 from tpm.local.gateway import HttpResponse, LocalGateway
 from tpm.runtime import Runtime
 from tpm.security.audit import read_events, read_head
@@ -274,3 +276,58 @@ def test_a_practice_clone_of_a_measure_can_be_sent_and_keeps_its_scoring(local: 
     path = f"/v1/patients/{local.patient_id()}/measures/prx_phq9_intake/series"
     series = body_of(local.call("GET", path, Role.CLINICIAN))["items"]
     assert [(p["total"], p["band"]) for p in series] == [(9, "mild")]
+
+
+def supervisor_token(local: Local) -> str:
+    """The demo supervisor signed in with an authenticator enrolled (the role needs MFA)."""
+    demo = next(a for a in DEMO_ACCOUNTS if a.role is Role.SUPERVISOR)
+    login = {"practice": "local", "email": demo.email, "password": demo.password}
+    token = str(
+        body_of(call_gateway(local.gateway, "POST", "/v1/auth/login", body=login))["access_token"]
+    )
+    started = body_of(call_gateway(local.gateway, "POST", "/v1/me/mfa/totp", token=token))
+    code = pyotp.TOTP(started["secret"]).at(NOW)
+    confirmed = call_gateway(
+        local.gateway, "POST", "/v1/me/mfa/totp/confirm", token=token, body={"code": code}
+    )
+    assert confirmed.status == 200, confirmed.body
+    return token
+
+
+def test_a_risk_flag_reaches_the_supervisor_and_is_acknowledged_once(local: Local) -> None:
+    # GIVEN a PHQ-9 with a positive item 9 (the demo clinician is supervised)
+    request = body_of(local.send())
+    assert local.submit(request["id"], RISKY).status == 201
+    pid = local.patient_id()
+    # THEN the clinician's supervisor has the flag in their inbox too
+    supervisor = supervisor_token(local)
+    inbox = call_gateway(local.gateway, "GET", "/v1/measure-flags", token=supervisor)
+    assert inbox.status == 200, inbox.body
+    (flag,) = body_of(inbox)["items"]
+    assert (flag["patient_id"], flag["acknowledged_at"]) == (pid, None)
+
+    # WHEN the clinician acknowledges it with a note
+    before = local.head()
+    path = f"/v1/measure-flags/{flag['id']}/acknowledge"
+    done = local.call("POST", path, Role.CLINICIAN, {"note": "Called; safety plan reviewed."})
+    assert done.status == 200, done.body
+    acknowledged = body_of(done)
+    me = body_of(local.call("GET", "/v1/me", Role.CLINICIAN))
+    assert acknowledged["acknowledged_by"] == me["id"]
+    assert acknowledged["acknowledged_at"] is not None
+    # THEN it is audited with the patient, and everyone's inbox shows who and when
+    (event,) = [e for e in local.events_after(before) if e.action == "measure.flag.acknowledge"]
+    assert (event.patient_id, event.resource_id) == (pid, flag["id"])
+    seen = body_of(call_gateway(local.gateway, "GET", "/v1/measure-flags", token=supervisor))
+    assert seen["items"][0]["acknowledgement_note"] == "Called; safety plan reviewed."
+    # AND the note is sealed at rest
+    raw = json.dumps(
+        local.runtime.store.practice(local.practice_id).get(f"MEASURE_FLAG#{flag['id']}", "PROFILE")
+    )
+    assert "safety plan" not in raw
+    # AND a second acknowledgement is refused and changes nothing; front desk may not
+    again = call_gateway(local.gateway, "POST", path, token=supervisor, body={"note": "me too"})
+    assert again.status == 409
+    assert body_of(local.call("POST", path, Role.FRONT_DESK, {}))["error"]["code"] == "forbidden"
+    after = body_of(local.call("GET", "/v1/measure-flags", Role.CLINICIAN))["items"][0]
+    assert after["acknowledgement_note"] == "Called; safety plan reviewed."

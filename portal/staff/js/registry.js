@@ -4,8 +4,9 @@
 
 import account from "./areas/account.js";
 import admin from "./areas/admin.js";
+import clinical from "./areas/clinical.js";
 import compliance from "./areas/compliance.js";
 import home from "./areas/home.js";
 import patients from "./areas/patients.js";
 
-export const AREAS = [home, patients, admin, compliance, account];
+export const AREAS = [home, patients, clinical, admin, compliance, account];

@@ -88,6 +88,7 @@ export async function render() {
   }
   const view = $("view");
   showError("");
+  $("status").textContent = ""; // a new page: no stale message from the last one
   const found = match(currentPath());
   markCurrent(found && found.route);
   let content;

@@ -76,6 +76,30 @@ class MeasureFlag(_Record):
     flags: tuple[str, ...] = Field(min_length=1)
     raised_at: datetime
     notified: tuple[str, ...] = ()
+    version: int = Field(default=1, ge=1)
+    acknowledged_by: str | None = None
+    acknowledged_at: datetime | None = None
+    acknowledgement_note: str | None = None  # sealed when stored: it may say anything
+
+
+class FlagAlreadyAcknowledged(ValueError):
+    """A risk flag is acknowledged once; the first acknowledgement stands."""
+
+
+def acknowledge_flag(
+    flag: MeasureFlag, user_id: str, at: datetime, note: str | None
+) -> MeasureFlag:
+    """Who saw the flag and when (with an optional note on what they did)."""
+    if flag.acknowledged_at is not None:
+        raise FlagAlreadyAcknowledged(flag.id)
+    return flag.model_copy(
+        update={
+            "acknowledged_by": user_id,
+            "acknowledged_at": at,
+            "acknowledgement_note": note or None,
+            "version": flag.version + 1,
+        }
+    )
 
 
 # ---- sending --------------------------------------------------------------------------

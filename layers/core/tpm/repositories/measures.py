@@ -109,13 +109,21 @@ class MeasureRepository:
 
     # ---- risk flags -------------------------------------------------------------------
 
-    def create_flag_ops(self, flag: MeasureFlag) -> list[Operation]:
+    def _flag_item(self, flag: MeasureFlag) -> Item:
         sealer = Sealer(self.cipher, self.store.practice_id, FLAG_KIND, flag.id)
         data: dict[str, Any] = flag.model_dump(mode="json")
         data["flags"] = sealer.seal("flags", json.dumps(data["flags"]))
-        ops: list[Operation] = [
-            Put({"pk": f"MEASURE_FLAG#{flag.id}", "sk": "PROFILE", **data}, Absent())
-        ]
+        note = data.pop("acknowledgement_note")
+        if note is not None:
+            data["acknowledgement_note"] = sealer.seal("acknowledgement_note", note)
+        return {"pk": f"MEASURE_FLAG#{flag.id}", "sk": "PROFILE", **data}
+
+    def acknowledge_flag_op(self, flag: MeasureFlag) -> Put:
+        """The acknowledged flag, written only over the version it was read at."""
+        return Put(self._flag_item(flag), VersionIs(flag.version - 1))
+
+    def create_flag_ops(self, flag: MeasureFlag) -> list[Operation]:
+        ops: list[Operation] = [Put(self._flag_item(flag), Absent())]
         ops += [
             Put(
                 {
@@ -144,6 +152,10 @@ class MeasureRepository:
         sealer = Sealer(self.cipher, self.store.practice_id, FLAG_KIND, flag_id)
         fields = {k: v for k, v in item.items() if k in MeasureFlag.model_fields}
         fields["flags"] = json.loads(sealer.open("flags", item["flags"]) or "[]")
+        if item.get("acknowledgement_note") is not None:
+            fields["acknowledgement_note"] = sealer.open(
+                "acknowledgement_note", item["acknowledgement_note"]
+            )
         return MeasureFlag.model_validate(fields)
 
 

@@ -17,11 +17,13 @@ from zoneinfo import ZoneInfo
 from tpm.adapters.store.base import ConditionFailed, Operation
 from tpm.domain.measure_chart import ChartPoint, render_chart
 from tpm.domain.measures import (
+    FlagAlreadyAcknowledged,
     MeasureFlag,
     MeasureForm,
     MeasureRequest,
     MeasureResponse,
     MeasureRuleError,
+    acknowledge_flag,
     check_due,
     check_sendable,
     complete,
@@ -192,7 +194,7 @@ class MeasureService:
                 template_id=template.id,
                 flags=result.flags,
                 raised_at=now,
-                notified=tuple(ctx.relationships.care_team(request.patient_id)),
+                notified=self._flag_recipients(request.patient_id),
             )
             ops += self.measures.create_flag_ops(flag)
         try:
@@ -253,7 +255,45 @@ class MeasureService:
         )
         return shown, next_cursor
 
+    def acknowledge_flag(self, flag_id: str, note: str | None) -> MeasureFlag:
+        """A care-team member (or their supervisor) records that they saw a risk flag and
+        what they did; audited with the patient. Once only (409 after that)."""
+        ctx = self.ctx
+        action = "measure.flag.acknowledge"
+        ctx.authorize_list(action, resource_kind=FLAG)
+        flag = self.measures.get_flag(flag_id)
+        if flag is None:
+            raise NotFound()
+        access = ctx.authorize(
+            action, resource_kind=FLAG, resource_id=flag_id, patient_id=flag.patient_id
+        )
+        try:
+            done = acknowledge_flag(flag, ctx.principal.user_id, ctx.now(), note)
+        except FlagAlreadyAcknowledged as exc:
+            raise Conflict("This flag was already acknowledged.") from exc
+        try:
+            ctx.write(
+                access,
+                lambda: [self.measures.acknowledge_flag_op(done)],
+                FLAG,
+                flag_id,
+                patient_id=flag.patient_id,
+            )
+        except ConditionFailed as exc:  # acknowledged by someone else at the same moment
+            raise Conflict("This flag was already acknowledged.") from exc
+        return done
+
     # ---- helpers --------------------------------------------------------------------------
+
+    def _flag_recipients(self, patient_id: str) -> tuple[str, ...]:
+        """The care team, and the supervisors of its members (they answer for them)."""
+        team = self.ctx.relationships.care_team(patient_id)
+        people = list(team)
+        for member in team:
+            for supervisor in self.ctx.users.supervisors_of(member):
+                if supervisor not in people:
+                    people.append(supervisor)
+        return tuple(people)
 
     def _load(self, action: str, request_id: str) -> tuple[Access, MeasureRequest]:
         """Role check first (403), then the record (404), then the relationship (404)."""

@@ -12,7 +12,8 @@ export default [
   {
     path: "/compliance/access-report",
     title: "Access report",
-    requires: ["patient.access_log.read"],
+    // In the menu for compliance (clinicians reach a patient's report from the chart)
+    requires: ["patient.access_log.read", "audit.read"],
     nav: { label: "Access report", order: 91, description: "Everyone who opened one patient's record." },
     load: () => import("../screens/compliance/access-report.js"),
   },

@@ -1,9 +1,27 @@
-// One patient's record: demographics and contact details (reading it is audited).
+// A patient's chart: details, then a timeline of appointments, notes (by status),
+// measures (the score series as a chart with flagged points, and as a table), documents and
+// risk flags. Each part loads on its own and only for roles that may see it; every read is
+// authorised and audited by the API.
 
 import { call } from "../../../../shared/api.js";
 import { can } from "../../permissions.js";
-import { el, heading } from "../../ui.js";
+import { el, formatWhen, heading, table } from "../../ui.js";
+import { ackCell, flagText, staffNames } from "../clinical/flag-ack.js";
 import { formatDob, patientName } from "./search.js";
+
+const DAY = 86_400_000;
+const MEASURES = [
+  ["phq9", "PHQ-9 (depression)"],
+  ["gad7", "GAD-7 (anxiety)"],
+];
+const NOTE_STATUS = {
+  draft: "Draft",
+  pending_cosign: "Waiting for co-signature",
+  returned: "Returned by supervisor",
+  signed: "Signed",
+  cosigned: "Co-signed",
+  amended: "Signed, with addenda",
+};
 
 function row(term, value) {
   if (value === null || value === undefined || value === "") return null;
@@ -15,8 +33,26 @@ function address(a) {
   return [a.line1, a.line2, a.city, a.region, a.postal_code, a.country].filter(Boolean).join(", ");
 }
 
-export async function render(view, { patientId }) {
-  const p = await call("GET", `/v1/patients/${encodeURIComponent(patientId)}`);
+function section(id, title) {
+  const box = el("section", { class: "card", id, "aria-labelledby": `${id}-title` }, el("h2", { id: `${id}-title`, text: title }));
+  box.append(el("p", { class: "hint", text: "Loading…" }));
+  return box;
+}
+
+async function fill(box, build) {
+  try {
+    const content = await build();
+    box.replaceChildren(box.querySelector("h2"), ...[content].flat().filter(Boolean));
+  } catch (error) {
+    if (error && error.handled) return;
+    const text = error && (error.status === 404 || error.status === 403)
+      ? "You do not have access to this part of the record."
+      : `This part could not load (${(error && error.code) || "error"}). Reload the page to try again.`;
+    box.replaceChildren(box.querySelector("h2"), el("p", { class: "hint", text }));
+  }
+}
+
+function details(p) {
   const rows = [
     row("Preferred name", p.preferred_name),
     row("Pronouns", p.pronouns),
@@ -27,23 +63,175 @@ export async function render(view, { patientId }) {
     row("Time zone", p.timezone),
     row("Status", p.status),
     p.emergency_contact
-      ? row(
-          "Emergency contact",
-          `${p.emergency_contact.name} (${p.emergency_contact.relationship}), ${p.emergency_contact.phone}`,
-        )
+      ? row("Emergency contact", `${p.emergency_contact.name} (${p.emergency_contact.relationship}), ${p.emergency_contact.phone}`)
       : null,
+    p.insurance ? row("Insurance", [p.insurance.payer_name, p.insurance.member_id].filter(Boolean).join(", ")) : null,
   ].filter(Boolean);
+  return el("dl", { class: "facts" }, ...rows.flat());
+}
+
+async function appointments(patientId) {
+  const now = Date.now();
+  const q = new URLSearchParams({
+    patient_id: patientId,
+    from: new Date(now - 60 * DAY).toISOString(),
+    to: new Date(now + 30 * DAY).toISOString(),
+    limit: "100",
+  });
+  const [data, services] = await Promise.all([
+    call("GET", `/v1/appointments?${q}`),
+    can("scheduling.catalogue.read") ? call("GET", "/v1/services") : Promise.resolve({ items: [] }),
+  ]);
+  const names = new Map(services.items.map((s) => [s.id, s.name]));
+  const items = [...data.items].sort((a, b) => b.start.localeCompare(a.start));
+  return table(
+    "Appointments from 60 days ago to 30 days ahead, latest first",
+    ["When", "Service", "Status"],
+    items.map((a) => [
+      formatWhen(a.start, { dateStyle: "medium", timeStyle: "short" }),
+      names.get(a.service_id) || "Appointment",
+      a.status.replaceAll("_", " ") + (a.series_id ? " (recurring)" : ""),
+    ]),
+    "No appointments in this period.",
+  );
+}
+
+async function notes(patientId) {
+  const data = await call("GET", `/v1/patients/${encodeURIComponent(patientId)}/notes?limit=50`);
+  const items = [...data.items].sort((a, b) => String(b.service_date).localeCompare(String(a.service_date)));
+  const open = can("note.read");
+  return table(
+    "Progress notes, latest first",
+    ["Date of service", "Status", "Signed"],
+    items.map((n) => [
+      open ? el("a", { href: `#/notes/${n.id}`, text: n.service_date || "—" }) : n.service_date || "—",
+      NOTE_STATUS[n.status] || n.status,
+      n.signed_at ? formatWhen(n.signed_at, { dateStyle: "medium", timeStyle: "short" }) : "Not signed",
+    ]),
+    "No notes yet.",
+  );
+}
+
+let uplotCss = false;
+
+async function drawChart(holder, title, points) {
+  const { default: UPlot } = await import("../../../vendor/uplot.js");
+  if (!uplotCss) {
+    document.head.append(el("link", { rel: "stylesheet", href: "/staff/vendor/uplot.css" }));
+    uplotCss = true;
+  }
+  const xs = points.map((p) => Date.parse(p.completed_at) / 1000);
+  const totals = points.map((p) => p.total);
+  const flagged = points.map((p) => (p.flags.length ? p.total : null));
+  const width = Math.max(320, Math.min(holder.clientWidth || 640, 720));
+  // eslint-disable-next-line no-new
+  new UPlot(
+    {
+      title,
+      width,
+      height: 220,
+      series: [
+        {},
+        { label: "Total score", stroke: "#0b4f8a", width: 2, points: { size: 7 } },
+        { label: "Flagged", stroke: "#a3201d", width: 0, points: { size: 13, width: 3, fill: "#ffffff", stroke: "#a3201d" } },
+      ],
+      axes: [{}, { label: "Score" }],
+      legend: { show: true },
+    },
+    [xs, totals, flagged],
+    holder,
+  );
+}
+
+async function measures(patientId) {
+  const parts = [];
+  for (const [templateId, title] of MEASURES) {
+    const data = await call("GET", `/v1/patients/${encodeURIComponent(patientId)}/measures/${templateId}/series`);
+    if (!data.items.length) continue;
+    const points = [...data.items].sort((a, b) => a.completed_at.localeCompare(b.completed_at));
+    const holder = el("div", { class: "chart", "aria-hidden": "true" });
+    const figure = el(
+      "figure",
+      { class: "measure" },
+      el("figcaption", { text: `${title}: ${points.length} score${points.length === 1 ? "" : "s"}; flagged answers are circled in red and marked in the table.` }),
+      holder,
+      table(
+        `${title} scores, oldest first`,
+        ["Completed", "Total", "Band", "Flag"],
+        points.map((p) => [
+          formatWhen(p.completed_at, { dateStyle: "medium" }),
+          String(p.total),
+          p.band || "",
+          p.flags.length ? `Flagged: ${p.flags.map((f) => f.replaceAll("_", " ")).join(", ")}` : "",
+        ]),
+      ),
+    );
+    parts.push(figure);
+    queueMicrotask(() => drawChart(holder, title, points).catch(() => holder.remove()));
+  }
+  return parts.length ? parts : el("p", { text: "No questionnaires answered yet." });
+}
+
+async function documents(patientId) {
+  const data = await call("GET", `/v1/patients/${encodeURIComponent(patientId)}/documents?limit=50`);
+  return table(
+    "Documents, newest first",
+    ["Title", "File", "Added", "Shared with the patient"],
+    data.items.map((d) => [
+      d.title || d.filename,
+      d.filename,
+      formatWhen(d.created_at, { dateStyle: "medium" }),
+      d.shared_with_patient ? "Shared" : "Not shared",
+    ]),
+    "No documents.",
+  );
+}
+
+async function flags(patientId, box) {
+  const [data, names] = await Promise.all([call("GET", "/v1/measure-flags?limit=100"), staffNames()]);
+  const mine = data.items.filter((f) => f.patient_id === patientId);
+  const redo = async (message) => {
+    await fill(box, () => flags(patientId, box));
+    if (message) {
+      const { announce } = await import("../../ui.js");
+      announce(message);
+    }
+  };
+  return table(
+    "Risk flags for this patient",
+    ["Raised", "Flag", "Status"],
+    mine.map((f) => [
+      formatWhen(f.raised_at, { dateStyle: "medium", timeStyle: "short" }),
+      `${f.template_id.toUpperCase()}: ${flagText(f)}`,
+      ackCell(f, names, redo),
+    ]),
+    "No risk flags for this patient.",
+  );
+}
+
+export async function render(view, { patientId }) {
+  const p = await call("GET", `/v1/patients/${encodeURIComponent(patientId)}`);
   view.append(
     el("p", { class: "crumbs" }, el("a", { href: "#/patients", text: "Patients" })),
     heading(patientName(p)),
-    el("section", { class: "card", "aria-labelledby": "details-title" },
-      el("h2", { id: "details-title", text: "Details" }),
-      el("dl", { class: "facts" }, ...rows.flat()),
-    ),
   );
+  const detailBox = el("section", { class: "card", "aria-labelledby": "details-title" },
+    el("h2", { id: "details-title", text: "Details" }), details(p));
+  view.append(detailBox);
   if (can("patient.access_log.read")) {
-    view.append(
-      el("p", {}, el("a", { href: `#/compliance/access-report/${p.id}`, text: "Who opened this record" })),
-    );
+    view.append(el("p", {}, el("a", { href: `#/compliance/access-report/${p.id}`, text: "Who opened this record" })));
   }
+  const loads = [];
+  const add = (action, id, title, build) => {
+    if (!can(action)) return;
+    const box = section(id, title);
+    view.append(box);
+    loads.push(fill(box, () => build(box)));
+  };
+  add("measure.flag.list", "chart-flags", "Risk flags", (box) => flags(patientId, box));
+  add("appointment.list", "chart-appointments", "Appointments", () => appointments(patientId));
+  add("note.list", "chart-notes", "Notes", () => notes(patientId));
+  add("measure.series.read", "chart-measures", "Measures", () => measures(patientId));
+  add("document.list", "chart-documents", "Documents", () => documents(patientId));
+  await Promise.all(loads);
 }
