@@ -7,6 +7,7 @@ import admin from "./areas/admin.js";
 import clinical from "./areas/clinical.js";
 import compliance from "./areas/compliance.js";
 import home from "./areas/home.js";
+import notes from "./areas/notes.js";
 import patients from "./areas/patients.js";
 
-export const AREAS = [home, patients, clinical, admin, compliance, account];
+export const AREAS = [home, patients, notes, clinical, admin, compliance, account];

@@ -110,6 +110,7 @@ const FIELD_WORDS = {
   date_parsing: "Enter a real date.",
   value_error: "This is not valid.",
   required_at_signing: "Complete this before signing.",
+  required: "Answer this before signing.",
   invalid_code: "That code did not work. Check your app and try again.",
   incorrect: "That is not right.",
 };

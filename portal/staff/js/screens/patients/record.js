@@ -100,7 +100,10 @@ async function notes(patientId) {
   const data = await call("GET", `/v1/patients/${encodeURIComponent(patientId)}/notes?limit=50`);
   const items = [...data.items].sort((a, b) => String(b.service_date).localeCompare(String(a.service_date)));
   const open = can("note.read");
-  return table(
+  const start = can("note.create") && can("template.read")
+    ? el("p", {}, el("a", { class: "button-link", href: `#/patients/${patientId}/notes/new`, text: "Write a note" }))
+    : null;
+  return [start, table(
     "Progress notes, latest first",
     ["Date of service", "Status", "Signed"],
     items.map((n) => [
@@ -109,7 +112,7 @@ async function notes(patientId) {
       n.signed_at ? formatWhen(n.signed_at, { dateStyle: "medium", timeStyle: "short" }) : "Not signed",
     ]),
     "No notes yet.",
-  );
+  )];
 }
 
 let uplotCss = false;
