@@ -54,7 +54,7 @@ def test_compliance_filters_the_audit_trail_and_verifies_the_chain(
     page.get_by_role("navigation", name=NAV).get_by_role("link", name="Access report").click()
     page.get_by_label("Patient id").fill("not-an-id")
     page.get_by_role("button", name="Show access report").click()
-    expect(page.locator(".field-error")).to_contain_text("Enter a patient id: pat_")
+    expect(page.locator("#view .field-error")).to_contain_text("Enter a patient id: pat_")
     expect(page.get_by_label("Patient id")).to_have_attribute("aria-invalid", "true")
     page.get_by_label("Patient id").fill(patient_id)
     page.get_by_role("button", name="Show access report").click()
