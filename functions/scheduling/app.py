@@ -302,6 +302,16 @@ def my_appointments(
 
 
 @app.get(
+    "/v1/clinicians",
+    summary="The practice's active clinicians and supervisors (staff directory, no PHI)",
+    tags=CATALOGUE,
+)
+def clinicians() -> Page[BookableClinicianView]:
+    found = AvailabilityService(service_context(app)).clinicians()
+    return Page[BookableClinicianView](items=[BookableClinicianView.of(u) for u in found])
+
+
+@app.get(
     "/v1/me/bookable-clinicians",
     summary="Clinicians I may book online with (patients)",
     tags=PORTAL,

@@ -366,6 +366,12 @@ RANGE = [("from", iso(FUTURE)), ("to", iso(FUTURE + timedelta(days=60)))]
 CASES: list[Case] = [
     # -- catalogue --
     Case(
+        "GET",
+        "/v1/clinicians",
+        every(200, STAFF_READS),
+        audit=("scheduling.clinicians.read",),
+    ),
+    Case(
         "POST",
         "/v1/locations",
         ADMINS_201,

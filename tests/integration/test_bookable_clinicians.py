@@ -133,3 +133,28 @@ def test_staff_are_refused_and_the_refusal_is_audited(world: SchedulingWorld, la
 
 def test_signed_out_callers_are_refused(world: SchedulingWorld) -> None:
     assert world.call("GET", PATH).status == 401
+
+
+def test_staff_see_the_practices_active_clinical_staff_and_patients_do_not(
+    world: SchedulingWorld,
+) -> None:
+    # GIVEN a clinician who left
+    w = world
+    users = UserRepository(w.runtime.store.practice(w.practice_id), w.runtime.cipher)
+    leaver = w.add_user("leaver", Role.CLINICIAN)
+    w.system_write([users.update_op(leaver.bump(status=UserStatus.DEACTIVATED))])
+    before = head(w)
+    # WHEN the front desk asks for the staff directory the calendar is drawn for
+    reply = w.call("GET", "/v1/clinicians", "desk")
+    # THEN it lists the active clinicians and supervisors by name, nothing more
+    assert reply.status == 200, reply.body
+    ids = [c["id"] for c in reply.body["items"]]
+    assert w.users["clinician"].id in ids
+    assert w.users["supervisor"].id in ids
+    assert leaver.id not in ids
+    assert w.users["desk"].id not in ids
+    assert all(set(c) == {"id", "display_name", "credentials"} for c in reply.body["items"])
+    [event] = [e for e in events_since(w, before) if e.action == "scheduling.clinicians.read"]
+    assert event.reason_code == f"count_{len(ids)}"
+    # AND a patient is refused (they see only the clinicians the booking rules name)
+    assert w.call("GET", "/v1/clinicians", "ada_login").status == 403

@@ -142,6 +142,24 @@ class AvailabilityService:
         ctx.record(access, "scheduling_rules", reason_code=f"count_{len(found)}")
         return found
 
+    def clinicians(self) -> list[User]:
+        """The practice's active clinical staff (clinicians and supervisors), by name: the
+        staff directory calendars are drawn for. Staff names are not PHI."""
+        ctx = self.ctx
+        access = ctx.authorize("scheduling.clinicians.read", resource_kind="catalogue")
+        found: list[User] = []
+        cursor: str | None = None
+        while True:
+            users, cursor = ctx.users.page(100, cursor)
+            found += [
+                u for u in users if u.status is UserStatus.ACTIVE and u.roles & CLINICAL_ROLES
+            ]
+            if cursor is None:
+                break
+        found.sort(key=lambda u: (u.display_name.casefold(), u.id))
+        ctx.record(access, "catalogue", reason_code=f"count_{len(found)}")
+        return found
+
     def _clinician(self, clinician_id: str) -> None:
         user = self.ctx.users.get(clinician_id)
         if user is None or not (user.roles & CLINICAL_ROLES):

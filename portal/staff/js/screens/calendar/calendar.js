@@ -1,0 +1,272 @@
+// The calendar: a day or a week for one clinician, or everyone, at one location or all;
+// book (single, weekly series, group), and per visit: arrived, no-show, completed,
+// reschedule (by form: keyboard-friendly), cancel with a reason. Times are shown in the
+// practice's zone. Patients are named only to roles that may read them (each read audited).
+
+import { call } from "../../../../shared/api.js";
+import { can, hasRole } from "../../permissions.js";
+import { current } from "../../session.js";
+import { announce, busy, el, formatTime, heading, localDate, showError } from "../../ui.js";
+import { addDays, localParts, weekStart, zonedInstant, zonedIso } from "../../zoned.js";
+import { patientName } from "../patients/search.js";
+import { bookingForm } from "./book.js";
+
+const STATUS = { booked: "Booked", arrived: "Arrived", completed: "Completed", cancelled: "Cancelled", no_show: "No-show" };
+const NEXT = { booked: [["arrived", "Arrived"], ["no_show", "No-show"]], arrived: [["completed", "Completed"]] };
+
+async function catalogue() {
+  const [clinicians, services, locations] = await Promise.all([
+    can("scheduling.clinicians.read") ? call("GET", "/v1/clinicians") : { items: [] },
+    call("GET", "/v1/services"),
+    call("GET", "/v1/locations"),
+  ]);
+  return { clinicians: clinicians.items, services: services.items, locations: locations.items, zone: current.practice.timezone };
+}
+
+export async function render(view) {
+  const cat = await catalogue();
+  const zone = cat.zone;
+  const state = {
+    mode: "week",
+    day: localDate(new Date()),
+    clinician: hasRole("clinician") || hasRole("supervisor") ? current.me.id : "",
+    location: "",
+  };
+  const names = new Map();
+  const byId = (list) => new Map(list.map((x) => [x.id, x]));
+  const services = byId(cat.services);
+  const locations = byId(cat.locations);
+  const clinicians = byId(cat.clinicians);
+
+  const controls = el(
+    "form",
+    { id: "calendar-controls", class: "row", "aria-label": "Calendar view" },
+    el("div", {}, el("label", { for: "cal-view", text: "View" }),
+      el("select", { id: "cal-view" }, el("option", { value: "day", text: "Day" }), el("option", { value: "week", text: "Week", selected: true }))),
+    el("div", {}, el("label", { for: "cal-date", text: "Date" }), el("input", { id: "cal-date", type: "date", value: state.day })),
+    el("div", {}, el("label", { for: "cal-clinician", text: "Clinician" }),
+      el("select", { id: "cal-clinician" }, el("option", { value: "", text: "Everyone" }),
+        ...cat.clinicians.map((c) => el("option", { value: c.id, text: c.display_name, selected: c.id === state.clinician })))),
+    el("div", {}, el("label", { for: "cal-location", text: "Location" }),
+      el("select", { id: "cal-location" }, el("option", { value: "", text: "All locations" }),
+        ...cat.locations.map((l) => el("option", { value: l.id, text: l.name })))),
+    el("div", { class: "actions" },
+      el("button", { type: "submit", text: "Show" }),
+      el("button", { type: "button", class: "quiet", id: "cal-prev", text: "Previous" }),
+      el("button", { type: "button", class: "quiet", id: "cal-today", text: "Today" }),
+      el("button", { type: "button", class: "quiet", id: "cal-next", text: "Next" })),
+  );
+  const results = el("div", { id: "calendar-days" });
+
+  async function name(pid) {
+    if (!can("patient.read")) return "Patient";
+    if (!names.has(pid)) {
+      try {
+        names.set(pid, patientName(await call("GET", `/v1/patients/${encodeURIComponent(pid)}`)));
+      } catch {
+        names.set(pid, "Patient");
+      }
+    }
+    return names.get(pid);
+  }
+
+  function range() {
+    const first = state.mode === "week" ? weekStart(state.day) : state.day;
+    const days = state.mode === "week" ? 7 : 1;
+    return { first, days };
+  }
+
+  async function load(message) {
+    const { first, days } = range();
+    const q = new URLSearchParams({
+      from: zonedInstant(first, "00:00", zone).toISOString(),
+      to: zonedInstant(addDays(first, days), "00:00", zone).toISOString(),
+      limit: "100",
+    });
+    // The API lists one clinician's schedule at a time: "everyone" is one query each.
+    const who = state.clinician ? [state.clinician] : cat.clinicians.map((c) => c.id);
+    const lists = await Promise.all(
+      who.map(async (clinicianId) => {
+        const mine = new URLSearchParams(q);
+        mine.set("clinician_id", clinicianId);
+        const found = [];
+        let cursor = null;
+        for (let i = 0; i < 10; i += 1) {
+          if (cursor) mine.set("cursor", cursor);
+          const page = await call("GET", `/v1/appointments?${mine}`);
+          found.push(...page.items);
+          cursor = page.next_cursor;
+          if (!cursor) break;
+        }
+        return found;
+      }),
+    );
+    const items = lists.flat();
+    const shown = items
+      .filter((a) => !state.location || a.location_id === state.location)
+      .sort((a, b) => a.start.localeCompare(b.start));
+    const sections = [];
+    for (let i = 0; i < days; i += 1) {
+      const day = addDays(first, i);
+      const todays = shown.filter((a) => localParts(a.start, zone).day === day);
+      const label = new Intl.DateTimeFormat(undefined, { weekday: "long", month: "long", day: "numeric", timeZone: "UTC" }).format(new Date(`${day}T12:00:00Z`));
+      const rows = [];
+      for (const a of todays) rows.push(await row(a));
+      sections.push(
+        el("section", { class: "day", "aria-labelledby": `day-${day}` },
+          el("h2", { id: `day-${day}`, text: label }),
+          rows.length
+            ? el("div", { class: "scroll", tabindex: "0", role: "region", "aria-label": `Appointments on ${label}` },
+                el("table", {},
+                  el("caption", { text: `Appointments on ${label}` }),
+                  el("thead", {}, el("tr", {}, ...["Time", "Patient", "Clinician", "Service", "Location", "Status", "Actions"].map((c) => el("th", { scope: "col", text: c })))),
+                  el("tbody", {}, ...rows)))
+            : el("p", { class: "empty", text: "No appointments." })),
+      );
+    }
+    results.replaceChildren(...sections);
+    if (message) announce(message);
+  }
+
+  async function row(a) {
+    const patients = [];
+    for (const pid of a.patient_ids) patients.push(await name(pid));
+    const when = `${formatTime(a.start)}–${formatTime(a.end)}`;
+    const what = `${when} ${patients.join(", ")}`;
+    const actions = el("div", { class: "actions tight" });
+    const forms = el("div");
+    const version = a.version;
+    if (can("appointment.status")) {
+      for (const [status, label] of NEXT[a.status] || []) {
+        const b = el("button", { type: "button", class: "quiet small", text: label }, el("span", { class: "visually-hidden", text: `: ${what}` }));
+        b.addEventListener("click", () =>
+          busy(b, async () => {
+            await call("POST", `/v1/appointments/${a.id}/status`, { version, status });
+            await load(`${label}: ${what}.`);
+          }),
+        );
+        actions.append(b);
+      }
+    }
+    if (a.status === "booked" && can("appointment.reschedule")) {
+      const open = el("button", { type: "button", class: "quiet small", text: "Reschedule" }, el("span", { class: "visually-hidden", text: `: ${what}` }));
+      const local = localParts(a.start, zone);
+      const dateId = `move-date-${a.id}`;
+      const timeId = `move-time-${a.id}`;
+      const form = el("form", { hidden: true, class: "inline-form", "aria-label": `Reschedule ${what}` },
+        el("label", { for: dateId, text: "New date" }), el("input", { id: dateId, type: "date", value: local.day, required: true }),
+        el("label", { for: timeId, text: "New time" }), el("input", { id: timeId, type: "time", value: local.time, step: "900", required: true }),
+        el("div", { class: "actions" }, el("button", { type: "submit", class: "small", text: "Move" }), el("button", { type: "button", class: "quiet small", text: "Keep" })));
+      open.addEventListener("click", () => { form.hidden = false; form.querySelector("input").focus(); });
+      form.querySelectorAll("button")[1].addEventListener("click", () => { form.hidden = true; open.focus(); });
+      form.addEventListener("submit", (event) => {
+        event.preventDefault();
+        busy(event.submitter, async () => {
+          const loc = locations.get(a.location_id);
+          const start = zonedIso(form.querySelector(`#${dateId}`).value, form.querySelector(`#${timeId}`).value, (loc && loc.timezone) || zone);
+          try {
+            await call("POST", `/v1/appointments/${a.id}/reschedule`, { version, start });
+          } catch (error) {
+            if (error.status === 409 && error.code !== "version_conflict") {
+              showError("That time clashes with another booking for the clinician, the room or the patient. Nothing changed. Pick another time.");
+              return;
+            }
+            if (error.code === "version_conflict") await load();
+            throw error;
+          }
+          await load(`Moved ${patients.join(", ")} to ${form.querySelector(`#${dateId}`).value} ${form.querySelector(`#${timeId}`).value}.`);
+        });
+      });
+      actions.append(open);
+      forms.append(form);
+    }
+    if (a.status === "booked" && can("appointment.cancel")) {
+      const open = el("button", { type: "button", class: "quiet small", text: "Cancel" }, el("span", { class: "visually-hidden", text: `: ${what}` }));
+      const reasonId = `cancel-reason-${a.id}`;
+      const form = el("form", { hidden: true, class: "inline-form", "aria-label": `Cancel ${what}` },
+        el("label", { for: reasonId, text: a.series_id ? "Reason for cancelling this visit (the rest of the series stays)" : "Reason for cancelling" }),
+        el("input", { id: reasonId, maxlength: "500", required: true }),
+        el("div", { class: "actions" }, el("button", { type: "submit", class: "small danger", text: "Cancel visit" }), el("button", { type: "button", class: "quiet small", text: "Keep visit" })));
+      open.addEventListener("click", () => { form.hidden = false; form.querySelector("input").focus(); });
+      form.querySelectorAll("button")[1].addEventListener("click", () => { form.hidden = true; open.focus(); });
+      form.addEventListener("submit", (event) => {
+        event.preventDefault();
+        const reason = form.querySelector("input").value.trim();
+        if (!reason) {
+          showError("Give a reason for cancelling.");
+          form.querySelector("input").focus();
+          return;
+        }
+        busy(event.submitter, async () => {
+          await call("POST", `/v1/appointments/${a.id}/cancel`, { version, reason });
+          await load(`Cancelled: ${what}.`);
+        });
+      });
+      actions.append(open);
+      forms.append(form);
+    }
+    const service = services.get(a.service_id);
+    const location = locations.get(a.location_id);
+    const clinician = clinicians.get(a.clinician_id);
+    const patientCell = el("td", {}, ...patients.flatMap((p, i) => [
+      i ? ", " : "",
+      can("patient.read") ? el("a", { href: `#/patients/${a.patient_ids[i]}`, text: p }) : p,
+    ]));
+    return el("tr", { class: `status-${a.status}` },
+      el("td", { text: when }),
+      patientCell,
+      el("td", { text: clinician ? clinician.display_name : "" }),
+      el("td", { text: (service ? service.name : "") + (a.patient_ids.length > 1 ? " (group)" : "") }),
+      el("td", { text: location ? location.name : a.location_kind }),
+      el("td", { text: `${STATUS[a.status] || a.status}${a.series_id ? " · recurring" : ""}` }),
+      el("td", {}, actions, forms),
+    );
+  }
+
+  controls.addEventListener("submit", (event) => {
+    event.preventDefault();
+    state.mode = controls.querySelector("#cal-view").value;
+    state.day = controls.querySelector("#cal-date").value || state.day;
+    state.clinician = controls.querySelector("#cal-clinician").value;
+    state.location = controls.querySelector("#cal-location").value;
+    busy(event.submitter, () => load("Calendar updated."));
+  });
+  const step = (n) => {
+    state.day = addDays(state.day, state.mode === "week" ? 7 * n : n);
+    controls.querySelector("#cal-date").value = state.day;
+    return load(`Showing ${state.mode === "week" ? "the week of" : ""} ${state.day}.`);
+  };
+  controls.querySelector("#cal-prev").addEventListener("click", (e) => busy(e.currentTarget, () => step(-1)));
+  controls.querySelector("#cal-next").addEventListener("click", (e) => busy(e.currentTarget, () => step(1)));
+  controls.querySelector("#cal-today").addEventListener("click", (e) =>
+    busy(e.currentTarget, () => {
+      state.day = localDate(new Date());
+      controls.querySelector("#cal-date").value = state.day;
+      return load("Showing today.");
+    }),
+  );
+
+  view.append(heading("Calendar"), el("p", { class: "hint", text: `Times in ${zone}.` }), controls);
+  if (can("appointment.book")) {
+    const toggle = el("button", { type: "button", id: "book-open", text: "Book an appointment", "aria-expanded": "false" });
+    const holder = el("div", { hidden: true });
+    holder.append(bookingForm(cat, {
+      day: state.day,
+      clinicianId: state.clinician,
+      onBooked: async (message, day) => {
+        state.day = day;
+        controls.querySelector("#cal-date").value = day;
+        await load(message);
+        results.querySelector("h2").focus();
+      },
+    }));
+    toggle.addEventListener("click", () => {
+      holder.hidden = !holder.hidden;
+      toggle.setAttribute("aria-expanded", String(!holder.hidden));
+      if (!holder.hidden) holder.querySelector("h2").focus();
+    });
+    view.append(toggle, holder);
+  }
+  view.append(results);
+  await load();
+}

