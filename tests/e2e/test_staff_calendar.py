@@ -5,17 +5,39 @@ state; CSP violations fail."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, timedelta
 
+import httpx
 import pytest
-from conftest import PortalPatient
 from playwright.sync_api import Page, expect
-from portal_api import Catalogue, demo_patient_id, ok, staff
+from portal_api import Catalogue, ok, staff
 from staff_ui import NAV, check_axe, shoot, sign_in_staff
 
 from tpm.security.principal import Role
 
 pytestmark = pytest.mark.e2e
+
+
+def new_patient_named(
+    desk: httpx.Client, first: str, care_team: str | None = None
+) -> tuple[str, str]:
+    """A patient of this test's own (the demo patient's calendar belongs to the portal
+    tests), with a unique last name; returns (id, "Last, First")."""
+    last = "Cal" + "".join(c for c in uuid.uuid4().hex if c.isalpha())[:8].capitalize()
+    patient = ok(
+        desk.post(
+            "/v1/patients",
+            json={
+                "legal_first_name": first,
+                "legal_last_name": last,
+                "date_of_birth": "1980-02-02",
+            },
+        )
+    )
+    if care_team:
+        ok(desk.post(f"/v1/patients/{patient['id']}/care-team", json={"user_id": care_team}))
+    return patient["id"], f"{last}, {first}"
 
 
 def book(page: Page, patient_name: str, day: date, time: str, repeat: str, count: int = 3) -> None:
@@ -34,37 +56,42 @@ def book(page: Page, patient_name: str, day: date, time: str, repeat: str, count
 
 
 def test_front_desk_books_a_series_and_handles_a_conflict(
-    page: Page, portal_url: str, catalogue: Catalogue, new_patient: PortalPatient
+    page: Page, portal_url: str, catalogue: Catalogue
 ) -> None:
     first = date.today() + timedelta(days=43)  # clear of other tests' bookings
+    desk = staff(portal_url, Role.FRONT_DESK)
+    quinn_id, quinn = new_patient_named(desk, "Quinn")
+    _, jo = new_patient_named(desk, "Jo")
     sign_in_staff(page, Role.FRONT_DESK)
     page.get_by_role("navigation", name=NAV).get_by_role("link", name="Calendar").click()
     expect(page.get_by_role("heading", name="Calendar", exact=True)).to_be_focused()
     check_axe(page)
     page.get_by_role("button", name="Book an appointment").click()
-    # GIVEN the demo patient's weekly series at 13:15
-    book(page, "Pat Example", first, "13:15", "Every week", 3)
+    # GIVEN a patient's weekly series at 13:15
+    book(page, quinn.split(", ")[1] + " " + quinn.split(", ")[0], first, "13:15", "Every week", 3)
     expect(page.get_by_role("status")).to_contain_text("Booked 3 visits")
     day_label = page.get_by_role(
         "table", name=f"Appointments on {first.strftime('%A, %B')} {first.day}"
     )
-    expect(day_label.get_by_role("link", name="Example, Pat")).to_be_visible()
+    expect(day_label.get_by_role("link", name=quinn)).to_be_visible()
     check_axe(page)
     shoot(page, "staff-calendar")
 
     # WHEN another patient's weekly series overlaps the second and third visits
-    book(page, "Robin Synthetic", first + timedelta(days=7), "13:30", "Every week", 2)
+    book(page, "Jo " + jo.split(", ")[0], first + timedelta(days=7), "13:30", "Every week", 2)
     # THEN nothing is booked and the clashing visits are named by date
     summary = page.get_by_role("alert").filter(has_text="There is a problem")
     expect(summary).to_be_focused()
     expect(summary).to_contain_text(f"visit 1 on {(first + timedelta(days=7)).isoformat()}")
     expect(summary).to_contain_text(f"visit 2 on {(first + timedelta(days=14)).isoformat()}")
-    desk = staff(portal_url, Role.FRONT_DESK)
+    jo_id = ok(desk.post("/v1/patients/search", json={"name": "Jo " + jo.split(", ")[0]}))["items"][
+        0
+    ]["id"]
     booked = ok(
         desk.get(
             "/v1/appointments",
             params={
-                "patient_id": new_patient.patient_id,
+                "patient_id": jo_id,
                 "from": f"{first.isoformat()}T00:00:00Z",
                 "to": f"{(first + timedelta(days=30)).isoformat()}T00:00:00Z",
             },
@@ -83,25 +110,25 @@ def test_front_desk_books_a_series_and_handles_a_conflict(
     week2 = page.get_by_role(
         "table", name=f"Appointments on {second.strftime('%A, %B')} {second.day}"
     )
-    expect(week2.get_by_role("link", name="Synthetic, Robin")).to_be_visible()
+    expect(week2.get_by_role("link", name=jo)).to_be_visible()
+    expect(week2.get_by_role("link", name=quinn)).to_be_visible()
     # WHEN a visit is cancelled with a reason THEN it shows cancelled, the series stays
-    row = week2.get_by_role("row").filter(has_text="Synthetic, Robin")
+    row = week2.get_by_role("row").filter(has_text=jo)
     row.get_by_role("button", name="Cancel").click()
     row.get_by_label("Reason for cancelling this visit (the rest of the series stays)").fill(
         "Patient asked (synthetic)."
     )
     row.get_by_role("button", name="Cancel visit").click()
     expect(page.get_by_role("status")).to_contain_text("Cancelled")
-    expect(week2.get_by_role("row").filter(has_text="Synthetic, Robin")).to_contain_text(
-        "Cancelled"
-    )
+    expect(week2.get_by_role("row").filter(has_text=jo)).to_contain_text("Cancelled")
+    assert quinn_id
     check_axe(page)
 
 
 def test_a_clinician_opens_their_day(page: Page, portal_url: str, catalogue: Catalogue) -> None:
-    # GIVEN a visit today-ish for the demo patient with the clinician
+    # GIVEN a visit with the clinician for a patient on their care team
     desk = staff(portal_url, Role.FRONT_DESK)
-    patient_id = demo_patient_id(desk)
+    patient_id, name = new_patient_named(desk, "Sky", care_team=catalogue.clinician_id)
     day = date.today() + timedelta(days=50)
     ok(
         desk.post(
@@ -123,6 +150,6 @@ def test_a_clinician_opens_their_day(page: Page, portal_url: str, catalogue: Cat
     view.get_by_label("View").select_option("day")
     view.get_by_label("Date").fill(day.isoformat())
     view.get_by_role("button", name="Show").click()
-    expect(page.get_by_role("link", name="Example, Pat").first).to_be_visible()
+    expect(page.get_by_role("link", name=name)).to_be_visible()
     # The clinician books only for their care team; the desk's group tools are not theirs
     check_axe(page)
