@@ -104,7 +104,7 @@ def start_dev_server(home: Path, project_root: Path) -> Iterator[DevServer]:
         )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120  # first start seeds the demo practice; a busy machine
         while True:
             try:
                 if httpx.get(f"{base}/v1/health", timeout=1).status_code == 200:

@@ -9,6 +9,7 @@ from typing import Literal
 
 from tpm.config import Settings
 from tpm.local.demo import seed_demo_people
+from tpm.local.demo_practice import seed_demo_practice
 from tpm.runtime import Runtime
 from tpm.services.practices import create_practice, get_practice, practice_id_for_slug
 
@@ -75,5 +76,6 @@ def ensure_demo_practice(runtime: Runtime) -> DemoInfo:
     practice = create_practice(
         runtime.store, runtime.clock, name=DEMO_NAME, slug=DEMO_SLUG, timezone=DEMO_TIMEZONE
     )
-    seed_demo_people(runtime, practice.id, register=True)
+    staff = seed_demo_people(runtime, practice.id, register=True)
+    seed_demo_practice(runtime, practice.id, staff)
     return DemoInfo(practice.id, created=True)

@@ -88,9 +88,12 @@ DEMO_PATIENT = DemoAccount(
 )
 
 
-def seed_demo_people(runtime: Runtime, practice_id: str, *, register: bool = False) -> None:
+def seed_demo_people(
+    runtime: Runtime, practice_id: str, *, register: bool = False
+) -> dict[Role, str]:
     """Create the demo accounts and patient, in one audited transaction; with `register`,
-    the demo business associate register too (`tpm dev`'s outbox asks it)."""
+    the demo business associate register too (`tpm dev`'s outbox asks it). Returns the
+    user id of each role's account."""
     store = runtime.store.practice(practice_id)
     users = UserRepository(store, runtime.cipher)
     now = runtime.clock.now()
@@ -152,12 +155,16 @@ def seed_demo_people(runtime: Runtime, practice_id: str, *, register: bool = Fal
             reason_code="demo_people",
         ),
     )
+    return ids
 
 
 def credentials_table() -> str:
     rows = [
         f"    {a.role.value:<11} {a.email:<36} {a.password}" for a in (*DEMO_ACCOUNTS, DEMO_PATIENT)
     ]
+    from tpm.local.demo_practice import SUPERVISEE_EMAIL, SUPERVISEE_PASSWORD
+
+    rows.append(f"    {'clinician':<11} {SUPERVISEE_EMAIL:<36} {SUPERVISEE_PASSWORD}  (supervisee)")
     return "\n".join(["    role        email                                password", *rows])
 
 

@@ -9,6 +9,18 @@ export default [
     load: () => import("../screens/patients/search.js"),
   },
   {
+    path: "/patients/new",
+    title: "Add a patient",
+    requires: ["patient.create"],
+    load: () => import("../screens/patients/edit.js"),
+  },
+  {
+    path: "/patients/:patientId/edit",
+    title: "Edit patient",
+    requires: ["patient.update"],
+    load: () => import("../screens/patients/edit.js"),
+  },
+  {
     path: "/patients/:patientId",
     title: "Patient",
     requires: ["patient.read"],

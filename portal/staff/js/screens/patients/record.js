@@ -219,7 +219,8 @@ export async function render(view, { patientId }) {
     heading(patientName(p)),
   );
   const detailBox = el("section", { class: "card", "aria-labelledby": "details-title" },
-    el("h2", { id: "details-title", text: "Details" }), details(p));
+    el("h2", { id: "details-title", text: "Details" }), details(p),
+    can("patient.update") ? el("p", {}, el("a", { href: `#/patients/${p.id}/edit`, text: "Edit details, care team and portal access" })) : null);
   view.append(detailBox);
   if (can("patient.access_log.read")) {
     view.append(el("p", {}, el("a", { href: `#/compliance/access-report/${p.id}`, text: "Who opened this record" })));

@@ -3,6 +3,7 @@
 // search terms travel in the POST body — never in the address.
 
 import { call } from "../../../../shared/api.js";
+import { can } from "../../permissions.js";
 import { announce, busy, clearErrors, el, field, heading, showFormError, table } from "../../ui.js";
 
 function formatDob(iso) {
@@ -61,7 +62,10 @@ export function render(view) {
       }
     });
   });
-  view.append(heading("Patients"), form, results);
+  const add = can("patient.create")
+    ? el("p", {}, el("a", { class: "button-link", href: "#/patients/new", text: "Add a patient" }))
+    : el("span");
+  view.append(heading("Patients"), add, form, results);
 }
 
 function show(results, data) {
