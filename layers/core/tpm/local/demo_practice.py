@@ -187,6 +187,8 @@ def appointments(seed: DemoSeed) -> None:
     desk = AppointmentService(seed.as_(Role.FRONT_DESK))
     office, therapy = seed.ids["loc_office"], seed.ids["svc_therapy"]
     clinician = seed.staff[Role.CLINICIAN]
+    # Future visits sit at 08:00 and 17:30, outside the hours the browser tests book in
+    # (they give the demo clinician 09:00-17:00), so the tests never collide with them.
     # Avery: weekly therapy from two weeks ago to two weeks ahead (a recurring series).
     start = seed.today - timedelta(days=14)
     start -= timedelta(days=start.weekday())  # a Monday
@@ -197,7 +199,7 @@ def appointments(seed: DemoSeed) -> None:
             service_id=therapy,
             location_id=office,
             rrule="FREQ=WEEKLY",
-            start_local=datetime.combine(start, time(10, 0)),
+            start_local=datetime.combine(start, time(8, 0)),
             timezone=ZONE,
             count=5,
         )
@@ -205,7 +207,12 @@ def appointments(seed: DemoSeed) -> None:
 
     # Jordan: one visit last week they missed, one cancelled, one tomorrow-ish by video.
     def one(
-        pids: tuple[str, ...], day: date, hour: int, location: str = office, service: str = therapy
+        pids: tuple[str, ...],
+        day: date,
+        hour: int,
+        minute: int = 0,
+        location: str = office,
+        service: str = therapy,
     ) -> Appointment:
         booker = AppointmentService(
             seed.as_(Role.FRONT_DESK, at=seed.local(day, 7) - timedelta(days=3))
@@ -216,7 +223,7 @@ def appointments(seed: DemoSeed) -> None:
                 clinician_id=clinician,
                 service_id=service,
                 location_id=location,
-                start=seed.local(day, hour),
+                start=seed.local(day, hour, minute),
             )
         )
 
@@ -225,9 +232,9 @@ def appointments(seed: DemoSeed) -> None:
     AppointmentService(
         seed.as_(Role.FRONT_DESK, at=seed.local(seed.today - timedelta(days=6), 15))
     ).set_status(missed.id, missed.version, AppointmentStatus.NO_SHOW)
-    cancelled = one(jordan, seed.today + timedelta(days=2), 9)
+    cancelled = one(jordan, seed.today + timedelta(days=2), 17, 30)
     desk.cancel(cancelled.id, cancelled.version, "Patient is travelling (synthetic).")
-    one(jordan, seed.today + timedelta(days=1), 16, location=seed.ids["loc_video"])
+    one(jordan, seed.today + timedelta(days=1), 17, 30, location=seed.ids["loc_video"])
     # Riley: seen earlier this week (arrived, then completed).
     seen_day = seed.today - timedelta(days=2)
     seen = one((seed.ids["riley"],), seen_day, 11)
@@ -244,6 +251,7 @@ def appointments(seed: DemoSeed) -> None:
         (seed.ids["avery"], seed.ids["riley"], seed.ids["morgan"]),
         group_day,
         17,
+        30,
         service=seed.ids["svc_group"],
     )
 

@@ -7,6 +7,7 @@ import { call } from "../../../../shared/api.js";
 import { can } from "../../permissions.js";
 import { el, formatWhen, heading, table } from "../../ui.js";
 import { ackCell, flagText, staffNames } from "../clinical/flag-ack.js";
+import { documentsPart } from "./documents.js";
 import { formatDob, patientName } from "./search.js";
 
 const DAY = 86_400_000;
@@ -175,21 +176,6 @@ async function measures(patientId) {
   return parts.length ? parts : el("p", { text: "No questionnaires answered yet." });
 }
 
-async function documents(patientId) {
-  const data = await call("GET", `/v1/patients/${encodeURIComponent(patientId)}/documents?limit=50`);
-  return table(
-    "Documents, newest first",
-    ["Title", "File", "Added", "Shared with the patient"],
-    data.items.map((d) => [
-      d.title || d.filename,
-      d.filename,
-      formatWhen(d.created_at, { dateStyle: "medium" }),
-      d.shared_with_patient ? "Shared" : "Not shared",
-    ]),
-    "No documents.",
-  );
-}
-
 async function flags(patientId, box) {
   const [data, names] = await Promise.all([call("GET", "/v1/measure-flags?limit=100"), staffNames()]);
   const mine = data.items.filter((f) => f.patient_id === patientId);
@@ -236,6 +222,6 @@ export async function render(view, { patientId }) {
   add("appointment.list", "chart-appointments", "Appointments", () => appointments(patientId));
   add("note.list", "chart-notes", "Notes", () => notes(patientId));
   add("measure.series.read", "chart-measures", "Measures", () => measures(patientId));
-  add("document.list", "chart-documents", "Documents", () => documents(patientId));
+  add("document.list", "chart-documents", "Documents", (box) => documentsPart(patientId, box));
   await Promise.all(loads);
 }
