@@ -7,7 +7,7 @@ from __future__ import annotations
 import httpx
 import pytest
 from playwright.sync_api import Page, expect
-from portal_api import account
+from portal_api import account, auth_post
 from staff_ui import NAV, check_axe, shoot, sign_in_staff
 
 from tpm.security.principal import Role
@@ -87,10 +87,10 @@ def test_compliance_enrols_an_authenticator_and_sees_only_its_sections(
 def test_my_sessions_lists_this_one_and_ends_another(page: Page, portal_url: str) -> None:
     desk = account(Role.FRONT_DESK)
     # GIVEN another session of the same person (another device)
-    other = httpx.post(
-        f"{portal_url}/v1/auth/login",
-        json={"practice": "demo", "email": desk.email, "password": desk.password},
-        timeout=30,
+    other = auth_post(
+        portal_url,
+        "/v1/auth/login",
+        {"practice": "demo", "email": desk.email, "password": desk.password},
     ).json()["access_token"]
     sign_in_staff(page, Role.FRONT_DESK)
     page.get_by_role("link", name="My account").click()
