@@ -3,6 +3,13 @@
 
 export default [
   {
+    path: "/admin/practice",
+    title: "Practice",
+    anyOf: ["practice.settings.update", "scheduling.catalogue.manage"],
+    nav: { label: "Practice", order: 81, description: "Settings, locations, services and fees, hours." },
+    load: () => import("../screens/admin/practice.js"),
+  },
+  {
     path: "/admin/users",
     title: "Users",
     requires: ["user.list"],

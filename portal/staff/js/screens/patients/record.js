@@ -5,7 +5,7 @@
 
 import { call } from "../../../../shared/api.js";
 import { can } from "../../permissions.js";
-import { el, formatWhen, heading, table } from "../../ui.js";
+import { announce, busy, clearErrors, el, formatWhen, heading, showFormError, table } from "../../ui.js";
 import { ackCell, flagText, staffNames } from "../clinical/flag-ack.js";
 import { documentsPart } from "./documents.js";
 import { formatDob, patientName } from "./search.js";
@@ -198,8 +198,48 @@ async function flags(patientId, box) {
   );
 }
 
+function breakGlass(view, patientId) {
+  const form = el("form", { id: "break-glass", novalidate: true },
+    el("div", { class: "field", "data-field": "reason" },
+      el("label", { for: "bg-reason", text: "Why do you need this record now?" }),
+      el("p", { id: "bg-hint", class: "hint", text: "At least 10 characters. Your reason, the time and everything you open are recorded, and the compliance officer is alerted." }),
+      el("p", { id: "bg-reason-error", class: "field-error", hidden: true }),
+      el("textarea", { id: "bg-reason", name: "reason", rows: "3", maxlength: "500", "aria-describedby": "bg-hint bg-reason-error" })),
+    el("button", { type: "submit", class: "danger", text: "Open with emergency access" }));
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    clearErrors(form);
+    const reason = form.elements.reason.value.trim();
+    if (reason.length < 10) {
+      showFormError(form, { details: { fields: [{ path: "body.reason", type: "short" }] } }, { short: "Say why, in at least 10 characters." });
+      return;
+    }
+    busy(event.submitter, async () => {
+      const grant = await call("POST", `/v1/patients/${encodeURIComponent(patientId)}/break-glass`, { reason });
+      view.replaceChildren();
+      await render(view, { patientId });
+      announce(`Emergency access open until ${formatWhen(grant.ends_at, { timeStyle: "short" })}.`);
+      view.querySelector("h1").focus();
+    });
+  });
+  view.append(
+    heading("You are not on this patient's care team"),
+    el("p", { text: "Or no patient has this id. In an emergency you can open the record for a limited time (break-glass access)." }),
+    form,
+  );
+}
+
 export async function render(view, { patientId }) {
-  const p = await call("GET", `/v1/patients/${encodeURIComponent(patientId)}`);
+  let p;
+  try {
+    p = await call("GET", `/v1/patients/${encodeURIComponent(patientId)}`);
+  } catch (error) {
+    if (error.status === 404 && can("patient.break_glass")) {
+      breakGlass(view, patientId);
+      return;
+    }
+    throw error;
+  }
   view.append(
     el("p", { class: "crumbs" }, el("a", { href: "#/patients", text: "Patients" })),
     heading(patientName(p)),
