@@ -96,7 +96,7 @@ def operator_cli(
     prepare_data_dir(data_dir)
     runtime = build_runtime(local_settings(data_dir))
     try:
-        demo = ensure_demo_practice(runtime)
+        demo = ensure_demo_practice(runtime, with_working_data=False)  # counts start at zero
     finally:
         runtime.store.close()
     try:

@@ -68,7 +68,10 @@ class DemoInfo:
     created: bool
 
 
-def ensure_demo_practice(runtime: Runtime) -> DemoInfo:
+def ensure_demo_practice(runtime: Runtime, *, with_working_data: bool = True) -> DemoInfo:
+    """The demo practice, created on first use: its people, and (unless asked not to) its
+    working data — appointments, notes, measures, documents (tpm.local.demo_practice).
+    Operator tests that count records start from the people alone."""
     existing = practice_id_for_slug(runtime.store, DEMO_SLUG)
     if existing is not None:
         get_practice(runtime.store, existing)
@@ -77,5 +80,6 @@ def ensure_demo_practice(runtime: Runtime) -> DemoInfo:
         runtime.store, runtime.clock, name=DEMO_NAME, slug=DEMO_SLUG, timezone=DEMO_TIMEZONE
     )
     staff = seed_demo_people(runtime, practice.id, register=True)
-    seed_demo_practice(runtime, practice.id, staff)
+    if with_working_data:
+        seed_demo_practice(runtime, practice.id, staff)
     return DemoInfo(practice.id, created=True)

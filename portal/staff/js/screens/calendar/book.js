@@ -27,8 +27,13 @@ export function bookingForm(cat, { day, clinicianId, onBooked }) {
       }),
     );
   }
+  const resetMatches = () => {
+    matches.replaceChildren();
+    matches.hidden = addButton.hidden = true;
+  };
   findButton.addEventListener("click", () =>
     busy(findButton, async () => {
+      resetMatches(); // never add a patient from an earlier search
       const name = find.value.trim();
       if (!name) {
         showError("Type a patient's name first.");
@@ -112,6 +117,7 @@ export function bookingForm(cat, { day, clinicianId, onBooked }) {
         }
         chosen.clear();
         drawChosen();
+        resetMatches();
       } catch (error) {
         if (error.status === 409) {
           const clashes = (error.details && error.details.occurrences) || [];
