@@ -181,10 +181,7 @@ async function flags(patientId, box) {
   const mine = data.items.filter((f) => f.patient_id === patientId);
   const redo = async (message) => {
     await fill(box, () => flags(patientId, box));
-    if (message) {
-      const { announce } = await import("../../ui.js");
-      announce(message);
-    }
+    if (message) announce(message);
   };
   return table(
     "Risk flags for this patient",
