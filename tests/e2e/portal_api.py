@@ -95,10 +95,13 @@ def enrol_totp(client: httpx.Client) -> str:
 
 
 def staff(base: str, role: Role) -> httpx.Client:
-    """Owner/admin must enrol MFA before anything else: sign in, enrol, carry on."""
+    """Roles that must use MFA enrol before anything else: sign in, enrol, carry on (the
+    secret is remembered, so later sign-ins, in the API or the browser, answer with a
+    code)."""
     demo = account(role)
     client = sign_in(base, demo.email, demo.password)
-    if role in (Role.OWNER, Role.ADMIN) and demo.email not in TOTP_SECRETS:
+    must_use_mfa = (Role.OWNER, Role.ADMIN, Role.SUPERVISOR, Role.BILLER, Role.COMPLIANCE)
+    if role in must_use_mfa and demo.email not in TOTP_SECRETS:
         remember_totp(demo.email, enrol_totp(client))
     return client
 

@@ -14,6 +14,13 @@ export default [
     load: () => import("../screens/notes/editor.js"),
   },
   {
+    path: "/psychotherapy-notes",
+    title: "Psychotherapy notes",
+    anyOf: ["psychotherapy_note.create", "psychotherapy_note.read"],
+    nav: { label: "Psychotherapy notes", order: 32, description: "Your process notes, kept apart from the record." },
+    load: () => import("../screens/notes/psychotherapy.js"),
+  },
+  {
     path: "/supervision",
     title: "Supervision",
     requires: ["supervision.queue.read"],

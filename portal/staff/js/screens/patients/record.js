@@ -102,7 +102,11 @@ async function notes(patientId) {
   const items = [...data.items].sort((a, b) => String(b.service_date).localeCompare(String(a.service_date)));
   const open = can("note.read");
   const start = can("note.create") && can("template.read")
-    ? el("p", {}, el("a", { class: "button-link", href: `#/patients/${patientId}/notes/new`, text: "Write a note" }))
+    ? el("p", { class: "actions" },
+        el("a", { class: "button-link", href: `#/patients/${patientId}/notes/new`, text: "Write a note" }),
+        can("psychotherapy_note.create")
+          ? el("a", { href: `#/psychotherapy-notes?patient=${patientId}`, text: "Write a psychotherapy note (kept apart)" })
+          : null)
     : null;
   return [start, table(
     "Progress notes, latest first",
