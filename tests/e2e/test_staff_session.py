@@ -29,7 +29,8 @@ def test_the_idle_warning_keeps_or_ends_the_session(page: Page, portal_url: str)
     expect(page.get_by_role("button", name="Stay signed in")).to_be_focused()
     check_axe(page)
     # WHEN they stay THEN the dialog closes and the page carries on
-    page.get_by_role("button", name="Stay signed in").click()
+    with page.expect_response(lambda r: r.url.endswith("/v1/me")):
+        page.get_by_role("button", name="Stay signed in").click()
     expect(warning).to_be_hidden()
     expect(page.get_by_role("navigation", name=NAV)).to_be_visible()
     # WHEN they then leave it alone for the whole idle time

@@ -59,6 +59,7 @@ function acted() {
 export function serverActivity() {
   if (!state.idleMs) return;
   state.lastServer = Date.now();
+  state.acted = false; // the server has seen the person since
   closeDialog();
   schedule();
 }

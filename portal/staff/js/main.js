@@ -15,6 +15,8 @@ import { $, announce, describeNow, roleName, showError, useTimeZone } from "./ui
 
 for (const area of AREAS) register(area);
 
+let active = false; // a session is open in this page (from sign-in to sign-out)
+
 function show(mode) {
   // mode: "signin" | "enrol" | "app"
   $("signin-view").hidden = mode !== "signin";
@@ -27,6 +29,7 @@ function show(mode) {
 }
 
 function signedOut(message) {
+  active = false;
   stopRouter();
   stopIdle();
   forget();
@@ -90,18 +93,20 @@ async function signOutNow() {
   signedOut("You have signed out.");
 }
 
-whenSessionEnds((why) =>
+whenSessionEnds((why) => {
+  if (!active) return; // already signed out here: a late answer changes nothing
   signedOut(
     why === "idle"
       ? "Your session has ended (after a period of inactivity, or from another device). Sign in again."
       : "Please sign in again.",
-  ),
-);
+  );
+});
 onServerActivity(serverActivity);
 setUpStepUp();
 setUpIdle(signOutNow);
 
 setUpSignIn(async (result) => {
+  active = true;
   try {
     if (result.enrol) await enrol();
     else await enter();
