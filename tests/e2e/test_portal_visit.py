@@ -170,6 +170,9 @@ def test_patient_waits_is_admitted_and_sees_a_connected_remote_video(
     )
     guest = pages()
     guest.goto(f"/#visit-invitation={invitation['token']}")
+    # (the device check has run: the page's join handler is in place; on a busy machine
+    # the lazily loaded visit module can lag behind the visible button)
+    expect(guest.locator("#visit-checks li").first).to_be_visible()
     guest.get_by_role("button", name="Enter the waiting room").click()
     expect(guest.locator("#visit-waiting-message")).to_contain_text("let you in")
     [interpreter] = waiting(clinician, visit_id)
@@ -199,6 +202,7 @@ def test_a_guest_without_a_valid_invitation_is_refused_and_denied_patients_are_t
     # a made-up invitation
     stranger = pages()
     stranger.goto("/#visit-invitation=not-a-real-invitation-token-000000")
+    expect(stranger.locator("#visit-checks li").first).to_be_visible()
     stranger.get_by_role("button", name="Enter the waiting room").click()
     expect(stranger.locator("#visit-done-message")).to_contain_text("not valid")
     # a patient the clinician denies
