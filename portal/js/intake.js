@@ -4,7 +4,7 @@
 // checklist picks up where it was on any device. Forms are drawn from the template's JSON
 // Schema: objects are fieldsets, yes/no and "I agree" are checkboxes, choices are selects.
 
-import { call } from "./api.js";
+import { call } from "../shared/api.js";
 import { $, announce, busy, el, formatWhen, showError } from "./ui.js";
 
 const STEP_NAMES = {
