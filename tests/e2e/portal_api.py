@@ -34,28 +34,35 @@ def account(role: Role) -> DemoAccount:
     return next(a for a in (*DEMO_ACCOUNTS, DEMO_PATIENT) if a.role is role)
 
 
-# TOTP secrets of the accounts enrolled in this test process (one tpm dev per process), so
-# a browser sign-in can answer the MFA step of an account the API enrolled, and back.
-TOTP_SECRETS: dict[str, str] = {}
-_LAST_STEP: dict[str, int] = {}
+# TOTP secrets of the accounts enrolled in this test process, per server (a process may
+# run more than one tpm dev), so a browser sign-in can answer the MFA step of an account
+# the API enrolled, and back. Keyed by (server base URL, email).
+TOTP_SECRETS: dict[tuple[str, str], str] = {}
+_LAST_STEP: dict[tuple[str, str], int] = {}
 
 
-def fresh_totp(email: str) -> str:
-    """A code for `email`'s authenticator that the server has not seen yet (it refuses a
-    replayed step), waiting for the next 30-second step when the window is used up."""
-    totp = pyotp.TOTP(TOTP_SECRETS[email])
+def fresh_totp(base: str, email: str) -> str:
+    """A code for `email`'s authenticator on `base` that the server has not seen yet (it
+    refuses a replayed step), waiting for the next 30-second step when the window is used."""
+    key = (base.rstrip("/"), email)
+    totp = pyotp.TOTP(TOTP_SECRETS[key])
     while True:
         now_step = int(time.time()) // 30
-        step = max(now_step, _LAST_STEP.get(email, -1) + 1)
+        step = max(now_step, _LAST_STEP.get(key, -1) + 1)
         if step <= now_step + 1:
-            _LAST_STEP[email] = step
+            _LAST_STEP[key] = step
             return str(totp.at(step * 30))
         time.sleep(1)
 
 
-def remember_totp(email: str, secret: str) -> None:
-    TOTP_SECRETS[email] = secret
-    _LAST_STEP[email] = int(time.time()) // 30  # enrolment used the current step
+def remember_totp(base: str, email: str, secret: str) -> None:
+    key = (base.rstrip("/"), email)
+    TOTP_SECRETS[key] = secret
+    _LAST_STEP[key] = int(time.time()) // 30  # enrolment used the current step
+
+
+def has_totp(base: str, email: str) -> bool:
+    return (base.rstrip("/"), email) in TOTP_SECRETS
 
 
 def auth_post(base: str, path: str, body: dict[str, Any]) -> httpx.Response:
@@ -75,8 +82,12 @@ def sign_in(base: str, email: str, password: str) -> httpx.Client:
     this test process enrolled)."""
     body = {"practice": PRACTICE, "email": email, "password": password}
     tokens = auth_post(base, "/v1/auth/login", body).raise_for_status().json()
-    if tokens.get("mfa_required") and email in TOTP_SECRETS:
-        second = {"practice": PRACTICE, "challenge": tokens["challenge"], "code": fresh_totp(email)}
+    if tokens.get("mfa_required") and has_totp(base, email):
+        second = {
+            "practice": PRACTICE,
+            "challenge": tokens["challenge"],
+            "code": fresh_totp(base, email),
+        }
         tokens = auth_post(base, "/v1/auth/mfa", second).raise_for_status().json()
     assert "access_token" in tokens, "this account asks for MFA; use sign_in_with_mfa"
     return httpx.Client(
@@ -101,8 +112,8 @@ def staff(base: str, role: Role) -> httpx.Client:
     demo = account(role)
     client = sign_in(base, demo.email, demo.password)
     must_use_mfa = (Role.OWNER, Role.ADMIN, Role.SUPERVISOR, Role.BILLER, Role.COMPLIANCE)
-    if role in must_use_mfa and demo.email not in TOTP_SECRETS:
-        remember_totp(demo.email, enrol_totp(client))
+    if role in must_use_mfa and not has_totp(base, demo.email):
+        remember_totp(base, demo.email, enrol_totp(client))
     return client
 
 

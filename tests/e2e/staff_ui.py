@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pyotp
 from playwright.sync_api import Page, expect
@@ -15,6 +16,12 @@ from tpm.security.principal import Role
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 NAV = "Staff sections"
+
+
+def origin(page: Page) -> str:
+    """The server the page is on (TOTP secrets are kept per server)."""
+    parts = urlsplit(page.url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def sign_in_staff(page: Page, role: Role, path: str = "/staff/") -> None:
@@ -31,7 +38,7 @@ def sign_in_staff(page: Page, role: Role, path: str = "/staff/") -> None:
     code = page.locator("#mfa-code")
     expect(shell.or_(enrol).or_(code).filter(visible=True).first).to_be_visible()
     if code.is_visible():
-        code.fill(fresh_totp(demo.email))
+        code.fill(fresh_totp(origin(page), demo.email))
         page.get_by_role("button", name="Verify").click()
     elif enrol.is_visible():
         enrol_in_app(page, demo.email)
@@ -43,7 +50,7 @@ def enrol_in_app(page: Page, email: str) -> list[str]:
     recovery codes the app showed."""
     expect(page.get_by_role("img", name=re.compile("QR code"))).to_be_visible()
     secret = page.locator("code.secret").inner_text().replace(" ", "")
-    remember_totp(email, secret)
+    remember_totp(origin(page), email, secret)
     page.get_by_label("Code from the app").fill(pyotp.TOTP(secret).now())
     page.get_by_role("button", name="Confirm").click()
     expect(page.get_by_role("heading", name="Save your recovery codes")).to_be_visible()
