@@ -67,8 +67,10 @@ def resolve(value: Any, template: dict[str, Any]) -> Any:
         return str(value)
     if isinstance(value, list):
         return [resolve(v, template) for v in value]
-    if not isinstance(value, dict) or len(value) != 1:
+    if not isinstance(value, dict):
         raise ValueError(f"cannot resolve {value!r}")
+    if len(value) != 1 or not next(iter(value)).startswith(("Fn::", "Ref")):
+        return {k: resolve(v, template) for k, v in value.items()}  # plain properties
     ((kind, arg),) = value.items()
     if kind == "Ref":
         return _ref(str(arg), template)

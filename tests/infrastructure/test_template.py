@@ -410,7 +410,69 @@ def test_routes_need_a_cognito_token_unless_marked_public(template: dict[str, An
     assert pool["MfaConfiguration"] in ("ON", "OPTIONAL")
     assert pool["Policies"]["PasswordPolicy"]["MinimumLength"] >= 12
     assert pool["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"] is True
-    assert template["Resources"]["UserPoolClient"]["Properties"]["GenerateSecret"] is False
+    client = template["Resources"]["UserPoolClient"]["Properties"]
+    # The API is the only client: no sign-in flow a browser could use at Cognito directly,
+    # and a secret so a refresh token is useless outside the API.
+    assert client["GenerateSecret"] is True
+    assert client["ExplicitAuthFlows"] == [
+        "ALLOW_ADMIN_USER_PASSWORD_AUTH",
+        "ALLOW_REFRESH_TOKEN_AUTH",
+    ]
+    assert "UsernameAttributes" not in pool  # usernames are user ids: one email, two practices
+    assert "DeviceConfiguration" not in pool  # a remembered device would skip MFA
+    groups = {
+        g["Properties"]["GroupName"]
+        for g in resources(template, "AWS::Cognito::UserPoolGroup").values()
+    }
+    assert groups == {
+        "owner",
+        "admin",
+        "compliance",
+        "clinician",
+        "supervisor",
+        "biller",
+        "front_desk",
+        "patient",
+        "mfa",
+    }
+
+
+COGNITO_GRANTS = {
+    # Sign-in, MFA, accepting invitations, password changes.
+    "IdentityFunction": {
+        "cognito-idp:AdminInitiateAuth",
+        "cognito-idp:AdminRespondToAuthChallenge",
+        "cognito-idp:AdminCreateUser",
+        "cognito-idp:AdminSetUserPassword",
+        "cognito-idp:AdminAddUserToGroup",
+        "cognito-idp:AdminRemoveUserFromGroup",
+        "cognito-idp:AdminSetUserMFAPreference",
+        "cognito-idp:DescribeUserPoolClient",
+    },
+    # Role changes and deactivation.
+    "UsersFunction": {
+        "cognito-idp:AdminAddUserToGroup",
+        "cognito-idp:AdminRemoveUserFromGroup",
+        "cognito-idp:AdminDisableUser",
+        "cognito-idp:AdminUserGlobalSignOut",
+    },
+}
+
+
+def test_cognito_grants_are_exactly_the_admin_calls_each_function_makes_on_the_pool(
+    template: dict[str, Any],
+) -> None:
+    granted: dict[str, set[str]] = {}
+    for name, props in function_properties(template).items():
+        for policy in as_list(props.get("Policies") or []):
+            for _, stmt in statements(policy):
+                actions = {a for a in as_list(stmt["Action"]) if a.startswith("cognito-idp:")}
+                if not actions:
+                    continue
+                assert stmt["Effect"] == "Allow"
+                assert getatt_target(stmt["Resource"]) == "UserPool", f"{name}: not this pool only"
+                granted.setdefault(name, set()).update(actions)
+    assert granted == COGNITO_GRANTS
 
 
 def test_api_paths_are_versioned_except_the_fallback(template: dict[str, Any]) -> None:
