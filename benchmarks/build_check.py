@@ -29,7 +29,7 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -61,31 +61,37 @@ def _sample_parameter(name: str, spec: dict[str, Any]) -> str:
     return samples.get(name, f"sample-{name.lower()}")
 
 
-def resolve(value: Any, template: dict[str, Any]) -> Any:
-    """An intrinsic function's value in a stack made from the template's defaults."""
+def resolve(value: Any, template: dict[str, Any], physical: Mapping[str, str] | None = None) -> Any:
+    """An intrinsic function's value in a stack made from the template's defaults.
+    `physical` names real values: a parameter or resource by its logical id (what `Ref`
+    gives), or `Resource.Attribute` (what `GetAtt` gives); others get stand-ins."""
+    names: Mapping[str, str] = physical or {}
     if isinstance(value, str | int | bool | float):
         return str(value)
     if isinstance(value, list):
-        return [resolve(v, template) for v in value]
+        return [resolve(v, template, names) for v in value]
     if not isinstance(value, dict):
         raise ValueError(f"cannot resolve {value!r}")
     if len(value) != 1 or not next(iter(value)).startswith(("Fn::", "Ref")):
-        return {k: resolve(v, template) for k, v in value.items()}  # plain properties
+        return {k: resolve(v, template, names) for k, v in value.items()}  # plain properties
     ((kind, arg),) = value.items()
     if kind == "Ref":
-        return _ref(str(arg), template)
+        return names.get(str(arg)) or _ref(str(arg), template)
     if kind == "Fn::GetAtt":
         name, attribute = arg if isinstance(arg, list) else str(arg).split(".", 1)
+        if f"{name}.{attribute}" in names:
+            return names[f"{name}.{attribute}"]
         kind = str(template["Resources"].get(name, {}).get("Type", "AWS::X::Y"))
         service = kind.split("::")[1].lower()
         pattern = _ATTRIBUTES.get(attribute, "{name}-" + attribute.lower())
         return pattern.format(kind=service, name=name)
     if kind == "Fn::If":
         condition, when_true, when_false = arg
-        return resolve(when_true if _condition(condition, template) else when_false, template)
+        chosen = when_true if _condition(condition, template) else when_false
+        return resolve(chosen, template, names)
     if kind == "Fn::Sub":
-        text, names = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1])
-        local = {k: resolve(v, template) for k, v in names.items()}
+        text, subs = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1])
+        local = {k: resolve(v, template, names) for k, v in subs.items()}
 
         def one(match: re.Match[str]) -> str:
             key = match.group(1)
@@ -93,8 +99,8 @@ def resolve(value: Any, template: dict[str, Any]) -> Any:
                 return str(local[key])
             if "." in key:
                 name, attribute = key.split(".", 1)
-                return str(resolve({"Fn::GetAtt": [name, attribute]}, template))
-            return str(_ref(key, template))
+                return str(resolve({"Fn::GetAtt": [name, attribute]}, template, names))
+            return str(resolve({"Ref": key}, template, names))
 
         return re.sub(r"\$\{([^}!]+)\}", one, text)
     raise ValueError(f"unsupported intrinsic {kind}")
@@ -143,14 +149,16 @@ def _evaluate(node: Any, template: dict[str, Any]) -> Any:
     return resolve(node, template)
 
 
-def function_environment(template: dict[str, Any], logical_id: str) -> dict[str, str]:
+def function_environment(
+    template: dict[str, Any], logical_id: str, physical: Mapping[str, str] | None = None
+) -> dict[str, str]:
     """Globals' variables overlaid with the function's own, every value resolved."""
     merged: dict[str, Any] = {}
     globals_env = ((template.get("Globals") or {}).get("Function") or {}).get("Environment")
     merged.update((globals_env or {}).get("Variables") or {})
     props = template["Resources"][logical_id].get("Properties", {})
     merged.update(((props.get("Environment") or {}).get("Variables")) or {})
-    return {key: str(resolve(value, template)) for key, value in merged.items()}
+    return {key: str(resolve(value, template, physical)) for key, value in merged.items()}
 
 
 @dataclass(frozen=True)

@@ -62,16 +62,16 @@ def _create(args: argparse.Namespace) -> int:
 def _run_locally(data_dir: Path, request: dict[str, str]) -> dict[str, Any]:
     from tpm.clock import to_rfc3339
     from tpm.config import get_settings
-    from tpm.local.bootstrap import export_settings, local_settings, prepare_data_dir
+    from tpm.local.bootstrap import local_settings, prepare_data_dir
     from tpm.runtime import build_runtime
     from tpm.services.practice_bootstrap import bootstrap_practice
 
     settings = get_settings()
     if settings.environment == "local":
+        # The data dir's settings for this command only (nothing exported: a server in the
+        # same process keeps its own).
         prepare_data_dir(data_dir)
-        settings = local_settings(data_dir)
-        export_settings(settings)
-        get_settings.cache_clear()
+        settings = local_settings(data_dir, portal_url=settings.portal_url)
     runtime = build_runtime(settings)
     try:
         result = bootstrap_practice(
