@@ -4,19 +4,20 @@ and where moto differs from AWS):
 - `emulated`: one emulated AWS stack per test module;
 - `journey_stack`: the same, then tpm dev's local adapters, for a journey that must pass
   both ways;
-- `browser`: Debian's chromium through Playwright (never a downloaded browser), skipped
-  where it is missing except in CI.
+- `in_browser`: steps run in Debian's chromium through Playwright (never a downloaded
+  browser), skipped where it is missing except in CI.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Page, sync_playwright
 
 from emulated.stack import EmulatedStack, start_emulated_stack
 
@@ -34,22 +35,46 @@ def journey_stack(
     yield from start_emulated_stack(request.param, data_dir)
 
 
+BrowserRun = Callable[[Callable[[Page], None]], None]
+
+
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
+def in_browser() -> BrowserRun:
+    """Runs `steps(page)` in a fresh Chromium page. Playwright's sync API runs on a thread
+    of its own: another suite's Playwright may already be live on this worker's main
+    thread, and two cannot share one thread."""
     path = shutil.which("chromium")
     if path is None:
         reason = "Debian's chromium is not installed (apt-get install -y chromium)"
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(f"{reason}; CI must run the browser tests")
         pytest.skip(reason)
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=path, args=["--no-sandbox", "--disable-gpu", "--no-first-run"]
-        )
-        try:
-            yield launched
-        finally:
-            launched.close()
+
+    def run(steps: Callable[[Page], None]) -> None:
+        failure: list[BaseException] = []
+
+        def target() -> None:
+            try:
+                with sync_playwright() as playwright:
+                    browser = playwright.chromium.launch(
+                        executable_path=path,
+                        args=["--no-sandbox", "--disable-gpu", "--no-first-run"],
+                    )
+                    try:
+                        steps(browser.new_page())
+                    finally:
+                        browser.close()
+            except BaseException as exc:
+                failure.append(exc)
+
+        thread = threading.Thread(target=target, daemon=True)
+        thread.start()
+        thread.join(timeout=240)
+        assert not thread.is_alive(), "the browser steps did not finish"
+        if failure:
+            raise failure[0]
+
+    return run
 
 
 @pytest.fixture

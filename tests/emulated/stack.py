@@ -291,8 +291,10 @@ def _create_resources(endpoint: str) -> dict[str, str]:
 
     tpl = template()
     physical: dict[str, str] = {}
-    create_table(client("dynamodb"), f"{STACK}-table")
-    physical["Table"] = f"{STACK}-table"
+    # moto keeps every server's state in this process: unique names per stack.
+    prefix = f"{STACK}-{uuid.uuid4().hex[:8]}"
+    create_table(client("dynamodb"), f"{prefix}-table")
+    physical["Table"] = f"{prefix}-table"
     key = client("kms").create_key(
         Description=f"{STACK} PHI (PhiKey)",
         KeySpec=properties("PhiKey", tpl)["KeySpec"],
@@ -304,7 +306,7 @@ def _create_resources(endpoint: str) -> dict[str, str]:
     ]
     s3 = client("s3")
     for logical_id in ("DocumentsBucket", "AuditExportBucket"):
-        name = f"{STACK}-{logical_id.lower()}"
+        name = f"{prefix}-{logical_id.lower()}"
         props = properties(logical_id, tpl)
         s3.create_bucket(
             Bucket=name, ObjectLockEnabledForBucket=bool(props.get("ObjectLockEnabled"))
@@ -325,16 +327,17 @@ def _create_resources(endpoint: str) -> dict[str, str]:
         )
         physical[logical_id] = name
         physical[f"{logical_id}.Arn"] = f"arn:aws:s3:::{name}"
-    pool = create_user_pool(client("cognito-idp"), f"{STACK}-users")
+    pool = create_user_pool(client("cognito-idp"), f"{prefix}-users")
     physical["UserPool"] = pool.pool_id
     physical["UserPoolClient"] = pool.client_id
     ses = client("sesv2")
-    ses.create_email_identity(EmailIdentity=SENDER)
-    config_set = f"{STACK}-reminders"
+    with contextlib.suppress(ses.exceptions.AlreadyExistsException):
+        ses.create_email_identity(EmailIdentity=SENDER)
+    config_set = f"{prefix}-reminders"
     ses.create_configuration_set(ConfigurationSetName=config_set)
     physical["EmailConfigurationSet"] = config_set
     physical["ReminderFromAddress"] = SENDER
-    queue = client("sqs").create_queue(QueueName=f"{STACK}-async-failures")["QueueUrl"]
+    queue = client("sqs").create_queue(QueueName=f"{prefix}-async-failures")["QueueUrl"]
     physical["AsyncFailuresQueue"] = queue
     return physical
 
@@ -469,6 +472,9 @@ def start_emulated_stack(
         if server is not None:
             server.should_exit = True
         if moto is not None:
+            # moto's state lives in this process, not in its server: clear it for the next.
+            with contextlib.suppress(httpx.HTTPError):
+                httpx.post(f"{endpoint}/moto-api/reset", timeout=TIMEOUT)
             moto.stop()
         with contextlib.suppress(Exception):
             from tpm.runtime import get_runtime

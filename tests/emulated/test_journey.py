@@ -13,8 +13,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import Page, expect
 
+from emulated.conftest import BrowserRun
 from emulated.stack import CLINIC_ZONE, PASSWORD, EmulatedStack, totp
 
 SLUG = "riverside"
@@ -26,7 +27,7 @@ pytestmark = pytest.mark.e2e
 
 
 def test_first_practice_to_a_patient_reminder(
-    journey_stack: EmulatedStack, browser: Browser, results_dir: Path
+    journey_stack: EmulatedStack, in_browser: BrowserRun, results_dir: Path
 ) -> None:
     stack = journey_stack
     # GIVEN the operator creates the practice with the documented command
@@ -126,9 +127,8 @@ def test_first_practice_to_a_patient_reminder(
     assert booked.status_code == 201, booked.text
 
     # WHEN the patient signs in to the portal in the browser and asks for email reminders
-    page = browser.new_page(base_url=stack.base)
-    try:
-        page.goto(f"/?practice={SLUG}")
+    def portal(page: Page) -> None:
+        page.goto(f"{stack.base}/?practice={SLUG}")
         form = page.get_by_role("region", name="Sign in to your patient portal")
         form.get_by_label("Email").fill(PATIENT)
         form.get_by_label("Password").fill(PATIENT_PASSWORD)
@@ -141,8 +141,8 @@ def test_first_practice_to_a_patient_reminder(
         page.get_by_role("button", name="Save changes").click()
         expect(page.get_by_role("status")).to_have_text(re.compile("saved"))
         page.screenshot(path=str(results_dir / f"emulated-journey-{stack.mode}.png"))
-    finally:
-        page.close()
+
+    in_browser(portal)
 
     # AND the scheduled reminder sweep runs
     swept = stack.run_schedule("ReminderSweepFunction")
