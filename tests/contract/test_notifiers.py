@@ -107,7 +107,7 @@ def test_ses_sends_through_the_configured_configuration_set(aws_env: None) -> No
     )
     notifier = SesNotifier(SENDER, client=client, configuration_set="tpm-reminders")
     with stub:
-        assert notifier.send_email("a@example.test", "s", "t") == "m-1"
+        assert notifier.send_email("a@example.test", "s", "t", guard=GUARD) == "m-1"
     configured = open_notifier(
         "aws://?from=no-reply@clinic.example&configuration_set=tpm-reminders"
     )

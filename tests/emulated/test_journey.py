@@ -97,8 +97,25 @@ def test_first_practice_to_a_patient_reminder(
     body["quiet_hours"] = {**settings["quiet_hours"], "enabled": False}
     assert owner.put("/v1/reminder-settings", json=body).status_code == 200
 
+    # AND the owner records the business associate agreement with AWS (without it nothing
+    # that carries PHI may leave through SES or SNS)
+    vendor = owner.post(
+        "/v1/vendors",
+        json={
+            "key": "aws",
+            "name": "Amazon Web Services",
+            "role": "hosting",
+            "receives_phi": True,
+            "agreement": {
+                "status": "executed",
+                "executed_on": (date.today() - timedelta(days=30)).isoformat(),
+            },
+        },
+    )
+    assert vendor.status_code == 201, vendor.text
+
     # AND the front desk registers a patient, invites them to the portal, books a visit
-    patient = desk.post(
+    registered = desk.post(
         "/v1/patients",
         json={
             "legal_first_name": "Pat",
@@ -106,7 +123,9 @@ def test_first_practice_to_a_patient_reminder(
             "date_of_birth": "1985-05-05",
             "email": PATIENT,
         },
-    ).json()
+    )
+    assert registered.status_code == 201, registered.text
+    patient = registered.json()
     portal_invite = desk.post(f"/v1/patients/{patient['id']}/portal-invitation", json={})
     assert portal_invite.status_code in (200, 201), portal_invite.text
     stack.accept(SLUG, portal_invite.json()["invitation_token"], PATIENT_PASSWORD)
