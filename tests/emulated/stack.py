@@ -40,6 +40,8 @@ Where moto differs from AWS (each also listed in docs/deploy.md "Emulated AWS"):
 - moto checks TOTP codes only with MOTO_COGNITO_IDP_USER_POOL_ENABLE_TOTP=true, against
   one fixed 60-bit secret for every user (AWS makes a 160+ bit secret per user), and
   accepts a code from a time step already used (Cognito refuses it).
+- moto's Step Functions runs Lambda tasks only in Docker: workflows run on tpm's local ASL
+  runner (TPM_WORKFLOWS=local://) over the same AWS adapters.
 - moto enforces no IAM and no KMS key policy: least privilege is proven by
   tests/infrastructure (template) and checkov, not here.
 - moto's pool ignores ContextData and threat protection, and runs no Lambda triggers.
@@ -351,6 +353,9 @@ def _environment(physical: dict[str, str], base: str, endpoint: str) -> dict[str
         if resource["Type"] == "AWS::Serverless::Function":
             env.update(function_environment(tpl, logical_id, names))
     env.pop("POWERTOOLS_SERVICE_NAME", None)
+    # moto's Step Functions runs Lambda tasks only in Docker: state machines run on tpm's
+    # own ASL runner (the one `tpm dev` uses), over the same AWS adapters.
+    env["TPM_WORKFLOWS"] = "local://"
     env.update(
         {
             "AWS_ENDPOINT_URL": endpoint,
