@@ -2,7 +2,8 @@
 
 Each provider issues a real bearer token for one user (practice prc_01, clinician) the way
 it would in production: the local provider signs its own; Cognito's comes from a real
-admin_initiate_auth against moto's user pool, verified against moto's published JWKS.
+admin_initiate_auth against moto's user pool (made from template.yaml's UserPool and
+UserPoolClient), verified against moto's published JWKS.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from moto import mock_aws
 from moto.utilities.utils import load_resource
+from support.template_resources import create_user_pool
 
 from tpm.adapters.identity import IdentityProvider
 from tpm.adapters.identity.cognito import CognitoIdentity, claims_from_cognito
@@ -88,26 +90,9 @@ def _local(tmp_path: Path) -> Harness:
 
 
 def _cognito_pool(client: Any) -> tuple[str, str]:
-    """A pool shaped like the deployed one: email usernames, immutable tenancy attributes."""
-    pool_id = client.create_user_pool(
-        PoolName="tpm-contract",
-        UsernameAttributes=["email"],
-        MfaConfiguration="OPTIONAL",
-        Schema=[
-            {"Name": name, "AttributeDataType": "String", "Mutable": False}
-            for name in ("practice_id", "user_id", "patient_id")
-        ],
-    )["UserPool"]["Id"]
-    client_id = client.create_user_pool_client(
-        UserPoolId=pool_id,
-        ClientName="web",
-        ExplicitAuthFlows=["ALLOW_ADMIN_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
-        ReadAttributes=["email", "custom:practice_id", "custom:user_id", "custom:patient_id"],
-        WriteAttributes=["email"],
-    )["UserPoolClient"]["ClientId"]
-    for role in Role:
-        client.create_group(UserPoolId=pool_id, GroupName=role.value)
-    return pool_id, client_id
+    """The deployed pool: user-id usernames, immutable tenancy attributes, secret client."""
+    pool = create_user_pool(client, "tpm-contract")
+    return pool.pool_id, pool.client_id
 
 
 def _cognito() -> Harness:
@@ -122,10 +107,15 @@ def _cognito() -> Harness:
         )
 
     identity = make(pool_id, client_id)
-    identity.admin_create_user(EMAIL, user_id=USER_ID, practice_id=PRACTICE_ID)
-    identity.admin_set_password(EMAIL, PASSWORD)
-    identity.admin_add_user_to_group(EMAIL, Role.CLINICIAN)
-    tokens = identity.initiate_auth(EMAIL, PASSWORD)
+    identity.create_account(
+        USER_ID,
+        email=EMAIL,
+        practice_id=PRACTICE_ID,
+        patient_id=None,
+        password=PASSWORD,
+        roles=[Role.CLINICIAN],
+    )
+    tokens = identity.initiate_auth(USER_ID, PASSWORD)
     assert tokens.id_token is not None
     assert tokens.access_token is not None
     return Harness(
@@ -321,26 +311,23 @@ def test_cognito_sign_in_failures_and_deactivation(aws_env: None) -> None:
         identity = harness.identity
         assert isinstance(identity, CognitoIdentity)
         with pytest.raises(Unauthenticated) as wrong:
-            identity.initiate_auth(EMAIL, PASSWORD + "x")
+            identity.initiate_auth(USER_ID, PASSWORD + "x")
         assert EMAIL not in str(wrong.value)
         with pytest.raises(Unauthenticated):
-            identity.initiate_auth("nobody@example.com", PASSWORD)
-        identity.admin_user_global_sign_out(EMAIL)
-        identity.admin_disable_user(EMAIL)
+            identity.initiate_auth("usr_nobody", PASSWORD)
+        identity.disable(USER_ID)
         with pytest.raises(Unauthenticated):
-            identity.initiate_auth(EMAIL, PASSWORD)
+            identity.initiate_auth(USER_ID, PASSWORD)
 
 
 def test_cognito_groups_become_roles_and_unknown_groups_grant_nothing(aws_env: None) -> None:
     with mock_aws():
         identity = _cognito().identity
         assert isinstance(identity, CognitoIdentity)
-        identity.admin_add_user_to_group(EMAIL, Role.SUPERVISOR)
-        identity.client.create_group(UserPoolId=identity.issuer.rsplit("/", 1)[1], GroupName="x")
-        identity.client.admin_add_user_to_group(
-            UserPoolId=identity.issuer.rsplit("/", 1)[1], Username=EMAIL, GroupName="x"
-        )
-        tokens = identity.initiate_auth(EMAIL, PASSWORD)
+        identity.change_groups(USER_ID, add=[Role.SUPERVISOR.value], remove=[])
+        identity.client.create_group(UserPoolId=identity.pool_id, GroupName="x")
+        identity.change_groups(USER_ID, add=["x"], remove=[])
+        tokens = identity.initiate_auth(USER_ID, PASSWORD)
         assert tokens.id_token is not None
         claims = identity.verifier().verify(tokens.id_token)
         assert set(claims.roles) == {Role.CLINICIAN, Role.SUPERVISOR}
@@ -377,9 +364,8 @@ def test_cognito_mapping_of_identity_and_session() -> None:
     ("extra", "pool_mfa_required", "mfa"),
     [
         ({}, False, False),
-        ({"tpm_mfa": "true"}, False, True),  # set by the pre-token-generation trigger
-        ({"tpm_mfa": "false"}, False, False),
-        ({"custom:tpm_mfa": "true"}, False, False),  # user-writable: never trusted
+        ({"cognito:groups": ["biller", "mfa"]}, False, True),  # only the API adds `mfa`
+        ({"custom:mfa": "true", "tpm_mfa": "true"}, False, False),  # claims nobody vouches for
         ({}, True, True),  # the pool requires MFA for everyone
     ],
 )
@@ -388,10 +374,71 @@ def test_cognito_mfa_mapping(extra: dict[str, str], pool_mfa_required: bool, mfa
     assert claims.mfa_authenticated is mfa
 
 
-def test_cognito_access_tokens_take_practice_from_the_trigger_claim() -> None:
+def test_cognito_access_tokens_take_practice_from_a_practice_claim() -> None:
     access = {k: v for k, v in BASE.items() if not k.startswith("custom:") and k != "aud"}
     access |= {"token_use": "access", "client_id": "client", "practice_id": PRACTICE_ID}
     claims: TokenClaims = claims_from_cognito(access)
     assert (claims.practice_id, claims.aud, claims.token_use) == (PRACTICE_ID, "client", "access")
     with pytest.raises(KeyError):
         claims_from_cognito({k: v for k, v in access.items() if k != "practice_id"})
+
+
+def test_cognito_mfa_enrolment_puts_the_fact_in_the_token(aws_env: None, monkeypatch: Any) -> None:
+    # moto checks TOTP codes only with this switch (against one fixed secret for every
+    # user, where Cognito makes one per user).
+    monkeypatch.setenv("MOTO_COGNITO_IDP_USER_POOL_ENABLE_TOTP", "true")
+    with mock_aws():
+        identity = _cognito().identity
+        assert isinstance(identity, CognitoIdentity)
+        first = identity.initiate_auth(USER_ID, PASSWORD)
+        assert first.access_token is not None
+        secret = identity.associate_software_token(first.access_token)
+        assert not identity.verify_software_token(first.access_token, "000000")
+        assert identity.verify_software_token(first.access_token, _totp(secret))
+        identity.set_software_token_mfa(USER_ID, enabled=True)
+        # Every sign-in now stops at the second factor ...
+        challenged = identity.initiate_auth(USER_ID, PASSWORD)
+        assert (challenged.challenge, challenged.id_token) == ("SOFTWARE_TOKEN_MFA", None)
+        assert challenged.session is not None
+        with pytest.raises(Unauthenticated):
+            identity.respond_to_mfa(USER_ID, challenged.session, "000000")
+        again = identity.initiate_auth(USER_ID, PASSWORD)
+        assert again.session is not None
+        done = identity.respond_to_mfa(USER_ID, again.session, _totp(secret))
+        assert done.id_token is not None
+        # ... and its tokens carry the fact, signed.
+        claims = identity.verifier().verify(done.id_token)
+        assert claims.mfa_authenticated is True
+        assert claims.roles == (Role.CLINICIAN,)
+        identity.set_software_token_mfa(USER_ID, enabled=False)
+        plain = identity.initiate_auth(USER_ID, PASSWORD)
+        assert plain.id_token is not None
+        assert identity.verifier().verify(plain.id_token).mfa_authenticated is False
+
+
+def test_cognito_refresh_keeps_the_session_lineage(aws_env: None) -> None:
+    with mock_aws():
+        identity = _cognito().identity
+        assert isinstance(identity, CognitoIdentity)
+        tokens = identity.initiate_auth(USER_ID, PASSWORD)
+        assert tokens.id_token is not None
+        assert tokens.refresh_token is not None
+        renewed = identity.refresh(USER_ID, tokens.refresh_token)
+        assert renewed.refresh_token == tokens.refresh_token  # not rotated on this flow
+        assert renewed.id_token is not None
+        verify = identity.verifier().verify
+        assert verify(renewed.id_token).sid == verify(tokens.id_token).sid
+
+
+def _totp(secret: str) -> str:
+    """RFC 6238 by hand: pyotp refuses moto's 60-bit secret."""
+    import hashlib
+    import hmac
+    import struct
+    import time
+
+    key = base64.b32decode(secret.upper() + "=" * (-len(secret) % 8))
+    digest = hmac.new(key, struct.pack(">Q", int(time.time()) // 30), hashlib.sha1).digest()
+    offset = digest[-1] & 0x0F
+    value = struct.unpack(">I", digest[offset : offset + 4])[0] & 0x7FFFFFFF
+    return f"{value % 1_000_000:06d}"

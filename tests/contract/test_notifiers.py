@@ -86,6 +86,35 @@ def test_transient_ses_failure_is_retryable(aws_env: None) -> None:
         SesNotifier(SENDER, client=client).send_email("a@example.test", "s", "t", guard=GUARD)
 
 
+def test_ses_sends_through_the_configured_configuration_set(aws_env: None) -> None:
+    # Stubber, not moto: moto's SES v2 accepts a send naming any configuration set, so only
+    # the request itself shows the set (TLS required, bounces suppressed) is named.
+    client, stub = _stubbed("sesv2")
+    stub.add_response(
+        "send_email",
+        {"MessageId": "m-1"},
+        {
+            "FromEmailAddress": SENDER,
+            "Destination": {"ToAddresses": ["a@example.test"]},
+            "Content": {
+                "Simple": {
+                    "Subject": {"Data": "s", "Charset": "UTF-8"},
+                    "Body": {"Text": {"Data": "t", "Charset": "UTF-8"}},
+                }
+            },
+            "ConfigurationSetName": "tpm-reminders",
+        },
+    )
+    notifier = SesNotifier(SENDER, client=client, configuration_set="tpm-reminders")
+    with stub:
+        assert notifier.send_email("a@example.test", "s", "t", guard=GUARD) == "m-1"
+    configured = open_notifier(
+        "aws://?from=no-reply@clinic.example&configuration_set=tpm-reminders"
+    )
+    assert isinstance(configured, AwsNotifier)
+    assert configured.email.configuration_set == "tpm-reminders"
+
+
 def test_opted_out_number_is_permanent(aws_env: None) -> None:
     client, stub = _stubbed("sns")
     stub.add_client_error("publish", service_error_code="OptedOut", http_status_code=400)

@@ -105,8 +105,10 @@ def site_not_behind_oac(t: Template) -> list[str]:
 def weak_tls(t: Template) -> list[str]:
     config = distribution(t)
     problems = []
-    cert = config["ViewerCertificate"]
-    custom = cert["Fn::If"][1] if "Fn::If" in cert else cert
+    # No default (*.cloudfront.net) certificate: it would accept TLS 1.0.
+    custom = config["ViewerCertificate"]
+    if "CloudFrontDefaultCertificate" in custom or "Fn::If" in custom:
+        problems.append("the distribution can fall back to the default certificate")
     if custom.get("MinimumProtocolVersion") != "TLSv1.2_2021":
         problems.append("custom certificate allows TLS below 1.2")
     behaviours = [config["DefaultCacheBehavior"], *config.get("CacheBehaviors", [])]
@@ -206,7 +208,7 @@ def _break_oac(t: Template) -> None:
 
 
 def _break_tls(t: Template) -> None:
-    distribution(t)["ViewerCertificate"]["Fn::If"][1]["MinimumProtocolVersion"] = "TLSv1_2016"
+    distribution(t)["ViewerCertificate"]["MinimumProtocolVersion"] = "TLSv1_2016"
 
 
 def _break_headers(t: Template) -> None:
@@ -283,3 +285,20 @@ def test_the_staff_app_is_served_from_the_same_distribution_with_the_same_header
 def test_the_stack_refuses_regions_other_than_us_east_1(stack: Template) -> None:
     assertion = stack["Rules"]["OnlyInUsEast1"]["Assertions"][0]["Assert"]
     assert assertion == {"Fn::Equals": [{"Ref": "AWS::Region"}, "us-east-1"]}
+
+
+def test_api_requests_carry_the_edge_secret_and_the_viewer_address(stack: Template) -> None:
+    config = distribution(stack)
+    (api,) = [o for o in config["Origins"] if o["Id"] == "api"]
+    assert api["OriginCustomHeaders"] == [
+        {"HeaderName": "X-Tpm-Edge", "HeaderValue": {"Ref": "EdgeSecret"}}
+    ]
+    assert stack["Parameters"]["EdgeSecret"]["NoEcho"] is True
+    (behaviour,) = [b for b in config["CacheBehaviors"] if b["PathPattern"] == "/v1/*"]
+    (association,) = behaviour["FunctionAssociations"]
+    assert association["EventType"] == "viewer-request"
+    code = stack["Resources"]["ClientAddressFunction"]["Properties"]["FunctionCode"]
+    # Overwrites whatever the browser sent with the address CloudFront saw.
+    assert 'request.headers["x-tpm-client-ip"] = { value: event.viewer.ip }' in code
+    for name in ("PortalDomain", "CertificateArn"):
+        assert "Default" not in stack["Parameters"][name], f"{name} must be given"

@@ -1,10 +1,15 @@
-"""One authentication suite, two identity providers: the local one (our sign-in routes)
-and Cognito (moto: real admin_initiate_auth tokens). Whatever signs the token, the API
-enforces the same session rules: deactivation, logout and idle timeout bite at once."""
+"""One authentication suite, two identity providers behind the same routes: the local one
+and Cognito (moto, the pool and client made from template.yaml; moto checks TOTP codes).
+Whatever keeps the credentials, the API answers the same and enforces the same session
+rules: MFA for privileged roles, deactivation, logout and idle timeout bite at once."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
+import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -16,6 +21,7 @@ import pytest
 from moto import mock_aws
 from moto.utilities.utils import load_resource
 from support.gateway_calls import call_gateway
+from support.template_resources import create_user_pool
 
 from tpm.adapters.identity.cognito import CognitoIdentity
 from tpm.clock import FixedClock
@@ -26,7 +32,7 @@ from tpm.errors import Unauthenticated
 from tpm.ids import new_id
 from tpm.local.authorizer import verify_bearer
 from tpm.local.bootstrap import export_settings, local_settings
-from tpm.local.gateway import HttpRequest, HttpResponse, LocalGateway
+from tpm.local.gateway import HttpResponse, LocalGateway
 from tpm.repositories.users import UserRepository
 from tpm.runtime import Runtime, build_runtime, set_runtime
 from tpm.security import passwords
@@ -38,6 +44,10 @@ from tpm.services.practices import create_practice
 
 PASSWORD = "Copper-Willow-Signal-38"  # moto applies Cognito's default composition policy
 REGION = "us-east-1"
+LOCAL_TOTP_SECRET = "JBSWY3DPEHPK3PXP"
+# moto hands every user the same TOTP secret (moto.cognitoidp.models.COGNITO_TOTP_MFA_SECRET);
+# AWS makes one per user. Either way the API returns it from POST /v1/me/mfa/totp.
+MOTO_TOTP_SECRET = "asdfasdfasdf"
 
 
 @dataclass
@@ -48,15 +58,22 @@ class Api:
     practice_id: str
     sign_in: Callable[[str, str], str]  # (email, password) -> bearer token; raises on failure
     provider: str
+    totp_secret: str = LOCAL_TOTP_SECRET
 
     def call(
         self, method: str, path: str, token: str | None = None, body: Any = None
     ) -> HttpResponse:
         return call_gateway(self.gateway, method, path, token=token, body=body)
 
-    def add_user(self, role: Role, email: str) -> User:
+    def code(self) -> str:
+        """A current TOTP code: at the test clock locally, at real time for moto."""
+        at = self.clock.now() if self.provider == "local" else datetime.now(UTC)
+        return totp_code(self.totp_secret, at)
+
+    def add_user(self, role: Role, email: str, mfa: bool | None = None) -> User:
         store = self.runtime.store.practice(self.practice_id)
         repo = UserRepository(store, self.runtime.cipher)
+        with_mfa = role in (Role.OWNER, Role.ADMIN) if mfa is None else mfa
         user = User(
             id=new_id("usr"),
             email=email,
@@ -65,7 +82,7 @@ class Api:
             status=UserStatus.ACTIVE,
             password_hash=passwords.hash_password(PASSWORD),
             created_at=self.clock.now(),
-            mfa_secret="JBSWY3DPEHPK3PXP" if role in (Role.OWNER, Role.ADMIN) else None,
+            mfa_secret=LOCAL_TOTP_SECRET if with_mfa else None,
         )
         self.runtime.audit.write_with_audit(
             store,
@@ -75,6 +92,16 @@ class Api:
             ),
         )
         return user
+
+
+def totp_code(secret: str, at: datetime) -> str:
+    """RFC 6238 by hand: pyotp refuses moto's 60-bit secret (it wants 112 bits or more)."""
+    key = base64.b32decode(secret.upper() + "=" * (-len(secret) % 8))
+    counter = struct.pack(">Q", int(at.timestamp()) // 30)
+    digest = hmac.new(key, counter, hashlib.sha1).digest()
+    offset = digest[-1] & 0x0F
+    value = struct.unpack(">I", digest[offset : offset + 4])[0] & 0x7FFFFFFF
+    return f"{value % 1_000_000:06d}"
 
 
 def _base(tmp_path: Path) -> tuple[Runtime, FixedClock, str]:
@@ -94,79 +121,89 @@ def _base(tmp_path: Path) -> tuple[Runtime, FixedClock, str]:
     return runtime, clock, practice.id
 
 
+def _login(gateway: LocalGateway, email: str, password: str, code: Callable[[], str]) -> str:
+    """POST /v1/auth/login, then /v1/auth/mfa when challenged: the bearer token."""
+    body = {"practice": "auth-suite", "email": email, "password": password}
+    response = call_gateway(gateway, "POST", "/v1/auth/login", body=body)
+    if response.status != 200:
+        raise Unauthenticated()
+    result = json.loads(response.body)
+    if result.get("mfa_required"):
+        body = {"practice": "auth-suite", "challenge": result["challenge"], "code": code()}
+        response = call_gateway(gateway, "POST", "/v1/auth/mfa", body=body)
+        if response.status != 200:
+            raise Unauthenticated()
+        result = json.loads(response.body)
+    return str(result["access_token"])
+
+
 @pytest.fixture(params=["local", "cognito"])
-def api(request: pytest.FixtureRequest, tmp_path: Path, project_root: Path) -> Iterator[Api]:
+def api(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    project_root: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[Api]:
     runtime, clock, practice_id = _base(tmp_path)
     if request.param == "local":
         set_runtime(runtime)
         gateway = LocalGateway(project_root, authorizer=verify_bearer)
-
-        def sign_in(email: str, password: str) -> str:
-            response = gateway.dispatch(
-                HttpRequest(
-                    "POST",
-                    "/v1/auth/login",
-                    [("content-type", "application/json")],
-                    [],
-                    json.dumps(
-                        {"practice": "auth-suite", "email": email, "password": password}
-                    ).encode(),
-                )
-            )
-            if response.status != 200:
-                raise Unauthenticated()
-            return str(json.loads(response.body)["access_token"])
-
-        yield Api(runtime, gateway, clock, practice_id, sign_in, "local")
+        api = Api(runtime, gateway, clock, practice_id, lambda e, p: "", "local")
+        api.sign_in = lambda email, password: _login(gateway, email, password, api.code)
+        yield api
         set_runtime(None)
         return
+    monkeypatch.setenv("MOTO_COGNITO_IDP_USER_POOL_ENABLE_TOTP", "true")
     with mock_aws():
         client = boto3.client("cognito-idp", region_name=REGION)
-        pool_id = client.create_user_pool(
-            PoolName="tpm",
-            UsernameAttributes=["email"],
-            MfaConfiguration="OPTIONAL",
-            Schema=[
-                {"Name": n, "AttributeDataType": "String", "Mutable": False}
-                for n in ("practice_id", "user_id", "patient_id")
-            ],
-        )["UserPool"]["Id"]
-        client_id = client.create_user_pool_client(
-            UserPoolId=pool_id,
-            ClientName="web",
-            ExplicitAuthFlows=["ALLOW_ADMIN_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
-        )["UserPoolClient"]["ClientId"]
-        for role in Role:
-            client.create_group(UserPoolId=pool_id, GroupName=role.value)
+        pool = create_user_pool(client)
         identity = CognitoIdentity(
-            pool_id,
-            client_id,
+            pool.pool_id,
+            pool.client_id,
             region=REGION,
             client=client,
             jwks=StaticJwks(load_resource("cognitoidp/resources/jwks-public.json")),
-            # A pool that makes MFA mandatory: every sign-in there used it.
-            pool_mfa_required=True,
         )
         cognito_runtime = replace(runtime, identity=identity, _verifier=None)
         set_runtime(cognito_runtime)
         gateway = LocalGateway(project_root, authorizer=verify_bearer)
         api = Api(cognito_runtime, gateway, clock, practice_id, lambda e, p: "", "cognito")
+        api.totp_secret = MOTO_TOTP_SECRET
         add_user = api.add_user
 
-        def add_user_everywhere(role: Role, email: str) -> User:
-            user = add_user(role, email)
-            identity.admin_create_user(email, user_id=user.id, practice_id=practice_id)
-            identity.admin_set_password(email, PASSWORD)
-            identity.admin_add_user_to_group(email, role)
-            return user
-
-        def sign_in(email: str, password: str) -> str:
-            tokens = identity.initiate_auth(email, password)
-            assert tokens.id_token is not None
-            return tokens.id_token
+        def add_user_everywhere(role: Role, email: str, mfa: bool | None = None) -> User:
+            """The record (no password hash: the pool has the password) and the pool's user,
+            with software-token MFA on for owners and admins, as the API would leave them."""
+            user = add_user(role, email, mfa)
+            store = cognito_runtime.store.practice(practice_id)
+            repo = UserRepository(store, cognito_runtime.cipher)
+            identity.create_account(
+                user.id,
+                email=email,
+                practice_id=practice_id,
+                patient_id=None,
+                password=PASSWORD,
+                roles=[role],
+            )
+            hosted = user.bump(password_hash=None, mfa_secret=None)
+            if user.mfa_secret is not None:
+                tokens = identity.initiate_auth(user.id, PASSWORD)
+                assert tokens.access_token is not None
+                identity.associate_software_token(tokens.access_token)
+                assert identity.verify_software_token(tokens.access_token, api.code())
+                identity.set_software_token_mfa(user.id, enabled=True)
+                hosted = hosted.model_copy(update={"provider_mfa": True})
+            cognito_runtime.audit.write_with_audit(
+                store,
+                lambda: [repo.update_op(hosted)],
+                AuditEvent.for_system(
+                    SystemActor("test", practice_id), action="practice.seed", resource_kind="user"
+                ),
+            )
+            return hosted
 
         api.add_user = add_user_everywhere  # type: ignore[method-assign]
-        api.sign_in = sign_in
+        api.sign_in = lambda email, password: _login(gateway, email, password, api.code)
         yield api
         set_runtime(None)
 
@@ -228,6 +265,14 @@ def test_deactivated_user_is_refused_on_the_next_request(api: Api) -> None:
     assert deactivated.status == 200, deactivated.body
     # THEN the user's existing, unexpired token fails at once
     assert api.call("GET", "/v1/me", token).status == 401
+    # AND no new sign-in works (under Cognito the pool's user is disabled, refresh tokens revoked)
+    with pytest.raises(Unauthenticated):
+        api.sign_in("casey@example.test", PASSWORD)
+    if api.provider == "cognito":
+        identity = api.runtime.identity
+        assert isinstance(identity, CognitoIdentity)
+        pool_user = identity.client.admin_get_user(UserPoolId=identity.pool_id, Username=user.id)
+        assert pool_user["Enabled"] is False
     # AND after reactivation the person signs in again (the old session stays ended)
     version = _version(api, user.id)
     back = api.call("POST", f"/v1/users/{user.id}/reactivate", admin, {"version": version})
@@ -235,6 +280,11 @@ def test_deactivated_user_is_refused_on_the_next_request(api: Api) -> None:
     assert json.loads(back.body)["status"] == "active"
     assert api.call("GET", "/v1/me", token).status == 401
     assert api.call("GET", "/v1/me", api.sign_in("casey@example.test", PASSWORD)).status == 200
+    if api.provider == "cognito":
+        identity = api.runtime.identity
+        assert isinstance(identity, CognitoIdentity)
+        pool_user = identity.client.admin_get_user(UserPoolId=identity.pool_id, Username=user.id)
+        assert pool_user["Enabled"] is True
     # AND reactivating an active account is a conflict that changes nothing
     again = api.call(
         "POST", f"/v1/users/{user.id}/reactivate", admin, {"version": _version(api, user.id)}
@@ -262,6 +312,14 @@ def test_removed_role_takes_effect_on_the_next_request(api: Api) -> None:
         {"legal_first_name": "A", "legal_last_name": "B", "date_of_birth": "2000-01-01"},
     )
     assert created.status == 403
+    if api.provider == "cognito":
+        # The pool's groups follow, so tokens name the roles the record holds.
+        identity = api.runtime.identity
+        assert isinstance(identity, CognitoIdentity)
+        groups = identity.client.admin_list_groups_for_user(
+            UserPoolId=identity.pool_id, Username=user.id
+        )["Groups"]
+        assert [g["GroupName"] for g in groups] == ["biller"]
 
 
 def test_logout_ends_the_session(api: Api) -> None:
@@ -288,24 +346,8 @@ def test_idle_session_expires(api: Api) -> None:
     assert json.loads(response.body)["error"]["code"] in ("session_expired", "unauthenticated")
 
 
-def test_admin_without_mfa_reaches_only_enrolment(api: Api) -> None:
-    if api.provider == "cognito":
-        # MFA is optional in this pool and the token says it was not used.
-        relaxed = api.runtime.identity
-        assert isinstance(relaxed, CognitoIdentity)
-        relaxed._pool_mfa_required = False
-    store = api.runtime.store.practice(api.practice_id)
-    admin = api.add_user(Role.ADMIN, "adam@example.test")
-    repo = UserRepository(store, api.runtime.cipher)
-    no_mfa = repo.get(admin.id)
-    assert no_mfa is not None
-    api.runtime.audit.write_with_audit(
-        store,
-        lambda: [repo.update_op(no_mfa.bump(mfa_secret=None))],
-        AuditEvent.for_system(
-            SystemActor("test", api.practice_id), action="practice.seed", resource_kind="user"
-        ),
-    )
+def test_admin_without_mfa_reaches_only_enrolment_then_enrols_and_works(api: Api) -> None:
+    api.add_user(Role.ADMIN, "adam@example.test", mfa=False)
     token = api.sign_in("adam@example.test", PASSWORD)
     for method, path in (
         ("GET", "/v1/users"),
@@ -316,18 +358,61 @@ def test_admin_without_mfa_reaches_only_enrolment(api: Api) -> None:
         assert response.status == 403, path
         assert json.loads(response.body)["error"]["code"] == "mfa_enrolment_required"
     assert api.call("GET", "/v1/me", token).status == 200
-    # Enrolment happens where sign-in does: with us locally, at Cognito in AWS.
+    # WHEN the admin enrols an authenticator (the same two routes for both providers)
     enrol = api.call("POST", "/v1/me/mfa/totp", token)
-    assert enrol.status == (200 if api.provider == "local" else 400)
+    assert enrol.status == 200, enrol.body
+    api.totp_secret = json.loads(enrol.body)["secret"]
+    wrong = api.call("POST", "/v1/me/mfa/totp/confirm", token, {"code": "000000"})
+    assert wrong.status == 422
+    confirmed = api.call("POST", "/v1/me/mfa/totp/confirm", token, {"code": api.code()})
+    assert confirmed.status == 200, confirmed.body
+    assert len(json.loads(confirmed.body)["recovery_codes"]) >= 8
+    # THEN this session works at once, and every later sign-in asks for a code
+    assert api.call("GET", "/v1/users", token).status == 200
+    api.clock.advance(seconds=31)  # the local provider never accepts a used time step twice
+    body = {"practice": "auth-suite", "email": "adam@example.test", "password": PASSWORD}
+    first = json.loads(api.call("POST", "/v1/auth/login", body=body).body)
+    assert first["mfa_required"] is True
+    assert "access_token" not in first
+    bad = {"practice": "auth-suite", "challenge": first["challenge"], "code": "000000"}
+    assert api.call("POST", "/v1/auth/mfa", body=bad).status == 401
+    good = {**bad, "code": api.code()}
+    signed_in = api.call("POST", "/v1/auth/mfa", body=good)
+    assert signed_in.status == 200, signed_in.body
+    tokens = json.loads(signed_in.body)
+    assert tokens["mfa_enrolment_required"] is False
+    assert api.call("GET", "/v1/users", tokens["access_token"]).status == 200
 
 
-def test_cognito_deployments_sign_in_at_the_provider(api: Api) -> None:
-    if api.provider != "cognito":
-        pytest.skip("the local provider signs in through these routes")
-    body = {"practice": "auth-suite", "email": "x@example.test", "password": PASSWORD}
-    response = api.call("POST", "/v1/auth/login", body=body)
-    assert response.status == 400
-    assert json.loads(response.body)["error"]["code"] == "sign_in_at_identity_provider"
+def test_refresh_keeps_the_session_and_ends_with_it(api: Api) -> None:
+    api.add_user(Role.CLINICIAN, "casey@example.test")
+    body = {"practice": "auth-suite", "email": "casey@example.test", "password": PASSWORD}
+    tokens = json.loads(api.call("POST", "/v1/auth/login", body=body).body)
+    refresh = {"practice": "auth-suite", "refresh_token": tokens["refresh_token"]}
+    renewed = api.call("POST", "/v1/auth/refresh", body=refresh)
+    assert renewed.status == 200, renewed.body
+    again = json.loads(renewed.body)
+    assert again["session_id"] == tokens["session_id"]
+    assert api.call("GET", "/v1/me", again["access_token"]).status == 200
+    # Logging out ends the session: its refresh token no longer works either.
+    assert api.call("POST", "/v1/auth/logout", again["access_token"]).status == 204
+    refresh["refresh_token"] = again["refresh_token"]
+    assert api.call("POST", "/v1/auth/refresh", body=refresh).status == 401
+
+
+def test_password_change_needs_the_current_one_and_takes_effect(api: Api) -> None:
+    api.add_user(Role.CLINICIAN, "casey@example.test")
+    token = api.sign_in("casey@example.test", PASSWORD)
+    new = "Saffron-Lantern-Orchard-71"
+    wrong = {"current_password": "not-it-at-all-x", "new_password": new}
+    assert api.call("POST", "/v1/me/password", token, wrong).status == 422
+    changed = api.call(
+        "POST", "/v1/me/password", token, {"current_password": PASSWORD, "new_password": new}
+    )
+    assert changed.status == 204, changed.body
+    with pytest.raises(Unauthenticated):
+        api.sign_in("casey@example.test", PASSWORD)
+    assert api.sign_in("casey@example.test", new)
 
 
 def _version(api: Api, user_id: str) -> int:
@@ -355,10 +440,10 @@ def _mfa_session_token(api: Api, user: User) -> str:
         auth_time=now,
         mfa_at=now,
     )
-    store.put(SessionRepository(store).create_op(session).item)
     if api.provider == "cognito":
-        # Cognito-signed admin token: sign in at the provider; MFA facts come from the pool.
+        # A real sign-in through the API: password, then the TOTP code Cognito asks for.
         return api.sign_in(user.email, PASSWORD)
+    store.put(SessionRepository(store).create_op(session).item)
     signer: Any = api.runtime.identity.signer  # type: ignore[attr-defined]
     return str(
         signer.issue_access(
@@ -370,3 +455,28 @@ def _mfa_session_token(api: Api, user: User) -> str:
             amr=["pwd", "mfa"],
         )
     )
+
+
+def test_an_invited_person_sets_a_password_and_signs_in(api: Api) -> None:
+    owner = api.add_user(Role.OWNER, "olive@example.test")
+    token = _mfa_session_token(api, owner)
+    invited = api.call(
+        "POST",
+        "/v1/users",
+        token,
+        {"email": "newt@example.test", "display_name": "Newt", "roles": ["clinician"]},
+    )
+    assert invited.status == 201, invited.body
+    invitation = json.loads(invited.body)["invitation_token"]
+    with pytest.raises(Unauthenticated):
+        api.sign_in("newt@example.test", PASSWORD)  # no account to sign in to yet
+    accept = {"practice": "auth-suite", "token": invitation, "password": "Pewter-Meadow-Quill-52"}
+    short = api.call("POST", "/v1/auth/accept-invitation", body={**accept, "password": "short"})
+    assert short.status == 422
+    accepted = api.call("POST", "/v1/auth/accept-invitation", body=accept)
+    assert accepted.status == 200, accepted.body
+    bearer = api.sign_in("newt@example.test", "Pewter-Meadow-Quill-52")
+    me = json.loads(api.call("GET", "/v1/me", bearer).body)
+    assert (me["email"], me["roles"]) == ("newt@example.test", ["clinician"])
+    # The token is spent.
+    assert api.call("POST", "/v1/auth/accept-invitation", body=accept).status == 404

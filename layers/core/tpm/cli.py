@@ -26,6 +26,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         cli_compliance,
         cli_keys,
         cli_messaging,
+        cli_practice,
         cli_reminders,
         cli_users,
         cli_workflows,
@@ -45,6 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     openapi.add_argument("--check", action="store_true", help="fail if the committed copy is stale")
 
     for module in (
+        cli_practice,
         cli_users,
         cli_audit,
         cli_compliance,

@@ -45,6 +45,8 @@ class Settings(BaseModel):
     files_url: str = Field(default="local:///.tpm/files")
     video_url: str = Field(default="local://")
     workflows_url: str = Field(default="local://")
+    # The portal edge's X-Tpm-Edge value (tpm.api.context.client_address); empty: none.
+    edge_secret: str = Field(default="", repr=False)
 
     @field_validator("store_url")
     @classmethod
@@ -122,6 +124,7 @@ _ENV_NAMES = {
     "files_url": "TPM_FILES",
     "video_url": "TPM_VIDEO",
     "workflows_url": "TPM_WORKFLOWS",
+    "edge_secret": "TPM_EDGE_SECRET",
 }
 
 

@@ -3,6 +3,8 @@ request facts the audit trail records (source IP, user agent, request id)."""
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
@@ -20,11 +22,33 @@ Cursor = Annotated[
 ]
 
 
+def client_address(source_ip: str, headers: dict[str, str], edge_secret: str) -> str:
+    """The caller's address. Behind the portal's CloudFront the source is an edge location
+    shared by many patients; CloudFront then sends the viewer's address in X-Tpm-Client-Ip
+    (overwriting any the browser sent) with the shared X-Tpm-Edge secret. Without a matching
+    secret the header is ignored: anyone can send it."""
+    if not edge_secret:
+        return source_ip
+    lower = {k.lower(): v for k, v in headers.items()}
+    presented = lower.get("x-tpm-edge", "")
+    if not hmac.compare_digest(presented.encode(), edge_secret.encode()):
+        return source_ip
+    try:
+        return str(ipaddress.ip_address(lower.get("x-tpm-client-ip", "").strip()))
+    except ValueError:
+        return source_ip
+
+
 def request_meta(app: APIGatewayRestResolver) -> RequestMeta:
     event = app.current_event
     identity = event.request_context.identity
+    source_ip = client_address(
+        str(identity.source_ip or ""),
+        dict(event.headers or {}),
+        get_runtime().settings.edge_secret,
+    )
     return RequestMeta(
-        source_ip=str(identity.source_ip or ""),
+        source_ip=source_ip,
         user_agent=str(identity.user_agent or "")[:512],
         request_id=str(event.request_context.request_id or ""),
     )

@@ -109,6 +109,7 @@ class User(BaseModel):
     patient_id: str | None = None
     password_hash: str | None = None
     mfa_secret: str | None = None  # set once enrolment is confirmed
+    provider_mfa: bool = False  # the hosted provider (Cognito) holds a confirmed TOTP factor
     mfa_pending_secret: str | None = None
     mfa_last_step: int | None = None
     recovery_code_hashes: tuple[str, ...] = ()
@@ -126,7 +127,7 @@ class User(BaseModel):
 
     @property
     def mfa_enrolled(self) -> bool:
-        return self.mfa_secret is not None
+        return self.mfa_secret is not None or self.provider_mfa
 
     @property
     def mfa_required(self) -> bool:

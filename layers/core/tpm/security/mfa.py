@@ -18,6 +18,7 @@ import hmac
 import secrets
 from datetime import datetime
 from typing import Final
+from urllib.parse import quote, urlencode
 
 import pyotp
 
@@ -40,9 +41,20 @@ def new_totp_secret() -> str:
 
 
 def provisioning_uri(secret: str, account_name: str, issuer: str) -> str:
-    """The otpauth:// URI an authenticator app imports (shown as a QR code)."""
-    totp = pyotp.TOTP(secret, digits=TOTP_DIGITS, interval=TOTP_INTERVAL_SECONDS)
-    return str(totp.provisioning_uri(name=account_name, issuer_name=issuer))
+    """The otpauth:// URI an authenticator app imports (shown as a QR code). Built from the
+    secret as given: under Cognito the pool makes the secret (AssociateSoftwareToken), and
+    its length is the pool's business, not pyotp's minimum."""
+    label = quote(f"{issuer}:{account_name}", safe="@:")
+    query = urlencode(
+        {
+            "secret": secret,
+            "issuer": issuer,
+            "digits": TOTP_DIGITS,
+            "period": TOTP_INTERVAL_SECONDS,
+        },
+        quote_via=quote,
+    )
+    return f"otpauth://totp/{label}?{query}"
 
 
 def totp_step(at: datetime) -> int:

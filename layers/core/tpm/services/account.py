@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tpm.adapters.identity import hosted_credentials
 from tpm.domain.sessions import Session
 from tpm.domain.users import User
-from tpm.errors import Conflict, NotFound, Unauthenticated, ValidationFailed
+from tpm.errors import Conflict, NotFound, Reauthenticate, Unauthenticated, ValidationFailed
 from tpm.security import mfa, passwords
 from tpm.security.policy import permission_table
-from tpm.services.authentication import SignInAtProvider
+from tpm.services.authentication import provider_access_token
 from tpm.services.context import ServiceContext
 from tpm.services.practices import get_practice
 from tpm.services.request_auth import require_recent_mfa
@@ -75,16 +76,22 @@ class AccountService:
 
     def start_totp(self) -> TotpEnrolment:
         ctx = self.ctx
-        _local_credentials_only(ctx)
         access = ctx.authorize("self.mfa", resource_kind="user", user_id=ctx.principal.user_id)
         user = self._me()
         if user.mfa_enrolled:
             # Replacing a working factor is a sensitive change: prove it is you first.
             require_recent_mfa(ctx.runtime, ctx.principal)
-        secret = mfa.new_totp_secret()
+        hosted = hosted_credentials(ctx.runtime.identity)
+        if hosted is not None:
+            # Cognito makes and keeps the secret (AssociateSoftwareToken, with the session's
+            # access token that only the API holds); we keep no copy.
+            secret = hosted.associate_software_token(self._provider_access())
+            pending = user.bump()
+        else:
+            secret = mfa.new_totp_secret()
+            pending = user.bump(mfa_pending_secret=secret)
         practice = get_practice(ctx.runtime.store, ctx.practice_id)
         uri = mfa.provisioning_uri(secret, user.email, f"tpm - {practice.name}")
-        pending = user.bump(mfa_pending_secret=secret)
         ctx.write(
             access,
             lambda: [ctx.users.update_op(pending)],
@@ -98,25 +105,34 @@ class AccountService:
     def confirm_totp(self, code: str) -> list[str]:
         """Confirms the authenticator and returns one-time recovery codes (shown once)."""
         ctx = self.ctx
-        _local_credentials_only(ctx)
         access = ctx.authorize("self.mfa", resource_kind="user", user_id=ctx.principal.user_id)
         user = self._me()
-        if user.mfa_pending_secret is None:
-            raise Conflict("Start enrolment first.")
         now = ctx.now()
-        step = mfa.verify_totp(user.mfa_pending_secret, code, now, None)
-        if step is None:
-            raise ValidationFailed(fields=[{"path": "body.code", "type": "invalid_code"}])
         codes = mfa.new_recovery_codes()
         pepper = ctx.runtime.cipher.blind_index(
             ctx.practice_id, "recovery-code-pepper", "v1"
         ).encode()
-        enrolled = user.bump(
-            mfa_secret=user.mfa_pending_secret,
-            mfa_pending_secret=None,
-            mfa_last_step=step,
-            recovery_code_hashes=tuple(mfa.hash_recovery_code(c, pepper) for c in codes),
-        )
+        hashes = tuple(mfa.hash_recovery_code(c, pepper) for c in codes)
+        hosted = hosted_credentials(ctx.runtime.identity)
+        if hosted is not None:
+            if not hosted.verify_software_token(self._provider_access(), code):
+                raise ValidationFailed(fields=[{"path": "body.code", "type": "invalid_code"}])
+            # From now on Cognito asks every sign-in for a code, and the `mfa` group puts
+            # that fact into the user's tokens.
+            hosted.set_software_token_mfa(user.id, enabled=True)
+            enrolled = user.bump(provider_mfa=True, recovery_code_hashes=hashes)
+        else:
+            if user.mfa_pending_secret is None:
+                raise Conflict("Start enrolment first.")
+            step = mfa.verify_totp(user.mfa_pending_secret, code, now, None)
+            if step is None:
+                raise ValidationFailed(fields=[{"path": "body.code", "type": "invalid_code"}])
+            enrolled = user.bump(
+                mfa_secret=user.mfa_pending_secret,
+                mfa_pending_secret=None,
+                mfa_last_step=step,
+                recovery_code_hashes=hashes,
+            )
         session = ctx.sessions.get(user.id, ctx.principal.session_id)
         if session is None:
             raise Unauthenticated()
@@ -135,12 +151,23 @@ class AccountService:
 
     def change_password(self, current: str, new: str) -> None:
         ctx = self.ctx
-        _local_credentials_only(ctx)
         access = ctx.authorize("self.update", resource_kind="user", user_id=ctx.principal.user_id)
         user = self._me()
         if user.mfa_enrolled:
             require_recent_mfa(ctx.runtime, ctx.principal)
-        if user.password_hash is None or not passwords.verify_password(user.password_hash, current):
+        hosted = hosted_credentials(ctx.runtime.identity)
+        if hosted is not None:
+            try:
+                # Tokens or an MFA challenge both mean the password was right; both dropped.
+                hosted.initiate_auth(user.id, current)
+                current_ok = True
+            except Unauthenticated:
+                current_ok = False
+        else:
+            current_ok = user.password_hash is not None and passwords.verify_password(
+                user.password_hash, current
+            )
+        if not current_ok:
             raise ValidationFailed(fields=[{"path": "body.current_password", "type": "incorrect"}])
         practice = get_practice(ctx.runtime.store, ctx.practice_id)
         problems = passwords.check_password(
@@ -150,7 +177,16 @@ class AccountService:
             raise ValidationFailed(
                 fields=[{"path": "body.new_password", "type": p} for p in problems]
             )
-        changed = user.bump(password_hash=passwords.hash_password(new))
+        if hosted is not None:
+            try:
+                hosted.set_password(user.id, new)
+            except ValidationFailed as exc:
+                raise ValidationFailed(
+                    fields=[{"path": "body.new_password", "type": "provider_policy"}]
+                ) from exc
+            changed = user.bump()
+        else:
+            changed = user.bump(password_hash=passwords.hash_password(new))
         # Other sessions end: a password change is what you do when you suspect theft.
         now = ctx.now()
         others = [
@@ -172,14 +208,17 @@ class AccountService:
             reason_code="password_changed",
         )
 
+    def _provider_access(self) -> str:
+        token = provider_access_token(
+            self.ctx.runtime, self.ctx.store, self.ctx.principal.session_id
+        )
+        if token is None:
+            # Older than the provider's access token (15 minutes without a refresh).
+            raise Reauthenticate()
+        return token
+
     def _me(self) -> User:
         user = self.ctx.users.get(self.ctx.principal.user_id)
         if user is None:
             raise NotFound()
         return user
-
-
-def _local_credentials_only(ctx: ServiceContext) -> None:
-    """Passwords and authenticators live with the provider that signs people in."""
-    if ctx.runtime.identity.sessions_start_at_provider:
-        raise SignInAtProvider()

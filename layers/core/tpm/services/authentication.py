@@ -1,23 +1,36 @@
-"""Signing in with the local identity provider: password, then TOTP or a recovery code;
-token refresh with rotation; logout; step-up re-authentication.
+"""Signing in: password, then TOTP or a recovery code; token refresh; logout; step-up
+re-authentication. The same routes and answers with either identity provider: locally our
+own password hashes and TOTP secrets decide; under Cognito (`hosted_credentials`) the user
+pool does (AdminInitiateAuth / AdminRespondToAuthChallenge), its ID token is the bearer
+token and its refresh token the refresh token. Our session row, lockout counter, challenge
+row and audit events are the same for both.
 
 Every outcome is audited. A wrong password, an unknown user, a locked or inactive account
-all get the same generic 401, and take about as long (argon2 runs on every path).
+all get the same generic 401, and take about as long (argon2, or one provider call, runs
+on every path).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from tpm.adapters.identity import (
+    HostedCredentials,
+    ProviderTokens,
+    SignInContext,
+    hosted_credentials,
+)
 from tpm.adapters.store.base import SYSTEM_PRACTICE, Absent, Delete, Operation, PracticeStore, Put
 from tpm.clock import to_rfc3339
 from tpm.domain.sessions import Session
 from tpm.domain.users import User, UserStatus
-from tpm.errors import BadRequest, Reauthenticate, Unauthenticated
+from tpm.errors import Conflict, Reauthenticate, Unauthenticated
 from tpm.ids import new_id
+from tpm.repositories.sealing import Sealer
 from tpm.repositories.sessions import SessionRepository
 from tpm.repositories.users import UserRepository
 from tpm.runtime import Runtime
@@ -32,9 +45,12 @@ LOGIN_IP_LIMIT = (50, 300)  # sign-in attempts per source address per 5 minutes
 MFA_MAX_ATTEMPTS = 5
 
 
-class SignInAtProvider(BadRequest):
-    code = "sign_in_at_identity_provider"
-    message = "This deployment signs people in at its identity provider (Amazon Cognito)."
+class MfaResetSignInAgain(Conflict):
+    code = "mfa_reset"
+    message = (
+        "Your recovery code was accepted and your authenticator removed. Sign in again with "
+        "your password, then set up a new authenticator."
+    )
 
 
 class InvalidCredentials(Unauthenticated):
@@ -68,6 +84,37 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
+def sign_in_context(meta: RequestMeta, path: str = "/v1/auth/login") -> SignInContext:
+    return SignInContext(source_ip=meta.source_ip, user_agent=meta.user_agent, server_path=path)
+
+
+# The provider's access token (Cognito) is kept server-side, sealed, one per session: the
+# API needs it to enrol a TOTP factor for the user, and the user never holds it.
+_PROVIDER_ACCESS_KIND = "provider-access"
+
+
+def provider_access_op(
+    runtime: Runtime, practice_id: str, session_id: str, token: str, expires_at: datetime
+) -> Put:
+    sealer = Sealer(runtime.cipher, practice_id, _PROVIDER_ACCESS_KIND, session_id)
+    return Put(
+        {
+            "pk": f"PROVIDER_ACCESS#{session_id}",
+            "sk": "TOKEN",
+            "token": sealer.seal("token", token),
+            "expires_at": int(expires_at.timestamp()),
+        }
+    )
+
+
+def provider_access_token(runtime: Runtime, store: PracticeStore, session_id: str) -> str | None:
+    item = store.get(f"PROVIDER_ACCESS#{session_id}", "TOKEN")
+    if item is None or int(item.get("expires_at", 0)) <= runtime.clock.now().timestamp():
+        return None
+    sealer = Sealer(runtime.cipher, store.practice_id, _PROVIDER_ACCESS_KIND, session_id)
+    return sealer.open("token", item.get("token"))
+
+
 def _anonymous_event(
     practice_id: str,
     meta: RequestMeta,
@@ -92,23 +139,17 @@ def _anonymous_event(
 
 
 class Authentication:
-    """Sign-in with the local identity provider. Where sign-in happens at a hosted provider
-    (Cognito: SRP from the client, MFA there too), these routes answer 400
-    `sign_in_at_identity_provider` and the provider's ID token is the bearer token."""
+    """Sign-in for both providers (see the module docstring)."""
 
     def __init__(self, runtime: Runtime) -> None:
         self.rt = runtime
-
-    def _local_only(self) -> None:
-        if self.rt.identity.sessions_start_at_provider:
-            raise SignInAtProvider()
+        self.hosted: HostedCredentials | None = hosted_credentials(runtime.identity)
 
     # ---- password step ------------------------------------------------------------------
 
     def login(
         self, practice_slug: str, email: str, password: str, meta: RequestMeta
     ) -> Tokens | MfaChallenge:
-        self._local_only()
         practice_id = practice_id_for_slug(self.rt.store, practice_slug)
         # Throttle guessing per source address (before any password work), on top of the
         # per-account lockout below; unknown practices count against the deployment.
@@ -117,28 +158,43 @@ class Authentication:
             throttle_scope, self.rt.clock, "login-ip", meta.source_ip or "unknown", *LOGIN_IP_LIMIT
         )
         if practice_id is None:
-            passwords.verify_dummy(password)
+            self._dummy_check(password, meta)
             raise InvalidCredentials()
         store = self.rt.store.practice(practice_id)
         users = UserRepository(store, self.rt.cipher)
         now = self.rt.clock.now()
         user = users.find_by_email(email)
         if user is None:
-            passwords.verify_dummy(password)
+            self._dummy_check(password, meta)
             self._audit(
                 store,
                 _anonymous_event(practice_id, meta, "auth.login", Outcome.DENIED, "unknown_user"),
             )
             raise InvalidCredentials()
-        if user.locked(now) or user.status is not UserStatus.ACTIVE or user.password_hash is None:
-            passwords.verify_dummy(password)
+        local_credentials = self.hosted is None
+        if (
+            user.locked(now)
+            or user.status is not UserStatus.ACTIVE
+            or (local_credentials and user.password_hash is None)
+        ):
+            self._dummy_check(password, meta)
             reason = "locked" if user.locked(now) else "inactive"
             self._audit(
                 store,
                 _anonymous_event(practice_id, meta, "auth.login", Outcome.DENIED, reason, user.id),
             )
             raise InvalidCredentials()
-        if not passwords.verify_password(user.password_hash, password):
+        provider: ProviderTokens | None = None
+        if self.hosted is not None:
+            try:
+                provider = self.hosted.initiate_auth(user.id, password, sign_in_context(meta))
+            except Unauthenticated:
+                provider = None
+            password_ok = provider is not None
+        else:
+            assert user.password_hash is not None
+            password_ok = passwords.verify_password(user.password_hash, password)
+        if not password_ok:
             failed = user.after_failed_login(now)
             locked_now = failed.locked(now)
             reason = "locked_out" if locked_now else "bad_password"
@@ -151,23 +207,28 @@ class Authentication:
             raise InvalidCredentials()
 
         updated = user.after_successful_login()
-        if passwords.needs_rehash(user.password_hash):
+        if user.password_hash is not None and passwords.needs_rehash(user.password_hash):
             updated = updated.model_copy(
                 update={"password_hash": passwords.hash_password(password)}
             )
-        if user.mfa_enrolled:
+        provider_challenge = provider is not None and provider.challenge is not None
+        if provider is not None and provider.challenge not in (None, "SOFTWARE_TOKEN_MFA"):
+            # NEW_PASSWORD_REQUIRED and the like: accounts are made with a permanent password.
+            raise InvalidCredentials()
+        if provider_challenge or (provider is None and user.mfa_enrolled):
             challenge = secrets.token_urlsafe(32)
-            challenge_op = Put(
-                {
-                    "pk": f"MFA_CHALLENGE#{token_hash(challenge)}",
-                    "sk": "CHALLENGE",
-                    "user_id": user.id,
-                    "auth_time": to_rfc3339(now),
-                    "attempts": 0,
-                    "expires_at": int((now + CHALLENGE_TTL).timestamp()),
-                },
-                Absent(),
-            )
+            pending: dict[str, object] = {
+                "pk": f"MFA_CHALLENGE#{token_hash(challenge)}",
+                "sk": "CHALLENGE",
+                "user_id": user.id,
+                "auth_time": to_rfc3339(now),
+                "attempts": 0,
+                "expires_at": int((now + CHALLENGE_TTL).timestamp()),
+            }
+            if provider is not None and provider.session:
+                # The provider's own challenge session, answered at /v1/auth/mfa.
+                pending["provider_session"] = provider.session
+            challenge_op = Put(pending, Absent())
             self.rt.audit.write_with_audit(
                 store,
                 lambda: [users.update_op(updated), challenge_op],
@@ -177,7 +238,7 @@ class Authentication:
             )
             return MfaChallenge(challenge, int(CHALLENGE_TTL.total_seconds()))
         return self._start_session(
-            store, users, updated, now, mfa_at=None, meta=meta, write_user=True
+            store, users, updated, now, mfa_at=None, meta=meta, write_user=True, provider=provider
         )
 
     # ---- second factor ----------------------------------------------------------------------
@@ -190,7 +251,6 @@ class Authentication:
         recovery_code: str | None,
         meta: RequestMeta,
     ) -> Tokens:
-        self._local_only()
         practice_id = practice_id_for_slug(self.rt.store, practice_slug)
         if practice_id is None:
             raise InvalidCredentials()
@@ -202,11 +262,24 @@ class Authentication:
             raise InvalidCredentials()
         user = users.get(str(pending["user_id"]))
         now = self.rt.clock.now()
-        if user is None or user.status is not UserStatus.ACTIVE or user.mfa_secret is None:
+        if user is None or user.status is not UserStatus.ACTIVE or not user.mfa_enrolled:
             raise InvalidCredentials()
         updated: User | None = None
+        provider: ProviderTokens | None = None
         reason = "totp"
-        if code is not None:
+        if code is not None and self.hosted is not None:
+            try:
+                provider = self.hosted.respond_to_mfa(
+                    user.id,
+                    str(pending.get("provider_session", "")),
+                    code,
+                    sign_in_context(meta, "/v1/auth/mfa"),
+                )
+            except Unauthenticated:
+                provider = None
+            if provider is not None and provider.id_token:
+                updated = user.bump()
+        elif code is not None and user.mfa_secret is not None:
             step = mfa.verify_totp(user.mfa_secret, code, now, user.mfa_last_step)
             if step is not None:
                 updated = user.bump(mfa_last_step=step)
@@ -214,6 +287,8 @@ class Authentication:
             index = mfa.match_recovery_code(
                 recovery_code, list(user.recovery_code_hashes), self._pepper(practice_id)
             )
+            if index is not None and self.hosted is not None:
+                self._reset_provider_mfa(store, users, user, key, meta)
             if index is not None:
                 remaining = tuple(h for i, h in enumerate(user.recovery_code_hashes) if i != index)
                 updated = user.bump(recovery_code_hashes=remaining)
@@ -244,7 +319,32 @@ class Authentication:
             write_user=True,
             extra_ops=[Delete(*key)],
             reason=reason,
+            provider=provider,
         )
+
+    def _reset_provider_mfa(
+        self,
+        store: PracticeStore,
+        users: UserRepository,
+        user: User,
+        challenge_key: tuple[str, str],
+        meta: RequestMeta,
+    ) -> None:
+        """A recovery code under Cognito: the pool's pending challenge wants a TOTP code and
+        nothing else, so the code cannot finish this sign-in. It removes the authenticator
+        instead (and spends every recovery code); the next password sign-in goes straight
+        through and the privileged roles are sent to enrol a new one."""
+        assert self.hosted is not None
+        self.hosted.set_software_token_mfa(user.id, enabled=False)
+        reset = user.bump(provider_mfa=False, recovery_code_hashes=())
+        self.rt.audit.write_with_audit(
+            store,
+            lambda: [users.update_op(reset), Delete(*challenge_key)],
+            _anonymous_event(
+                store.practice_id, meta, "auth.mfa", Outcome.ALLOWED, "recovery_code_reset", user.id
+            ),
+        )
+        raise MfaResetSignInAgain()
 
     # ---- sessions ---------------------------------------------------------------------------
 
@@ -260,11 +360,21 @@ class Authentication:
         write_user: bool,
         extra_ops: list[Operation] | None = None,
         reason: str = "password",
+        provider: ProviderTokens | None = None,
     ) -> Tokens:
         practice = get_practice(self.rt.store, store.practice_id)
         now = self.rt.clock.now()
+        session_id = new_id("ses")  # a new session id after every sign-in
+        if provider is not None:
+            if not (provider.id_token and provider.refresh_token):
+                raise InvalidCredentials()
+            # The provider's refresh-token lineage is the session (stable across refreshes).
+            claims = self.rt.verifier().verify(provider.id_token)
+            if claims.sub != user.id or claims.practice_id != store.practice_id:
+                raise InvalidCredentials()
+            session_id = claims.sid
         session = Session(
-            id=new_id("ses"),  # a new session id after every sign-in
+            id=session_id,
             user_id=user.id,
             created_at=now,
             last_seen_at=now,
@@ -275,13 +385,20 @@ class Authentication:
             source_ip=meta.source_ip,
             user_agent=meta.user_agent[:512],
         )
-        refresh = secrets.token_urlsafe(32)
+        refresh = secrets.token_urlsafe(32) if provider is None else str(provider.refresh_token)
         session = session.model_copy(update={"refresh_hash": token_hash(refresh)})
         sessions = SessionRepository(store)
         ops: list[Operation] = [
             sessions.create_op(session),
             *sessions.refresh_ops(session, token_hash(refresh), None),
         ]
+        if provider is not None and provider.access_token:
+            expires = now + timedelta(seconds=provider.expires_in or 900)
+            ops.append(
+                provider_access_op(
+                    self.rt, store.practice_id, session.id, provider.access_token, expires
+                )
+            )
         if write_user:
             ops.append(users.update_op(user))
         ops += extra_ops or []
@@ -292,9 +409,24 @@ class Authentication:
                 store.practice_id, meta, "auth.login", Outcome.ALLOWED, reason, user.id
             ),
         )
-        return self._tokens(store.practice_id, user, session, refresh)
+        return self._tokens(store.practice_id, user, session, refresh, provider)
 
-    def _tokens(self, practice_id: str, user: User, session: Session, refresh: str) -> Tokens:
+    def _tokens(
+        self,
+        practice_id: str,
+        user: User,
+        session: Session,
+        refresh: str,
+        provider: ProviderTokens | None = None,
+    ) -> Tokens:
+        if provider is not None:
+            return Tokens(
+                access_token=str(provider.id_token),
+                refresh_token=refresh,
+                expires_in=provider.expires_in or 900,
+                session_id=session.id,
+                mfa_enrolment_required=user.mfa_required and session.mfa_at is None,
+            )
         signer = self.rt.identity.signer  # type: ignore[attr-defined]
         amr = ["pwd", "mfa"] if session.mfa_at else ["pwd"]
         access = signer.issue_access(
@@ -315,7 +447,6 @@ class Authentication:
         )
 
     def refresh(self, practice_slug: str, refresh_token: str, meta: RequestMeta) -> Tokens:
-        self._local_only()
         practice_id = practice_id_for_slug(self.rt.store, practice_slug)
         if practice_id is None:
             raise Unauthenticated()
@@ -350,6 +481,8 @@ class Authentication:
             raise Unauthenticated()
         if session.ended(now) is not None:
             raise Unauthenticated()
+        if self.hosted is not None:
+            return self._refresh_at_provider(store, users, user, session, refresh_token, meta)
         new_refresh = secrets.token_urlsafe(32)
         renewed = session.model_copy(
             update={
@@ -369,6 +502,44 @@ class Authentication:
             ),
         )
         return self._tokens(practice_id, user, renewed, new_refresh)
+
+    def _refresh_at_provider(
+        self,
+        store: PracticeStore,
+        users: UserRepository,
+        user: User,
+        session: Session,
+        refresh_token: str,
+        meta: RequestMeta,
+    ) -> Tokens:
+        """Cognito issues new ID and access tokens for the same lineage (the session id
+        stays); it does not rotate the refresh token on this flow, so it stays the same and
+        the session row (idle timeout, logout, revocation) decides whether it still works."""
+        assert self.hosted is not None
+        provider = self.hosted.refresh(user.id, refresh_token)
+        if not provider.id_token:
+            raise Unauthenticated()
+        claims = self.rt.verifier().verify(provider.id_token)
+        if claims.sid != session.id or claims.sub != user.id:
+            raise Unauthenticated()
+        now = self.rt.clock.now()
+        renewed = session.model_copy(update={"last_seen_at": now, "version": session.version + 1})
+        ops: list[Operation] = [SessionRepository(store).update_op(renewed)]
+        if provider.access_token:
+            expires = now + timedelta(seconds=provider.expires_in or 900)
+            ops.append(
+                provider_access_op(
+                    self.rt, store.practice_id, session.id, provider.access_token, expires
+                )
+            )
+        self.rt.audit.write_with_audit(
+            store,
+            lambda: ops,
+            _anonymous_event(
+                store.practice_id, meta, "auth.refresh", Outcome.ALLOWED, "provider", user.id
+            ),
+        )
+        return self._tokens(store.practice_id, user, renewed, refresh_token, provider)
 
     def logout(self, principal: Principal) -> None:
         store = self.rt.store.practice(principal.practice_id)
@@ -393,17 +564,23 @@ class Authentication:
 
     def reauthenticate(self, principal: Principal, password: str, code: str) -> None:
         """Step-up: password and a fresh TOTP code mark the session as recently MFA'd."""
-        self._local_only()
         store = self.rt.store.practice(principal.practice_id)
         users = UserRepository(store, self.rt.cipher)
         sessions = SessionRepository(store)
         user = users.get(principal.user_id)
         session = sessions.get(principal.user_id, principal.session_id)
         now = self.rt.clock.now()
-        if user is None or session is None or user.password_hash is None:
+        if user is None or session is None:
             raise Unauthenticated()
         step = None
-        if user.mfa_secret is not None and passwords.verify_password(user.password_hash, password):
+        if self.hosted is not None:
+            if user.provider_mfa and self._provider_step_up(user, password, code):
+                step = user.mfa_last_step or 0
+        elif (
+            user.password_hash is not None
+            and user.mfa_secret is not None
+            and passwords.verify_password(user.password_hash, password)
+        ):
             step = mfa.verify_totp(user.mfa_secret, code, now, user.mfa_last_step)
         event = AuditEvent.for_principal(
             principal,
@@ -425,6 +602,26 @@ class Authentication:
         )
 
     # ---- helpers ------------------------------------------------------------------------
+
+    def _provider_step_up(self, user: User, password: str, code: str) -> bool:
+        """Password then the TOTP code at the provider; the tokens it issues are dropped."""
+        assert self.hosted is not None
+        try:
+            first = self.hosted.initiate_auth(user.id, password)
+            if first.challenge != "SOFTWARE_TOKEN_MFA" or not first.session:
+                return False
+            return bool(self.hosted.respond_to_mfa(user.id, first.session, code).id_token)
+        except Unauthenticated:
+            return False
+
+    def _dummy_check(self, password: str, meta: RequestMeta) -> None:
+        """The same work as a real check, so an unknown user answers as slowly as a known
+        one: argon2 locally, one sign-in attempt for a user that cannot exist at Cognito."""
+        if self.hosted is None:
+            passwords.verify_dummy(password)
+            return
+        with contextlib.suppress(Unauthenticated):
+            self.hosted.initiate_auth("usr_" + "0" * 26, password, sign_in_context(meta))
 
     def _pepper(self, practice_id: str) -> bytes:
         return self.rt.cipher.blind_index(practice_id, "recovery-code-pepper", "v1").encode()

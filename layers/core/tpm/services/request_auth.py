@@ -5,9 +5,8 @@ deactivated is refused on the very next request; so is a revoked or idle session
 from __future__ import annotations
 
 from contextlib import suppress
-from datetime import timedelta
 
-from tpm.adapters.store.base import Absent, ConditionFailed, PracticeStore
+from tpm.adapters.store.base import ConditionFailed
 from tpm.domain.sessions import Session
 from tpm.domain.users import User, UserStatus
 from tpm.errors import Forbidden, Reauthenticate, Unauthenticated
@@ -18,9 +17,6 @@ from tpm.runtime import Runtime
 from tpm.security.principal import Principal
 from tpm.security.tokens import TokenClaims
 from tpm.services.authentication import RequestMeta
-from tpm.services.practices import get_practice
-
-_PROVIDER_SESSION_OPEN_WINDOW = timedelta(minutes=5)
 
 
 class SessionEnded(Unauthenticated):
@@ -52,8 +48,6 @@ def authenticate(
     now = runtime.clock.now()
     if user is None:
         raise Unauthenticated()
-    if session is None and runtime.identity.sessions_start_at_provider:
-        session = _register_provider_session(runtime, store, claims, meta)
     if session is None:
         raise Unauthenticated()
     if user.status is not UserStatus.ACTIVE:
@@ -80,48 +74,20 @@ def authenticate(
         source_ip=meta.source_ip,
         user_agent=meta.user_agent[:512],
         request_id=meta.request_id,
-        mfa_enrolment_pending=user.mfa_required and not _mfa_set_up(runtime, user, claims),
+        mfa_enrolment_pending=user.mfa_required and not _mfa_set_up(runtime, user, claims, session),
     )
     if principal.mfa_enrolment_pending and not enrolment_route:
         raise MfaEnrolmentRequired()
     return principal
 
 
-def _register_provider_session(
-    runtime: Runtime, store: PracticeStore, claims: TokenClaims, meta: RequestMeta
-) -> Session | None:
-    """With a hosted provider (Cognito) sign-in happens there; the first request with a new
-    sign-in's token opens our session row, so idle timeout, logout, revocation and step-up
-    work the same as with the local provider. Only tokens issued moments ago may open one:
-    an old token whose session row is gone (ended, cleaned up) stays refused."""
-    now = runtime.clock.now()
-    if now - claims.iat > _PROVIDER_SESSION_OPEN_WINDOW:
-        return None
-    practice = get_practice(runtime.store, store.practice_id)
-    session = Session(
-        id=claims.sid,
-        user_id=claims.sub,
-        created_at=now,
-        last_seen_at=now,
-        expires_at=now + timedelta(hours=practice.settings.session_max_hours),
-        idle_minutes=practice.settings.session_idle_minutes,
-        auth_time=claims.auth_time,
-        mfa_at=claims.auth_time if claims.mfa_authenticated else None,
-        source_ip=meta.source_ip,
-        user_agent=meta.user_agent[:512],
-    )
-    try:
-        store.put(SessionRepository(store).create_op(session).item, Absent())
-    except ConditionFailed:
-        return SessionRepository(store).get(claims.sub, claims.sid)
-    return session
-
-
-def _mfa_set_up(runtime: Runtime, user: User, claims: TokenClaims) -> bool:
-    """Local provider: the user has a confirmed TOTP factor with us. Hosted provider: MFA
-    lives there, so the token must say this sign-in used it."""
-    if runtime.identity.sessions_start_at_provider:
-        return claims.mfa_authenticated
+def _mfa_set_up(runtime: Runtime, user: User, claims: TokenClaims, session: Session) -> bool:
+    """Local provider: the user has a confirmed TOTP factor with us. Hosted provider (the
+    factor lives at Cognito, which then challenges every sign-in): the token's claims say
+    so (the `mfa` group), or, until the token is next refreshed after enrolling, this
+    session proved the factor (its row is written only by our API)."""
+    if getattr(runtime.identity, "credentials_at_provider", False):
+        return claims.mfa_authenticated or (user.mfa_enrolled and session.mfa_at is not None)
     return user.mfa_enrolled
 
 

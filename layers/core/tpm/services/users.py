@@ -1,5 +1,11 @@
 """Provisioning with a record: invite (optionally approved by a second admin), accept,
-change roles, deactivate — each stored and audited; deactivation ends every session."""
+change roles, deactivate — each stored and audited; deactivation ends every session.
+
+Under Cognito the user pool follows: accepting an invitation creates the pool's user (our
+user id as username, the password set, one group per role), a role change moves the
+groups, deactivation disables the user and revokes every refresh token at once. The pool
+is changed first, so a failure leaves it stricter than the record, never looser; the
+record stays what authorisation reads."""
 
 from __future__ import annotations
 
@@ -7,6 +13,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from tpm.adapters.identity import HostedCredentials, hosted_credentials
 from tpm.adapters.store.base import Absent, ConditionFailed, Delete, Operation, Put
 from tpm.domain.sessions import Session
 from tpm.domain.telehealth import US_STATES
@@ -172,6 +179,13 @@ class UserService:
             raise ValidationFailed(fields=[{"path": "body.roles", "type": exc.code}]) from exc
         if changes_ownership(user.roles, checked) and Role.OWNER not in ctx.principal.roles:
             raise Forbidden("Only an owner can grant or remove the owner role.")
+        hosted = _provider_account(ctx, user)
+        if hosted is not None:
+            hosted.change_groups(
+                user.id,
+                add=sorted(r.value for r in checked - user.roles),
+                remove=sorted(r.value for r in user.roles - checked),
+            )
         changed = user.bump(roles=checked)
         before = [r.value for r in user.roles]
         after = [r.value for r in changed.roles]
@@ -213,6 +227,9 @@ class UserService:
             raise VersionConflict(current_version=user.version)
         if user_id == ctx.principal.user_id:
             raise Conflict("You cannot deactivate your own account.")
+        hosted = _provider_account(ctx, user)
+        if hosted is not None:
+            hosted.disable(user.id)
         changed = user.bump(status=UserStatus.DEACTIVATED)
         # The user check in request_auth refuses the next request at once; ending the
         # sessions too keeps the session list honest.
@@ -232,6 +249,9 @@ class UserService:
             raise VersionConflict(current_version=user.version)
         if user.status is not UserStatus.DEACTIVATED:
             raise Conflict("Only a deactivated account can be reactivated.")
+        hosted = _provider_account(ctx, user)
+        if hosted is not None:
+            hosted.enable(user.id)
         changed = user.bump(status=UserStatus.ACTIVE)
         ctx.write(
             access,
@@ -287,6 +307,18 @@ class UserService:
         return user
 
 
+def _provider_account(ctx: ServiceContext, user: User) -> HostedCredentials | None:
+    """The hosted provider, when it has an account for this user (made at acceptance)."""
+    hosted = hosted_credentials(ctx.runtime.identity)
+    if (
+        hosted is None
+        or user.status is UserStatus.INVITED
+        or user.status is (UserStatus.PENDING_APPROVAL)
+    ):
+        return None
+    return hosted
+
+
 def revoke_session(
     ctx: ServiceContext, access: Access, user_id: str, session_id: str, reason: str
 ) -> None:
@@ -323,7 +355,22 @@ def accept_invitation(
     )
     if problems:
         raise ValidationFailed(fields=[{"path": "body.password", "type": p} for p in problems])
-    active = user.bump(status=UserStatus.ACTIVE, password_hash=passwords.hash_password(password))
+    hosted = hosted_credentials(runtime.identity)
+    if hosted is not None:
+        # The pool's user, made now (an invitation never accepted leaves nothing there).
+        hosted.create_account(
+            user.id,
+            email=user.email,
+            practice_id=practice_id,
+            patient_id=user.patient_id,
+            password=password,
+            roles=sorted(user.roles),
+        )
+        active = user.bump(status=UserStatus.ACTIVE)
+    else:
+        active = user.bump(
+            status=UserStatus.ACTIVE, password_hash=passwords.hash_password(password)
+        )
     runtime.audit.write_with_audit(
         store,
         lambda: [users.update_op(active), Delete(*key)],

@@ -23,10 +23,19 @@ def open_identity(url: str, *, issuer: str, audience: str, clock: Clock) -> Iden
         parsed = urlparse(url)
         query = parse_qs(parsed.query)
         region = query.get("region", [os.environ.get("AWS_REGION", "")])[0]
+        # Where boto3 is pointed elsewhere (AWS_ENDPOINT_URL[_COGNITO_IDP]: an emulator),
+        # the pool's keys are published there too; http only on loopback (HttpJwks).
+        endpoint = os.environ.get("AWS_ENDPOINT_URL_COGNITO_IDP") or os.environ.get(
+            "AWS_ENDPOINT_URL"
+        )
+        jwks_url = (
+            f"{endpoint.rstrip('/')}/{parsed.netloc}/.well-known/jwks.json" if endpoint else None
+        )
         return CognitoIdentity(
             parsed.netloc,
             query.get("client_id", [""])[0],
             region=region,
+            jwks_url=jwks_url,
             pool_mfa_required=query.get("mfa", ["optional"])[0] == "required",
             clock=clock,
         )

@@ -36,7 +36,7 @@ RETIRED_PREFIX: Final = "token-signing-retired-"
 
 class LocalIdentity:
     name = "local"
-    sessions_start_at_provider = False  # our own sign-in routes open sessions
+    credentials_at_provider = False  # our own password hashes and TOTP secrets
     api_token_use: TokenUse = "access"  # noqa: S105 - a token kind, not a secret
 
     def __init__(

@@ -1,7 +1,8 @@
 """Email and SMS behind one port, chosen by TPM_NOTIFY (see tpm.config):
 
   outbox://[?vendor=aws]                     local: keeps messages for the dev outbox page
-  aws://?from=no-reply@example.org[&sms_from=+15550100]   SES (v2) email + SNS SMS
+  aws://?from=no-reply@example.org[&sms_from=+15550100][&configuration_set=name]
+                                             SES (v2) email + SNS SMS
 
 Every send names a guard (tpm.adapters.outbound): the AWS notifier asks it about the vendor
 `aws` before calling SES or SNS, so a practice without an executed business associate
@@ -68,7 +69,9 @@ def open_notifier(url: str, *, region: str | None = None) -> Notifier:
         if not sender:
             raise ValueError("TPM_NOTIFY aws:// needs ?from=<verified sender address>")
         sms_from = (query.get("sms_from") or [""])[0] or None
+        configuration_set = (query.get("configuration_set") or [""])[0] or None
         return AwsNotifier(
-            SesNotifier(sender, region=region), SnsSmsNotifier(region=region, sender=sms_from)
+            SesNotifier(sender, region=region, configuration_set=configuration_set),
+            SnsSmsNotifier(region=region, sender=sms_from),
         )
     raise ValueError("TPM_NOTIFY must be outbox:// or aws://?from=...")

@@ -18,8 +18,17 @@ _CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeou
 class SesNotifier:
     vendor: str | None = "aws"
 
-    def __init__(self, sender: str, *, region: str | None = None, client: Any = None) -> None:
+    def __init__(
+        self,
+        sender: str,
+        *,
+        region: str | None = None,
+        client: Any = None,
+        configuration_set: str | None = None,
+    ) -> None:
         self.sender = sender
+        # The stack's configuration set: TLS required, bounces and complaints suppressed.
+        self.configuration_set = configuration_set
         self._region = region
         self._client = client
         self._lock = threading.Lock()
@@ -36,17 +45,20 @@ class SesNotifier:
         self, to: str, subject: str, text: str, *, guard: OutboundGuard, carries_phi: bool = True
     ) -> str:
         guard.require("aws", carries_phi=carries_phi)  # before anything leaves
+        request: dict[str, Any] = {
+            "FromEmailAddress": self.sender,
+            "Destination": {"ToAddresses": [to]},
+            "Content": {
+                "Simple": {
+                    "Subject": {"Data": subject, "Charset": "UTF-8"},
+                    "Body": {"Text": {"Data": text, "Charset": "UTF-8"}},
+                }
+            },
+        }
+        if self.configuration_set:
+            request["ConfigurationSetName"] = self.configuration_set
         try:
-            response = self.client.send_email(
-                FromEmailAddress=self.sender,
-                Destination={"ToAddresses": [to]},
-                Content={
-                    "Simple": {
-                        "Subject": {"Data": subject, "Charset": "UTF-8"},
-                        "Body": {"Text": {"Data": text, "Charset": "UTF-8"}},
-                    }
-                },
-            )
+            response = self.client.send_email(**request)
         except (ClientError, BotoCoreError) as exc:
             raise translate(exc) from None  # the provider's message may quote the address
         return str(response["MessageId"])
