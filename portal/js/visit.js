@@ -192,6 +192,7 @@ function wire(onClose) {
   });
   $("visit-back").addEventListener("click", () => {
     reset();
+    setStep(null); // nothing of this visit stays on screen (or clickable) when it reopens
     onClose();
   });
 }

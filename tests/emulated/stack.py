@@ -47,6 +47,8 @@ Where moto differs from AWS (each also listed in docs/deploy.md "Emulated AWS"):
 - moto's pool ignores ContextData and threat protection, and runs no Lambda triggers.
 - moto's SES v2 sends to unverified recipients in the sandbox and ignores the
   configuration set's suppression list.
+- moto has no Chime SDK: test_telehealth_on_aws.py stubs the stack's own Chime adapter's
+  client with botocore's Stubber (shapes checked against the service model).
 """
 
 from __future__ import annotations

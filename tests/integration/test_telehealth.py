@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -50,9 +51,23 @@ def chime(world: SchedulingWorld) -> Iterator[Stubber]:
     )
     stubber = Stubber(client)
     world.runtime.video = ChimeVideo(region="us-east-1", client=client)
+    # Chime is covered by the practice's business associate agreement with AWS
+    aws_agreement(world)
     with stubber:
         yield stubber
     world.runtime.video = LocalVideo()
+
+
+def aws_agreement(world: SchedulingWorld) -> None:
+    executed = (world.clock.now().date() - timedelta(days=30)).isoformat()
+    body = {
+        "key": "aws",
+        "name": "Amazon Web Services",
+        "role": "hosting",
+        "receives_phi": True,
+        "agreement": {"status": "executed", "executed_on": executed},
+    }
+    world.ok("POST", "/v1/vendors", "owner", body)
 
 
 def meeting_response() -> dict[str, Any]:
@@ -320,6 +335,31 @@ def test_removal_deletes_the_attendee_and_chime_failures_change_nothing(
     assert world.ok("POST", f"/v1/visits/{visit_id}/end", "clinician")["status"] == "ended"
     # AND an ended visit cannot be started again
     assert world.call("POST", f"/v1/appointments/{apt}/visit", "clinician").status == 409
+
+
+def test_no_chime_meeting_starts_without_an_agreement_with_aws(world: SchedulingWorld) -> None:
+    # GIVEN Chime as the media service and no business associate agreement with AWS
+    client = boto3.client(
+        "chime-sdk-meetings",
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    world.runtime.video = ChimeVideo(region="us-east-1", client=client)
+    cat = catalogue(world)
+    apt = book(world, cat, "ada")
+    visit_id = enter(world, apt, "ada_login")["id"]
+    start = seq(world)
+    # WHEN the clinician starts THEN refused before any Chime call (the stubber has nothing
+    # queued: a call would fail differently), the visit still waiting, the refusal audited
+    with Stubber(client) as chime:
+        refused = world.call("POST", f"/v1/appointments/{apt}/visit", "clinician")
+        chime.assert_no_pending_responses()
+    assert (refused.status, refused.body["error"]["code"]) == (409, "vendor_agreement_required")
+    assert refused.body["error"]["details"] == {"vendor": "aws", "reason": "unknown_vendor"}
+    assert world.ok("GET", f"/v1/visits/{visit_id}", "ada_login")["status"] == "waiting"
+    assert "vendor.outbound_refused" in actions(world, start)
+    world.runtime.video = LocalVideo()
 
 
 def test_group_participants_see_first_names_only_and_chat_only_with_the_clinician(

@@ -211,7 +211,9 @@ class TelehealthService:
             return self.read_host(visit), False
         policy = self.access.policy()
         video = self.access.video
-        meeting = video.create_meeting(visit.id, policy.media_region, features(policy, visit))
+        meeting = video.create_meeting(
+            visit.id, policy.media_region, features(policy, visit), guard=ctx.outbound
+        )
         host = Participant(
             id=new_id("vpt"),
             visit_id=visit.id,
@@ -220,7 +222,9 @@ class TelehealthService:
             user_id=ctx.principal.user_id,
             joined_at=ctx.now(),
         )
-        attendee = video.create_attendee(meeting.meeting_id, host.id, policy.screen_share_allowed)
+        attendee = video.create_attendee(
+            meeting.meeting_id, host.id, policy.screen_share_allowed, guard=ctx.outbound
+        )
         host = rules.admit(host, ctx.now(), attendee.attendee_id, attendee.join_token, None)
         started = rules.start(visit, video.kind, meeting.meeting_id, meeting.join_info, ctx.now())
         if create_ops:
@@ -329,7 +333,7 @@ class TelehealthService:
         )
         assert visit.meeting_id is not None
         attendee = self.access.video.create_attendee(
-            visit.meeting_id, person.id, visit.screen_share
+            visit.meeting_id, person.id, visit.screen_share, guard=ctx.outbound
         )
         admitted = rules.admit(person, ctx.now(), attendee.attendee_id, attendee.join_token, check)
         try:

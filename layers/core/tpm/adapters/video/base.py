@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from tpm.adapters.outbound import OutboundGuard
+
 
 @dataclass(frozen=True)
 class MeetingFeatures:
@@ -33,12 +35,19 @@ class Attendee:
 class VideoService(Protocol):
     kind: str  # "chime" | "local": stored on the visit, tells the browser which client to load
 
+    # The two calls that start media flowing to a provider ask the practice's business
+    # associate register first (`guard`, tpm.adapters.outbound); a local service asks nothing.
     def create_meeting(
-        self, visit_id: str, media_region: str | None, features: MeetingFeatures
+        self,
+        visit_id: str,
+        media_region: str | None,
+        features: MeetingFeatures,
+        *,
+        guard: OutboundGuard,
     ) -> Meeting: ...
 
     def create_attendee(
-        self, meeting_id: str, participant_id: str, content_share: bool
+        self, meeting_id: str, participant_id: str, content_share: bool, *, guard: OutboundGuard
     ) -> Attendee: ...
 
     def set_content_share(self, meeting_id: str, attendee_id: str, enabled: bool) -> None: ...

@@ -3,8 +3,10 @@
 Exactly four calls happen on the visit path, and the template grants exactly those (plus
 UpdateAttendeeCapabilities for screen sharing): CreateMeeting when the host starts,
 CreateAttendee only at admission, DeleteAttendee at deny/remove/leave, DeleteMeeting at
-the end. No PHI reaches Chime: the external meeting id is the visit id, the external user
-id the participant id (names stay in our store).
+the end. CreateMeeting and CreateAttendee ask the business associate register first
+(vendor `aws`): without an agreement in effect no meeting starts and nobody is admitted
+to one. No identifying data reaches Chime's control plane: the external meeting id is the
+visit id, the external user id the participant id (names stay in our store).
 """
 
 from __future__ import annotations
@@ -16,10 +18,13 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from tpm.adapters.outbound import OutboundGuard
 from tpm.adapters.video.base import Attendee, Meeting, MeetingFeatures
 from tpm.errors import DependencyUnavailable, NotFound
 
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=5)
+# Chime SDK meetings are covered by the practice's business associate agreement with AWS.
+VENDOR = "aws"
 _GONE = frozenset({"NotFoundException", "NotFound"})
 
 
@@ -42,8 +47,14 @@ class ChimeVideo:
         return self._client
 
     def create_meeting(
-        self, visit_id: str, media_region: str | None, features: MeetingFeatures
+        self,
+        visit_id: str,
+        media_region: str | None,
+        features: MeetingFeatures,
+        *,
+        guard: OutboundGuard,
     ) -> Meeting:
+        guard.require(VENDOR, carries_phi=True)  # a therapy session's audio and video
         request: dict[str, Any] = {
             "ClientRequestToken": visit_id,  # a retried start gets the same meeting
             "MediaRegion": media_region or self.region,
@@ -64,8 +75,9 @@ class ChimeVideo:
         )
 
     def create_attendee(
-        self, meeting_id: str, participant_id: str, content_share: bool
+        self, meeting_id: str, participant_id: str, content_share: bool, *, guard: OutboundGuard
     ) -> Attendee:
+        guard.require(VENDOR, carries_phi=True)
         response = self._call(
             "create_attendee",
             MeetingId=meeting_id,

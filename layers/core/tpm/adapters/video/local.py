@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import secrets
 
+from tpm.adapters.outbound import OutboundGuard
 from tpm.adapters.video.base import Attendee, Meeting, MeetingFeatures
 
 
@@ -21,8 +22,14 @@ class LocalVideo:
         self.deleted_meetings: list[str] = []
 
     def create_meeting(
-        self, visit_id: str, media_region: str | None, features: MeetingFeatures
+        self,
+        visit_id: str,
+        media_region: str | None,
+        features: MeetingFeatures,
+        *,
+        guard: OutboundGuard,
     ) -> Meeting:
+        # Nothing leaves this machine: no vendor to ask (tpm.adapters.outbound).
         return Meeting(
             meeting_id=f"local-{visit_id}",
             media_region="local",
@@ -36,7 +43,7 @@ class LocalVideo:
         )
 
     def create_attendee(
-        self, meeting_id: str, participant_id: str, content_share: bool
+        self, meeting_id: str, participant_id: str, content_share: bool, *, guard: OutboundGuard
     ) -> Attendee:
         return Attendee(attendee_id=participant_id, join_token=secrets.token_urlsafe(24))
 
