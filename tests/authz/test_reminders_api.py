@@ -13,11 +13,13 @@ from icalendar import Calendar
 from world import World
 
 from tpm.adapters.notify.outbox import OutboxNotifier
+from tpm.domain.reminders import QuietHours
 from tpm.domain.scheduling import Appointment, Location, LocationKind, Service
 from tpm.ids import new_id
 from tpm.repositories.appointments import AppointmentRepository
 from tpm.repositories.catalogue import CatalogueRepository
 from tpm.repositories.patients import PatientRepository
+from tpm.repositories.reminders import ReminderSettingsRepository
 from tpm.security.principal import Role
 from tpm.services.practices import get_practice
 from tpm.services.reminder_hooks import on_booked
@@ -178,6 +180,13 @@ def test_opt_out_link_and_outbox_through_the_api(world: World) -> None:
     world.system_write(world.a.id, [repo.update_op(patient.bump(communication=on))])
     notifier = world.runtime.notifier
     assert isinstance(notifier, OutboxNotifier)
+    # (no quiet hours: the sweep runs on the real clock, at whatever hour the suite does)
+    reminder_settings = ReminderSettingsRepository(store, world.runtime.cipher)
+    current = reminder_settings.get()
+    loud = current.model_copy(
+        update={"quiet_hours": QuietHours(enabled=False), "version": current.version + 1}
+    )
+    world.system_write(world.a.id, [reminder_settings.save_op(loud)])
     ReminderSweep(world.runtime).sweep_practice(world.a.id)
     listed = world.call("GET", "/v1/outbox", token=admin(world))
     assert listed.status == 200
