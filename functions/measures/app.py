@@ -12,10 +12,11 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from aws_lambda_powertools.event_handler import Response
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, StringConstraints
+from pydantic import BaseModel, Field, StrictInt, StringConstraints
 
 from tpm.api.app import create_app, lambda_entry
 from tpm.api.context import Cursor, Limit, service_context
+from tpm.api.models import Instant, RequestModel
 from tpm.api.responses import created, created_doc
 from tpm.api.views import Page
 from tpm.domain.measures import MeasureFlag, MeasureForm, MeasureRequest, MeasureResponse
@@ -28,13 +29,11 @@ TAGS = ["measures"]
 ItemId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 
 
-class MeasureRequestIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class MeasureRequestIn(RequestModel):
     template_id: str = Field(
         pattern=TEMPLATE_ID_PATTERN, description="A scored measure, e.g. phq9."
     )
-    due_at: AwareDatetime | None = None
+    due_at: Instant | None = None
     appointment_id: str | None = Field(default=None, pattern=r"^apt_[0-9a-z]{26}$")
 
 
@@ -87,9 +86,7 @@ class MeasureFormView(BaseModel):
         )
 
 
-class AnswersIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class AnswersIn(RequestModel):
     answers: dict[ItemId, StrictInt] = Field(max_length=100)
 
 

@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 import html
-from typing import Any
+from datetime import time
+from typing import Any, Literal
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -12,9 +13,16 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tpm.api.app import create_app, lambda_entry
 from tpm.api.context import Cursor, Limit, request_meta, service_context
-from tpm.api.responses import created, created_doc, no_content
+from tpm.api.models import LocalTime, RequestModel, to_domain
+from tpm.api.responses import NO_CONTENT_DOC, created, created_doc, no_content
 from tpm.api.views import Page
-from tpm.domain.reminders import MessageTemplate, QuietHours, ReminderRule, ReminderSettings
+from tpm.domain.reminders import (
+    Channel,
+    MessageTemplate,
+    QuietHours,
+    ReminderRule,
+    ReminderSettings,
+)
 from tpm.observability import get_logger
 from tpm.repositories.reminders import OutboxMessage
 from tpm.runtime import get_runtime
@@ -33,22 +41,49 @@ _SWEEP_MARGIN_MS = 20_000
 # ---- models -----------------------------------------------------------------------------
 
 
-class ReminderSettingsIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ReminderRuleIn(RequestModel):
+    id: str = Field(pattern=r"^[a-z0-9-]{1,32}$")
+    kind: Literal["confirmation", "reminder"]
+    channel: Channel
+    hours_before: int = Field(default=0, ge=0, le=720)
+    active: bool = True
 
+
+class MessageTemplateIn(RequestModel):
+    subject: str | None = Field(default=None, max_length=150)
+    body: str = Field(min_length=1, max_length=2000)
+
+
+class QuietHoursIn(RequestModel):
+    enabled: bool = True
+    start: LocalTime = time(21, 0)
+    end: LocalTime = time(8, 0)
+
+
+def _templates(templates: dict[str, MessageTemplateIn]) -> dict[str, MessageTemplate]:
+    return {k: to_domain(MessageTemplate, v, f"body.templates.{k}") for k, v in templates.items()}
+
+
+class ReminderSettingsIn(RequestModel):
     version: int = Field(ge=0, description="The current version (0 before the first save).")
-    rules: list[ReminderRule] = Field(max_length=10)
-    templates: dict[str, MessageTemplate] = Field(max_length=12)
-    quiet_hours: QuietHours = Field(default_factory=QuietHours)
+    rules: list[ReminderRuleIn] = Field(max_length=10)
+    templates: dict[str, MessageTemplateIn] = Field(max_length=12)
+    quiet_hours: QuietHoursIn = Field(default_factory=QuietHoursIn)
     allow_clinician_name: bool = False
     feed_patient_initials: bool = False
     sms_number: str | None = Field(default=None, pattern=r"^\+[1-9]\d{6,14}$")
 
 
+class QuietHoursView(BaseModel):
+    enabled: bool
+    start: LocalTime
+    end: LocalTime
+
+
 class ReminderSettingsView(BaseModel):
     rules: list[ReminderRule]
     templates: dict[str, MessageTemplate]
-    quiet_hours: QuietHours
+    quiet_hours: QuietHoursView
     allow_clinician_name: bool
     feed_patient_initials: bool
     sms_number: str | None
@@ -64,7 +99,7 @@ class ReminderSettingsView(BaseModel):
         return cls(
             rules=s.rules,
             templates=s.templates,
-            quiet_hours=s.quiet_hours,
+            quiet_hours=QuietHoursView.model_validate(s.quiet_hours.model_dump()),
             allow_clinician_name=s.allow_clinician_name,
             feed_patient_initials=s.feed_patient_initials,
             sms_number=s.sms_number,
@@ -73,11 +108,9 @@ class ReminderSettingsView(BaseModel):
         )
 
 
-class PatientTemplateIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class PatientTemplateIn(RequestModel):
     version: int = Field(ge=0, description="The override's current version (0: none yet).")
-    templates: dict[str, MessageTemplate] = Field(max_length=12)
+    templates: dict[str, MessageTemplateIn] = Field(max_length=12)
 
 
 class PatientTemplateOut(BaseModel):
@@ -121,9 +154,7 @@ class InboundSmsIn(BaseModel):
     Message: str | None = Field(default=None, max_length=8000)
 
 
-class CalendarFeedIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class CalendarFeedIn(RequestModel):
     label: str = Field(default="My appointments", min_length=1, max_length=60)
 
 
@@ -172,9 +203,9 @@ def get_settings() -> ReminderSettingsView:
 def put_settings(body: ReminderSettingsIn) -> ReminderSettingsView:
     saved = ReminderService(service_context(app)).update_settings(
         version=body.version,
-        rules=body.rules,
-        templates=body.templates,
-        quiet_hours=body.quiet_hours,
+        rules=[to_domain(ReminderRule, r, f"body.rules.{i}") for i, r in enumerate(body.rules)],
+        templates=_templates(body.templates),
+        quiet_hours=to_domain(QuietHours, body.quiet_hours, "body.quiet_hours"),
         allow_clinician_name=body.allow_clinician_name,
         feed_patient_initials=body.feed_patient_initials,
         sms_number=body.sms_number,
@@ -189,7 +220,7 @@ def put_settings(body: ReminderSettingsIn) -> ReminderSettingsView:
 )
 def put_patient_template(patientId: str, body: PatientTemplateIn) -> PatientTemplateOut:  # noqa: N803
     version = ReminderService(service_context(app)).update_patient_templates(
-        patientId, body.version, body.templates
+        patientId, body.version, _templates(body.templates)
     )
     return PatientTemplateOut(patient_id=patientId, version=version)
 
@@ -266,7 +297,12 @@ def list_feeds() -> Page[CalendarFeedView]:
     return Page[CalendarFeedView](items=[CalendarFeedView.of(f) for f in feeds])
 
 
-@app.post("/v1/me/calendar-feeds/<feedId>/revoke", summary="Revoke a calendar feed", tags=FEED_TAGS)
+@app.post(
+    "/v1/me/calendar-feeds/<feedId>/revoke",
+    summary="Revoke a calendar feed",
+    tags=FEED_TAGS,
+    responses=NO_CONTENT_DOC,
+)
 def revoke_feed(feedId: str) -> Response[str]:  # noqa: N803
     CalendarFeedService(service_context(app)).revoke(feedId)
     return no_content()

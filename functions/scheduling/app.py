@@ -3,7 +3,6 @@ recurring series, waitlist, and prospective patients' appointment requests."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
@@ -11,6 +10,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from tpm.api.app import create_app, lambda_entry
 from tpm.api.context import Cursor, Limit, request_meta, service_context
+from tpm.api.models import Instant, IsoDate
 from tpm.api.responses import created, created_doc
 from tpm.api.scheduling_models import (
     AcceptIn,
@@ -56,8 +56,10 @@ from tpm.services.waitlist import WaitlistService
 app = create_app("scheduling")
 CATALOGUE, APPTS, PORTAL = ["scheduling-catalogue"], ["appointments"], ["patient-portal"]
 ID = r"^[a-z]{2,5}_[0-9a-z]{26}$"
-From = Annotated[datetime, Query(alias="from", description="Start of the range (RFC 3339)")]
-To = Annotated[datetime, Query(alias="to", description="End of the range, exclusive")]
+From = Annotated[
+    Instant, Query(alias="from", description="Start of the range (RFC 3339 with an offset)")
+]
+To = Annotated[Instant, Query(alias="to", description="End of the range, exclusive (with offset)")]
 FilterId = Annotated[str | None, Query(pattern=ID)]
 
 
@@ -159,8 +161,8 @@ def update_availability(clinicianId: str, body: AvailabilityPatch) -> Availabili
 def get_slots(
     clinicianId: str,  # noqa: N803
     service_id: Annotated[str, Query(pattern=ID)],
-    first: Annotated[date, Query(alias="from", description="First local date")],
-    last: Annotated[date, Query(alias="to", description="Last local date (inclusive)")],
+    first: Annotated[IsoDate, Query(alias="from", description="First local date")],
+    last: Annotated[IsoDate, Query(alias="to", description="Last local date (inclusive)")],
 ) -> SlotsView:
     found = AvailabilityService(service_context(app)).slots(clinicianId, service_id, first, last)
     return SlotsView(items=[SlotView.of(s) for s in found])

@@ -7,10 +7,11 @@ from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from tpm.api.app import create_app, lambda_entry
 from tpm.api.context import service_context
+from tpm.api.models import RequestModel
 from tpm.api.responses import created, created_doc
 from tpm.domain.template_models import TEMPLATE_ID_PATTERN, Template
 from tpm.services.templates import CatalogEntry, TemplateService
@@ -22,9 +23,7 @@ TAGS = ["templates"]
 # ---- requests ---------------------------------------------------------------------------
 
 
-class CloneIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class CloneIn(RequestModel):
     new_id: str = Field(
         pattern=TEMPLATE_ID_PATTERN, description='The new template\'s id; starts with "prx_".'
     )
@@ -39,9 +38,7 @@ class CloneIn(BaseModel):
     )
 
 
-class NewVersionIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class NewVersionIn(RequestModel):
     changes: dict[str, Any]
 
 

@@ -32,6 +32,7 @@ def build_document(root: Path) -> dict[str, Any]:
         on_conflict="error",
     )
     specs = functions(load_template(root / "template.yaml"))
+    models: dict[str, tuple[str, str]] = {}
     for spec in specs:
         if not spec.routes:
             continue
@@ -39,7 +40,9 @@ def build_document(root: Path) -> dict[str, Any]:
         app = getattr(module, "app", None)
         if app is None:
             continue
-        merge.add_schema(app.get_openapi_schema(title=TITLE, version=__version__))
+        schema = app.get_openapi_schema(title=TITLE, version=__version__)
+        _check_model_names(spec.logical_id, schema, models)
+        merge.add_schema(schema)
     doc: dict[str, Any] = json.loads(merge.get_openapi_json_schema())
     _use_our_error_shape(doc)
     # Whether a route is public is decided in template.yaml (Auth: Authorizer: NONE); say
@@ -49,6 +52,22 @@ def build_document(root: Path) -> dict[str, Any]:
         if operation is not None:
             operation["security"] = []
     return doc
+
+
+def _check_model_names(function: str, schema: Any, models: dict[str, tuple[str, str]]) -> None:
+    """Merging keeps one component per name, so two functions' different models with one
+    name would silently document one of them with the other's schema. Refuse instead."""
+    components = schema.components.schemas if schema.components else None
+    for name, model in (components or {}).items():
+        text = json.dumps(
+            model.model_dump(mode="json", by_alias=True, exclude_none=True), sort_keys=True
+        )
+        first = models.setdefault(name, (function, text))
+        if first[1] != text:
+            raise ValueError(
+                f"model name {name!r} means different schemas in {first[0]} and {function};"
+                " rename one"
+            )
 
 
 def render(doc: dict[str, Any]) -> str:
@@ -84,6 +103,8 @@ def _use_our_error_shape(doc: dict[str, Any]) -> None:
     for operations in doc.get("paths", {}).values():
         for operation in operations.values():
             responses = operation.setdefault("responses", {})
+            if "204" in responses:  # no body, whatever the handler's return annotation says
+                responses["204"].pop("content", None)
             if "422" in responses:
                 responses["422"] = {"description": "Validation failed", **error}
             responses["4XX"] = {"description": "Client error (see docs/api-errors.md)", **error}

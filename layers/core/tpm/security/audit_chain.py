@@ -41,6 +41,15 @@ AUDIT_QUERIED = "audit.read"
 _ID_PATTERN = r"^[A-Za-z0-9_.:@-]{1,128}$"  # no '#' or '|': ids go into index keys
 _CODE_PATTERN = r"^[a-z0-9_]{1,64}$"
 _SOURCE_TOKEN = re.compile(r"[A-Za-z0-9.:_-]{1,64}")
+_SAFE_ID = re.compile(_ID_PATTERN[1:-1])
+INVALID_ID_PREFIX = "invalid:"
+
+
+def safe_id(raw: str) -> str:
+    """How an id that is not a well-formed id appears in the trail: `invalid:<sha256/128>`
+    of its UTF-8 bytes (lone surrogates escaped), never the value itself."""
+    digest = hashlib.sha256(raw.encode("utf-8", "surrogateescape")).hexdigest()[:32]
+    return INVALID_ID_PREFIX + digest
 
 
 class Outcome(StrEnum):
@@ -83,6 +92,16 @@ class AuditEvent(BaseModel):
     request_id: str = Field(default="", max_length=128)
     break_glass: bool = False
     reason_code: str | None = Field(default=None, pattern=_CODE_PATTERN)
+
+    @field_validator("resource_id", "patient_id", mode="before")
+    @classmethod
+    def _safe_id(cls, v: Any) -> Any:
+        # A refused request may carry any string where an id belongs (a path segment, a
+        # body field). The refusal must still be recorded, and the raw value never is (it
+        # may be anything, even PHI): it is kept as a digest an investigator can match.
+        if isinstance(v, str) and v and not _SAFE_ID.fullmatch(v):
+            return safe_id(v)
+        return v
 
     @field_validator("roles")
     @classmethod
