@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field, Strict
 
 from tpm.api.app import create_app, lambda_entry
 from tpm.api.context import Cursor, Limit, service_context
+from tpm.api.idempotency import idempotent
 from tpm.api.models import Instant, IsoDate, RequestModel
 from tpm.api.responses import created, created_doc
 from tpm.api.views import Page
@@ -233,6 +234,7 @@ def list_vendors(limit: Limit = 25, cursor: Cursor = None) -> Page[VendorView]:
     summary="Add a vendor to the register",
     tags=VENDOR_TAGS,
     responses=created_doc(VendorView),
+    middlewares=[idempotent],
 )
 def create_vendor(body: VendorIn) -> Response[str]:
     service = VendorService(service_context(app))
@@ -258,6 +260,7 @@ def update_vendor(vendorId: str, body: VendorPatchIn) -> VendorView:  # noqa: N8
     summary="Keep a due-diligence file (stored encrypted)",
     tags=VENDOR_TAGS,
     responses=created_doc(DueDiligenceView),
+    middlewares=[idempotent],
 )
 def add_vendor_document(vendorId: str, body: DueDiligenceIn) -> Response[str]:  # noqa: N803
     document = VendorService(service_context(app)).add_document(
@@ -442,6 +445,7 @@ def list_incidents(
     summary="Report a security incident",
     tags=INCIDENT_TAGS,
     responses=created_doc(IncidentView),
+    middlewares=[idempotent],
 )
 def report_incident(body: IncidentIn) -> Response[str]:
     service = IncidentService(service_context(app))
@@ -648,6 +652,7 @@ def set_part2(patientId: str, body: Part2LabelIn) -> Part2LabelView:  # noqa: N8
     summary="Record a patient's signed Part 2 consent",
     tags=PART2_TAGS,
     responses=created_doc(Part2ConsentView),
+    middlewares=[idempotent],
 )
 def record_part2_consent(patientId: str, body: Part2ConsentIn) -> Response[str]:  # noqa: N803
     service = Part2Service(service_context(app))

@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 
 from tpm.api.app import create_app, lambda_entry
 from tpm.api.context import Cursor, Limit, service_context
+from tpm.api.idempotency import idempotent
 from tpm.api.models import RequestModel
 from tpm.api.responses import created, created_doc
 from tpm.api.views import Page
@@ -87,6 +88,7 @@ def decode_content(text: str) -> bytes:
     summary="Upload a document for a patient",
     tags=TAGS,
     responses=created_doc(DocumentView),
+    middlewares=[idempotent],
 )
 def upload_document(patientId: str, body: DocumentIn) -> Response[str]:  # noqa: N803
     service = DocumentService(service_context(app))

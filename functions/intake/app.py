@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, Strict
 
 from tpm.api.app import create_app, lambda_entry
 from tpm.api.context import Cursor, Limit, service_context
+from tpm.api.idempotency import idempotent
 from tpm.api.models import IsoDate, RequestModel
 from tpm.api.responses import created, created_doc
 from tpm.api.views import Page
@@ -107,6 +108,7 @@ def list_intake_templates() -> Page[IntakeTemplateView]:
     summary="Create an intake template",
     tags=TAGS,
     responses=created_doc(IntakeTemplateView),
+    middlewares=[idempotent],
 )
 def create_intake_template(body: IntakeTemplateIn) -> Response[str]:
     fields = body.model_dump(exclude={"version"})
@@ -129,6 +131,7 @@ def get_intake_template(
     summary="Save the next version of an intake template",
     tags=TAGS,
     responses=created_doc(IntakeTemplateView),
+    middlewares=[idempotent],
 )
 def new_intake_template_version(templateId: str, body: IntakeTemplateIn) -> Response[str]:  # noqa: N803
     fields = body.model_dump(exclude={"version"})
@@ -261,6 +264,7 @@ class IntakeVersionIn(RequestModel):
     summary="Start an intake: portal invitation, then the intake workflow",
     tags=TAGS,
     responses=created_doc(IntakeView),
+    middlewares=[idempotent],
 )
 def start_intake(patientId: str, body: StartIntakeIn) -> Response[str]:  # noqa: N803
     intake = IntakeService(service_context(app)).start(patientId, body.template_id)
@@ -531,6 +535,7 @@ class ConsentSignIn(RequestModel):
     summary="Sign a consent of my intake",
     tags=PORTAL,
     responses=created_doc(ConsentView),
+    middlewares=[idempotent],
 )
 def sign_my_consent(key: str, body: ConsentSignIn) -> Response[str]:
     consent = PatientIntake(service_context(app)).sign(
@@ -553,6 +558,7 @@ class CardOut(BaseModel):
     summary="Upload a photo of my insurance card (front or back)",
     tags=PORTAL,
     responses=created_doc(CardOut),
+    middlewares=[idempotent],
 )
 def upload_my_card(side: str, body: CardIn) -> Response[str]:
     document = PatientIntake(service_context(app)).upload_card(side, body.content_base64)

@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field, StrictInt, StringConstraints
 
 from tpm.api.app import create_app, lambda_entry
 from tpm.api.context import Cursor, Limit, service_context
+from tpm.api.idempotency import idempotent
 from tpm.api.models import Instant, RequestModel
 from tpm.api.responses import created, created_doc
 from tpm.api.views import Page
@@ -176,6 +177,7 @@ class AcknowledgeIn(BaseModel):
     summary="Send a measure to a patient to complete in the portal",
     tags=TAGS,
     responses=created_doc(MeasureRequestView),
+    middlewares=[idempotent],
 )
 def send_measure(patientId: str, body: MeasureRequestIn) -> Response[str]:  # noqa: N803
     service = MeasureService(service_context(app))
@@ -282,6 +284,7 @@ def my_measure_form(requestId: str) -> MeasureFormView:  # noqa: N803
     summary="Submit my answers to a measure (patients)",
     tags=TAGS,
     responses=created_doc(SubmittedView),
+    middlewares=[idempotent],
 )
 def submit_measure(requestId: str, body: AnswersIn) -> Response[str]:  # noqa: N803
     response = MeasureService(service_context(app)).submit(requestId, body.answers)

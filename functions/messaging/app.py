@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field, Strict, model_validator
 
 from tpm.api.app import create_app, lambda_entry
 from tpm.api.context import Cursor, Limit, service_context
+from tpm.api.idempotency import idempotent
 from tpm.api.models import Instant, RequestModel
 from tpm.api.responses import NO_CONTENT_DOC, created, created_doc, no_content
 from tpm.api.views import Page
@@ -496,6 +497,7 @@ def decode_files(files: list[AttachmentIn]) -> tuple[NewAttachment, ...]:
     summary="Start a secure conversation (with its first message)",
     tags=TAGS,
     responses=created_doc(SentView),
+    middlewares=[idempotent],
 )
 def start_thread(body: ThreadIn) -> Response[str]:
     new = NewThread(
@@ -531,6 +533,7 @@ def get_thread(
     summary="Send a message in a thread",
     tags=TAGS,
     responses=created_doc(SentView),
+    middlewares=[idempotent],
 )
 def send_message(threadId: str, body: MessageIn) -> Response[str]:  # noqa: N803
     done = MessagingService(service_context(app)).reply(
@@ -637,6 +640,7 @@ def message_queue(limit: Limit = 25, cursor: Cursor = None) -> Page[ThreadSummar
     summary="Flag a message as an inappropriate disclosure (restricts it at once)",
     tags=TAGS,
     responses=created_doc(FlagView),
+    middlewares=[idempotent],
 )
 def flag_message(threadId: str, messageId: str, body: FlagIn) -> Response[str]:  # noqa: N803
     flag = ReviewService(service_context(app)).flag(threadId, messageId, body.reason, body.note)
@@ -672,6 +676,7 @@ def legal_hold(threadId: str, body: LegalHoldIn) -> ThreadSummaryView:  # noqa: 
     summary="File the thread into the patient's chart as a PDF document",
     tags=TAGS,
     responses=created_doc(FiledView),
+    middlewares=[idempotent],
 )
 def file_thread(threadId: str, body: FileIn) -> Response[str]:  # noqa: N803
     document = ReviewService(service_context(app)).file_to_chart(threadId, body.title)
@@ -723,6 +728,7 @@ def delete_out_of_office() -> Response[str]:
     summary="Save a draft (only you can see it)",
     tags=TAGS,
     responses=created_doc(DraftView),
+    middlewares=[idempotent],
 )
 def create_draft(body: DraftIn) -> Response[str]:
     draft = DraftService(service_context(app)).create(

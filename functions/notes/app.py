@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 
 from tpm.api.app import create_app, lambda_entry
 from tpm.api.context import Cursor, Limit, service_context
+from tpm.api.idempotency import idempotent
 from tpm.api.models import RequestModel
 from tpm.api.responses import NO_CONTENT_DOC, created, created_doc, no_content
 from tpm.api.views import Page
@@ -279,7 +280,11 @@ class PsychotherapyNoteView(BaseModel):
 
 
 @app.post(
-    "/v1/notes", summary="Start a note from a template", tags=TAGS, responses=created_doc(NoteView)
+    "/v1/notes",
+    summary="Start a note from a template",
+    tags=TAGS,
+    responses=created_doc(NoteView),
+    middlewares=[idempotent],
 )
 def create_note(body: NoteIn) -> Response[str]:
     note = NoteService(service_context(app)).create(
@@ -308,6 +313,7 @@ def sign_note(noteId: str, body: SignIn) -> NoteView:  # noqa: N803
     summary="Amend a signed note with a signed addendum",
     tags=TAGS,
     responses=created_doc(AddendumOut),
+    middlewares=[idempotent],
 )
 def add_addendum(noteId: str, body: AddendumIn) -> Response[str]:  # noqa: N803
     a = NoteService(service_context(app)).add_addendum(noteId, body.text)
@@ -437,6 +443,7 @@ def list_charges(
     summary="Write a psychotherapy note (kept apart from the record)",
     tags=TAGS,
     responses=created_doc(PsychotherapyNoteView),
+    middlewares=[idempotent],
 )
 def create_psychotherapy_note(body: PsychotherapyNoteIn) -> Response[str]:
     note = PsychotherapyNoteService(service_context(app)).create(body.patient_id, body.text)

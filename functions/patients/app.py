@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from tpm.api.app import create_app, lambda_entry
 from tpm.api.context import Cursor, Limit, service_context
+from tpm.api.idempotency import idempotent
 from tpm.api.models import EmailAddress, IsoDate, RequestModel, to_domain
 from tpm.api.responses import NO_CONTENT_DOC, created, created_doc, no_content
 from tpm.api.views import Page
@@ -247,7 +248,13 @@ class AccessLogView(BaseModel):
         )
 
 
-@app.post("/v1/patients", summary="Create a patient", tags=TAGS, responses=created_doc(PatientView))
+@app.post(
+    "/v1/patients",
+    summary="Create a patient",
+    tags=TAGS,
+    responses=created_doc(PatientView),
+    middlewares=[idempotent],
+)
 def create_patient(body: PatientIn) -> Response[str]:
     data = body.model_dump(exclude={"add_me_to_care_team", "communication"})
     data |= {
@@ -296,6 +303,7 @@ def update_patient(patientId: str, body: PatientPatchIn) -> PatientView:  # noqa
     summary="Invite the patient to the portal (or re-issue a pending invitation)",
     tags=TAGS,
     responses=created_doc(PortalInvitationOut),
+    middlewares=[idempotent],
 )
 def portal_invitation(patientId: str, body: PortalInviteIn) -> Response[str]:  # noqa: N803
     invitation = invite_to_portal(service_context(app), patientId, body.email)
@@ -334,6 +342,7 @@ def remove_care_team(patientId: str, userId: str) -> Response[str]:  # noqa: N80
     responses=created_doc(BreakGlassOut),
     summary="Emergency access (time-boxed, alerted)",
     tags=TAGS,
+    middlewares=[idempotent],
 )
 def break_glass(patientId: str, body: BreakGlassIn) -> Response[str]:  # noqa: N803
     grant_id, ends_at = PatientService(service_context(app)).break_glass(patientId, body.reason)

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tpm.api.app import create_app, lambda_entry
 from tpm.api.context import Cursor, Limit, request_meta, service_context
+from tpm.api.idempotency import idempotent
 from tpm.api.models import LocalTime, RequestModel, to_domain
 from tpm.api.responses import NO_CONTENT_DOC, created, created_doc, no_content
 from tpm.api.views import Page
@@ -282,6 +283,7 @@ def inbound_sms(body: InboundSmsIn) -> Response[str]:
     summary="Create my calendar feed (returns its secret URL once)",
     tags=FEED_TAGS,
     responses=created_doc(CalendarFeedCreated),
+    middlewares=[idempotent],
 )
 def create_feed(body: CalendarFeedIn) -> Response[str]:
     ctx = service_context(app)

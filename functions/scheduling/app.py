@@ -10,6 +10,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from tpm.api.app import create_app, lambda_entry
 from tpm.api.context import Cursor, Limit, request_meta, service_context
+from tpm.api.idempotency import idempotent
 from tpm.api.models import Instant, IsoDate
 from tpm.api.responses import created, created_doc
 from tpm.api.scheduling_models import (
@@ -75,7 +76,11 @@ def _changes(body: Versioned) -> dict[str, object]:
 
 
 @app.post(
-    "/v1/locations", summary="Add a location", tags=CATALOGUE, responses=created_doc(LocationView)
+    "/v1/locations",
+    summary="Add a location",
+    tags=CATALOGUE,
+    responses=created_doc(LocationView),
+    middlewares=[idempotent],
 )
 def create_location(body: LocationIn) -> Response[str]:
     location = CatalogueService(service_context(app)).create_location(body.model_dump())
@@ -106,7 +111,11 @@ def deactivate_location(locationId: str, body: Versioned) -> LocationView:  # no
 
 
 @app.post(
-    "/v1/services", summary="Add a service", tags=CATALOGUE, responses=created_doc(ServiceView)
+    "/v1/services",
+    summary="Add a service",
+    tags=CATALOGUE,
+    responses=created_doc(ServiceView),
+    middlewares=[idempotent],
 )
 def create_service(body: ServiceIn) -> Response[str]:
     fields = body.model_dump(exclude={"fee"})
@@ -187,6 +196,7 @@ def update_rules(body: RulesPatch) -> RulesView:
     summary="Book an appointment",
     tags=APPTS,
     responses=created_doc(AppointmentView),
+    middlewares=[idempotent],
 )
 def book(body: AppointmentIn) -> Response[str]:
     req = BookingRequest(
@@ -252,6 +262,7 @@ def set_status(appointmentId: str, body: StatusIn) -> AppointmentView:  # noqa: 
     summary="Book a recurring series (all occurrences or none)",
     tags=APPTS,
     responses=created_doc(SeriesBooked),
+    middlewares=[idempotent],
 )
 def book_series(body: SeriesIn) -> Response[str]:
     req = SeriesRequest(
@@ -277,6 +288,7 @@ def book_series(body: SeriesIn) -> Response[str]:
     summary="Change this and following occurrences (ends the series, starts a new one)",
     tags=APPTS,
     responses=created_doc(SeriesBooked),
+    middlewares=[idempotent],
 )
 def split_series(seriesId: str, body: SplitIn) -> Response[str]:  # noqa: N803
     changes = body.changes.model_dump(exclude_unset=True)
@@ -328,6 +340,7 @@ def my_bookable_clinicians() -> Page[BookableClinicianView]:
     summary="Book online within the practice's rules",
     tags=PORTAL,
     responses=created_doc(AppointmentView),
+    middlewares=[idempotent],
 )
 def self_book(body: SelfBookingIn) -> Response[str]:
     appt = AppointmentService(service_context(app)).self_book(
@@ -364,7 +377,11 @@ def self_reschedule(appointmentId: str, body: RescheduleIn) -> AppointmentView: 
 
 
 @app.post(
-    "/v1/waitlist", summary="Join the waitlist", tags=APPTS, responses=created_doc(WaitlistView)
+    "/v1/waitlist",
+    summary="Join the waitlist",
+    tags=APPTS,
+    responses=created_doc(WaitlistView),
+    middlewares=[idempotent],
 )
 def join_waitlist(body: WaitlistIn) -> Response[str]:
     ctx = service_context(app)
@@ -386,6 +403,7 @@ def list_waitlist(limit: Limit = 25, cursor: Cursor = None) -> Page[WaitlistView
     summary="Claim an offered slot (first claim wins)",
     tags=PORTAL,
     responses=created_doc(AppointmentView),
+    middlewares=[idempotent],
 )
 def claim_offer(offerId: str) -> Response[str]:  # noqa: N803
     appt = WaitlistService(service_context(app)).claim(offerId)
@@ -417,6 +435,7 @@ def list_requests(limit: Limit = 25, cursor: Cursor = None) -> Page[RequestView]
     summary="Accept: create the patient and book",
     tags=APPTS,
     responses=created_doc(AppointmentView),
+    middlewares=[idempotent],
 )
 def accept_request(requestId: str, body: AcceptIn) -> Response[str]:  # noqa: N803
     appt = AppointmentRequestService(service_context(app)).accept(requestId, body)

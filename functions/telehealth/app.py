@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field, Strict
 
 from tpm.api.app import create_app, lambda_entry
 from tpm.api.context import request_meta, service_context
+from tpm.api.idempotency import idempotent
 from tpm.api.models import RequestModel
 from tpm.api.responses import created, created_doc
 from tpm.domain import telehealth as rules
@@ -440,6 +441,7 @@ def _guest_token() -> str:
     summary="Start the appointment's video visit (creates the meeting; the host joins)",
     tags=TAGS,
     responses=created_doc(HostVisitView),
+    middlewares=[idempotent],
 )
 def start_visit(appointmentId: str) -> Response[str]:  # noqa: N803
     read, new = TelehealthService(service_context(app)).start(appointmentId)
@@ -505,6 +507,7 @@ def set_sharing(visitId: str, body: SharingIn) -> HostVisitView:  # noqa: N803
     summary="Invite a guest (single use, time-limited)",
     tags=TAGS,
     responses=created_doc(GuestInvitationOut),
+    middlewares=[idempotent],
 )
 def invite_guest(visitId: str, body: GuestInviteIn) -> Response[str]:  # noqa: N803
     inv, token = TelehealthService(service_context(app)).invite_guest(
@@ -574,6 +577,7 @@ def messages(visitId: str, after: After = None) -> MessagesOut:  # noqa: N803
     summary="Send signalling or chat (patients' chat goes to the clinician only)",
     tags=TAGS,
     responses=created_doc(SentOut),
+    middlewares=[idempotent],
 )
 def send_message(visitId: str, body: VisitMessageIn) -> Response[str]:  # noqa: N803
     signals = VisitMessages(service_context(app)).send(visitId, body.to, body.type, body.payload)

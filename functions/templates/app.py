@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from tpm.api.app import create_app, lambda_entry
 from tpm.api.context import service_context
+from tpm.api.idempotency import idempotent
 from tpm.api.models import RequestModel
 from tpm.api.responses import created, created_doc
 from tpm.domain.template_models import TEMPLATE_ID_PATTERN, Template
@@ -107,6 +108,7 @@ def get_template(templateId: str, version: int) -> TemplateView:  # noqa: N803
     summary="Save a practice's own template (validated)",
     tags=TAGS,
     responses=created_doc(TemplateView),
+    middlewares=[idempotent],
 )
 def create_template(
     body: Annotated[dict[str, Any], Body(description="The template definition.")],
@@ -119,6 +121,7 @@ def create_template(
     summary="Clone any template into a practice template",
     tags=TAGS,
     responses=created_doc(TemplateView),
+    middlewares=[idempotent],
 )
 def clone_template(templateId: str, body: CloneIn) -> Response[str]:  # noqa: N803
     service = TemplateService(service_context(app))
@@ -130,6 +133,7 @@ def clone_template(templateId: str, body: CloneIn) -> Response[str]:  # noqa: N8
     summary="Publish the next version of a practice template",
     tags=TAGS,
     responses=created_doc(TemplateView),
+    middlewares=[idempotent],
 )
 def new_template_version(templateId: str, body: NewVersionIn) -> Response[str]:  # noqa: N803
     return created_template(

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field, Strict
 
 from tpm.api.app import create_app, lambda_entry
 from tpm.api.context import Cursor, Limit, service_context
+from tpm.api.idempotency import idempotent
 from tpm.api.models import EmailAddress, RequestModel
 from tpm.api.responses import NO_CONTENT_DOC, created, created_doc, no_content
 from tpm.api.views import Page, SessionView, UserView
@@ -57,7 +58,11 @@ class SupervisorIn(RequestModel):
 
 
 @app.post(
-    "/v1/users", summary="Invite a staff member", tags=TAGS, responses=created_doc(InvitationOut)
+    "/v1/users",
+    summary="Invite a staff member",
+    tags=TAGS,
+    responses=created_doc(InvitationOut),
+    middlewares=[idempotent],
 )
 def invite(body: InviteIn) -> Response[str]:
     result = UserService(service_context(app)).invite(

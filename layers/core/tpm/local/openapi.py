@@ -4,6 +4,7 @@ them). `tpm openapi --write` commits it to schemas/openapi.json; a test fails wh
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ from aws_lambda_powertools.event_handler.openapi.merge import OpenAPIMerge
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 
 from tpm import __version__
+from tpm.api.idempotency import idempotent
 from tpm.local.functions import load_module
 from tpm.local.template import functions, load_template
 
@@ -33,6 +35,7 @@ def build_document(root: Path) -> dict[str, Any]:
     )
     specs = functions(load_template(root / "template.yaml"))
     models: dict[str, tuple[str, str]] = {}
+    idempotent_ops: list[tuple[str, str]] = []
     for spec in specs:
         if not spec.routes:
             continue
@@ -40,11 +43,15 @@ def build_document(root: Path) -> dict[str, Any]:
         app = getattr(module, "app", None)
         if app is None:
             continue
+        idempotent_ops += idempotent_operations(app)
         schema = app.get_openapi_schema(title=TITLE, version=__version__)
         _check_model_names(spec.logical_id, schema, models)
         merge.add_schema(schema)
     doc: dict[str, Any] = json.loads(merge.get_openapi_json_schema())
     _use_our_error_shape(doc)
+    for path, method in idempotent_ops:
+        operation = doc["paths"][path][method]
+        operation.setdefault("parameters", []).append(IDEMPOTENCY_PARAMETER)
     # Whether a route is public is decided in template.yaml (Auth: Authorizer: NONE); say
     # so explicitly in the document (an empty requirement overrides the global bearer one).
     for route in (r for spec in specs for r in spec.routes if r.public):
@@ -52,6 +59,29 @@ def build_document(root: Path) -> dict[str, Any]:
         if operation is not None:
             operation["security"] = []
     return doc
+
+
+IDEMPOTENCY_PARAMETER: dict[str, Any] = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": (
+        "Retry safely: the same key and request within 24 hours returns the first answer "
+        "(with `Idempotent-Replayed: true`); the same key with another request is 422 "
+        "`idempotency_key_reused`. Printable ASCII, 1-255 characters; per practice and user."
+    ),
+    "schema": {"type": "string", "pattern": "^[\\x21-\\x7e]{1,255}$"},
+}
+
+
+def idempotent_operations(app: Any) -> list[tuple[str, str]]:
+    """(OpenAPI path, method) of every route that opted in to `Idempotency-Key`."""
+    found = []
+    for route in app._static_routes + app._dynamic_routes:
+        if idempotent in route.middlewares:
+            path = re.sub(r"<(\w+)>", r"{\1}", route.path)
+            found.append((path, route.method.lower()))
+    return found
 
 
 def _check_model_names(function: str, schema: Any, models: dict[str, tuple[str, str]]) -> None:
