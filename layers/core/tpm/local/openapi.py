@@ -13,6 +13,7 @@ from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 
 from tpm import __version__
 from tpm.api.idempotency import idempotent
+from tpm.api.models import LOCAL_TIME_PATTERN
 from tpm.local.functions import load_module
 from tpm.local.template import functions, load_template
 
@@ -49,6 +50,7 @@ def build_document(root: Path) -> dict[str, Any]:
         merge.add_schema(schema)
     doc: dict[str, Any] = json.loads(merge.get_openapi_json_schema())
     _use_our_error_shape(doc)
+    _times_of_day_without_offset(doc)
     for path, method in idempotent_ops:
         operation = doc["paths"][path][method]
         operation.setdefault("parameters", []).append(IDEMPOTENCY_PARAMETER)
@@ -82,6 +84,22 @@ def idempotent_operations(app: Any) -> list[tuple[str, str]]:
             path = re.sub(r"<(\w+)>", r"{\1}", route.path)
             found.append((path, route.method.lower()))
     return found
+
+
+def _times_of_day_without_offset(node: Any) -> None:
+    """OpenAPI's `format: time` is RFC 3339's full-time, which needs an offset; tpm's
+    times of day are wall-clock times (`09:00:00`, in a zone named elsewhere). Every one
+    is documented by its pattern instead, including those in domain models that views
+    embed (practice settings), so the document never promises an offset it will not get."""
+    if isinstance(node, dict):
+        if node.get("type") == "string" and node.get("format") == "time":
+            del node["format"]
+            node["pattern"] = LOCAL_TIME_PATTERN
+        for value in node.values():
+            _times_of_day_without_offset(value)
+    elif isinstance(node, list):
+        for value in node:
+            _times_of_day_without_offset(value)
 
 
 def _check_model_names(function: str, schema: Any, models: dict[str, tuple[str, str]]) -> None:
