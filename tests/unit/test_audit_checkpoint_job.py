@@ -143,8 +143,10 @@ def test_a_broken_chain_fails_the_run_after_the_others_are_signed(
     assert world.sealed(south) == [5]
     assert world.sealed(north) == []
     # AND the log names the practice and the kind of failure, nothing from the chain
-    (failure,) = [r for r in caplog.records if r.levelname == "ERROR"]
-    assert (failure.practice_id, failure.error_type) == (north, "IntegrityError")
+    (failure,) = [
+        r for r in caplog.records if r.name == "audit-checkpoint" and r.levelname == "ERROR"
+    ]
+    assert (failure.practice_id, failure.error_type) == (north, "AuditUnavailable")
 
 
 def test_the_job_stops_before_the_timeout_and_says_how_many_it_missed(

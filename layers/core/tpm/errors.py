@@ -99,6 +99,14 @@ class DependencyUnavailable(TpmError):
     message = "A service the request needs is unavailable; try again."
 
 
+class AuditUnavailable(DependencyUnavailable):
+    """The audit chain failed its check before an append or a checkpoint: nothing is
+    written (no change can be made without its audit event) until it is investigated."""
+
+    code = "audit_unavailable"
+    message = "The audit trail failed its integrity check; changes are paused."
+
+
 class IntegrityError(TpmError):
     """Stored data failed an integrity check (tampered ciphertext, broken audit chain)."""
 
