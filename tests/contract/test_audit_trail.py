@@ -805,7 +805,7 @@ class FutureEvent(ChainedEvent):
 
 
 def test_a_defaulted_field_added_to_the_model_does_not_change_history(
-    trail: AuditTrail, ps: PracticeStore, clock: FixedClock, tmp_path: Path
+    trail: AuditTrail, ps: PracticeStore, clock: FixedClock, tmp_path: Path, signer: Any
 ) -> None:
     append(trail, ps, clock, 7)
     rows = [dict(r) for r in read_event_rows(ps, 1, 7)]
@@ -819,5 +819,6 @@ def test_a_defaulted_field_added_to_the_model_does_not_change_history(
     assert walker.count == 7
     # And an export written today verifies the same way.
     out = tmp_path / "export"
-    export(ps, None, None, out, clock=clock)
+    export(ps, None, None, out, clock=clock, signer=signer)
     assert json.loads((out / EVENTS_JSONL).read_text().splitlines()[0]) == rows[0]
+    assert verify_export(out).ok
