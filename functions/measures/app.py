@@ -159,9 +159,7 @@ class MeasureFlagView(BaseModel):
         )
 
 
-class AcknowledgeIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class FlagAcknowledgeIn(RequestModel):
     note: str | None = Field(
         default=None,
         max_length=1000,
@@ -247,7 +245,7 @@ def measure_flags(limit: Limit = 25, cursor: Cursor = None) -> Page[MeasureFlagV
     summary="Acknowledge a risk flag: who saw it, when, and a note (once; 409 after)",
     tags=TAGS,
 )
-def acknowledge_flag(flagId: str, body: AcknowledgeIn) -> MeasureFlagView:  # noqa: N803
+def acknowledge_flag(flagId: str, body: FlagAcknowledgeIn) -> MeasureFlagView:  # noqa: N803
     flag = MeasureService(service_context(app)).acknowledge_flag(flagId, body.note)
     return MeasureFlagView.of(flag)
 
