@@ -64,6 +64,11 @@ class VersionConflict(Conflict):
     message = "The resource changed since you loaded it."
 
 
+class LastOwner(Conflict):
+    code = "last_owner"
+    message = "A practice keeps at least one active owner: make another owner first."
+
+
 class AlreadyExists(Conflict):
     code = "already_exists"
     message = "The resource already exists."
