@@ -28,7 +28,12 @@ from tpm.observability import get_logger
 from tpm.repositories.reminders import OutboxMessage
 from tpm.runtime import get_runtime
 from tpm.services.calendar_feed import CalendarFeed, CalendarFeedService, serve_feed
-from tpm.services.reminder_opt_out import opt_out_by_link, parse_inbound, sms_inbound
+from tpm.services.reminder_opt_out import (
+    check_link,
+    opt_out_by_link,
+    parse_inbound,
+    sms_inbound,
+)
 from tpm.services.reminder_sweep import ReminderSweep
 from tpm.services.reminders import ReminderService
 
@@ -251,13 +256,47 @@ def _html(status: int, title: str, text: str) -> Response[str]:
     )
 
 
+_CONFIRM = (
+    '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+    '<meta name="viewport" content="width=device-width, initial-scale=1">'
+    "<title>Stop email reminders?</title></head><body><main>"
+    "<h1>Stop email reminders?</h1>"
+    "<p>You will no longer receive appointment reminders by email from this practice."
+    " Your appointments are not changed.</p>"
+    '<form method="post" action="{action}">'
+    '<button type="submit">Stop email reminders</button></form>'
+    "</main></body></html>"
+)
+
+
 @app.get(
     "/v1/reminders/opt-out/<token>",
-    summary="Stop email reminders (link in every reminder email; public)",
+    summary="The opt-out link in every reminder email: a confirmation page (changes nothing)",
     tags=TAGS,
     responses={200: {"description": "Confirmation page", "content": {"text/html": {}}}},
 )
+def opt_out_page(token: str) -> Response[str]:
+    # Mail scanners fetch links before anyone clicks: a GET only asks. The form posts to
+    # the same URL (relative, so it works behind the portal's /v1 proxy too).
+    check_link(get_runtime(), token)
+    body = _CONFIRM.format(action=html.escape(token, quote=True))
+    return Response(
+        status_code=200,
+        content_type="text/html; charset=utf-8",
+        body=body,
+        headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
+    )
+
+
+@app.post(
+    "/v1/reminders/opt-out/<token>",
+    summary="Stop email reminders (the confirmation page's button, or RFC 8058 one-click)",
+    tags=TAGS,
+    responses={200: {"description": "Done", "content": {"text/html": {}}}},
+)
 def opt_out(token: str) -> Response[str]:
+    # The body (`List-Unsubscribe=One-Click` from a mail client, or the empty form) is not
+    # read: the token says everything (app.py lets this route take form bodies).
     opt_out_by_link(get_runtime(), token, request_meta(app))
     return _html(200, "Unsubscribed", "You will no longer receive email reminders.")
 
@@ -326,7 +365,9 @@ def calendar_feed(token: str) -> Response[str]:
     )
 
 
-lambda_handler = lambda_entry(app, "reminders")
+lambda_handler = lambda_entry(
+    app, "reminders", form_resources=frozenset({"/v1/reminders/opt-out/{token}"})
+)
 
 
 # ---- the scheduled sweep ------------------------------------------------------------------

@@ -16,6 +16,7 @@ from tpm.adapters.notify.outbox import OutboxNotifier
 from tpm.domain.reminders import QuietHours
 from tpm.domain.scheduling import Appointment, Location, LocationKind, Service
 from tpm.ids import new_id
+from tpm.local.gateway import HttpRequest
 from tpm.repositories.appointments import AppointmentRepository
 from tpm.repositories.catalogue import CatalogueRepository
 from tpm.repositories.patients import PatientRepository
@@ -195,13 +196,49 @@ def test_opt_out_link_and_outbox_through_the_api(world: World) -> None:
     assert mine
     assert mine[0]["to"] == "t***@example.test"  # masked
     token = mine[0]["text"].split("/v1/reminders/opt-out/", 1)[1].split()[0]
-    response = world.call("GET", f"/v1/reminders/opt-out/{token}")
-    assert response.status == 200
-    assert b"no longer receive" in response.body
+    # AND the email carried RFC 8058 one-click unsubscribe headers naming the same link
+    sent = [m for m in notifier.sent if token in m.text]
+    assert sent
+    headers = dict(sent[-1].headers)
+    assert headers["List-Unsubscribe"].endswith(f"/v1/reminders/opt-out/{token}>")
+    assert headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    # WHEN the link is fetched (a person, or a mail scanner prefetching it) THEN it only asks
+    page = world.call("GET", f"/v1/reminders/opt-out/{token}")
+    assert page.status == 200
+    assert b'<form method="post"' in page.body
+    unchanged = repo.get(pid)
+    assert unchanged is not None
+    assert unchanged.communication.email_opted_out_at is None
+    # WHEN the mail client's one-click POST (RFC 8058) arrives THEN the patient is opted out
+    one_click = world.gateway.dispatch(
+        HttpRequest(
+            "POST",
+            f"/v1/reminders/opt-out/{token}",
+            [("content-type", "application/x-www-form-urlencoded")],
+            [],
+            b"List-Unsubscribe=One-Click",
+            "127.0.0.1",
+        )
+    )
+    assert one_click.status == 200, one_click.body
+    assert b"no longer receive" in one_click.body
     patient = repo.get(pid)
     assert patient is not None
     assert patient.communication.email_opted_out_at is not None
     assert world.call("GET", "/v1/reminders/opt-out/" + "y" * 43).status == 404
+    assert world.call("POST", "/v1/reminders/opt-out/" + "y" * 43).status == 404
+    # AND other routes still take JSON only
+    form = world.gateway.dispatch(
+        HttpRequest(
+            "POST",
+            "/v1/sms/inbound",
+            [("content-type", "application/x-www-form-urlencoded")],
+            [],
+            b"a=b",
+            "127.0.0.1",
+        )
+    )
+    assert form.status == 415
 
 
 def test_sms_webhook_answers_the_same_for_unknown_senders(world: World) -> None:

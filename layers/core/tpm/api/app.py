@@ -36,6 +36,7 @@ from tpm.observability import get_logger
 
 Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
+_FORM_TYPES = {"application/x-www-form-urlencoded", "multipart/form-data"}
 MAX_JSON_DEPTH = 64  # arrays/objects; deeper is 400 (no RecursionError reaches a handler)
 
 
@@ -91,14 +92,20 @@ def log_internal_error(service: str, exc: BaseException) -> None:
 
 
 def lambda_entry(
-    app: APIGatewayRestResolver, service: str, *, max_body_bytes: int | None = None
+    app: APIGatewayRestResolver,
+    service: str,
+    *,
+    max_body_bytes: int | None = None,
+    form_resources: frozenset[str] = frozenset(),
 ) -> Handler:
     """The Lambda handler: size/content-type/JSON checks API Gateway does not do for us,
     then the resolver. One summary log line per request (ids, status, timings, store calls).
 
     `max_body_bytes` raises the practice-wide body limit for a function that takes larger
     bodies (document uploads); it is part of the function's code, so it holds in AWS and
-    under `tpm dev` alike."""
+    under `tpm dev` alike. `form_resources`: the few routes (API Gateway resource paths)
+    that also take an HTML form's body (`application/x-www-form-urlencoded`), which they
+    do not read — the one-click unsubscribe of RFC 8058."""
     logger = get_logger(service)
     settings = get_settings()
     body_limit = max_body_bytes or settings.max_body_bytes
@@ -110,7 +117,7 @@ def lambda_entry(
         # The API Gateway request id is the correlation id (set directly: a JMESPath
         # lookup per request costs more than the rest of the wrapper).
         logger.set_correlation_id(rid)
-        early = precheck(event, body_limit)
+        early = precheck(event, body_limit, form_resources)
         if early is not None:
             result = to_proxy_result(early)
         else:
@@ -134,7 +141,9 @@ def lambda_entry(
     return handler
 
 
-def precheck(event: dict[str, Any], max_body_bytes: int) -> Response[str] | None:
+def precheck(
+    event: dict[str, Any], max_body_bytes: int, form_resources: frozenset[str] = frozenset()
+) -> Response[str] | None:
     """413 / 415 / 400 before any parsing. A body that passes is UTF-8 JSON within the
     depth limit, and the event carries it as text (never base64) for the resolver."""
     rid = str((event.get("requestContext") or {}).get("requestId") or "")
@@ -151,6 +160,10 @@ def precheck(event: dict[str, Any], max_body_bytes: int) -> Response[str] | None
         return None
     headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
     media_type, _, params = str(headers.get("content-type", "")).partition(";")
+    form = media_type.strip().lower() in _FORM_TYPES
+    if form and event.get("resource") in form_resources:
+        event["body"], event["isBase64Encoded"] = None, False  # never read
+        return None
     if media_type.strip().lower() != "application/json":
         return from_exception(errors.UnsupportedMediaType(), rid)
     try:
