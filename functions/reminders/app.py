@@ -27,6 +27,7 @@ from tpm.domain.reminders import (
 from tpm.observability import get_logger
 from tpm.repositories.reminders import OutboxMessage
 from tpm.runtime import get_runtime
+from tpm.security.sns import verifier_for
 from tpm.services.calendar_feed import CalendarFeed, CalendarFeedService, serve_feed
 from tpm.services.reminder_opt_out import (
     check_link,
@@ -149,15 +150,22 @@ class OutboxView(BaseModel):
 
 
 class InboundSmsIn(BaseModel):
-    """AWS End User Messaging two-way SMS record (or an SNS envelope holding one)."""
+    """The SNS envelope (signature version 2) holding an AWS End User Messaging two-way SMS
+    record. Only its signed fields matter; anything else is ignored."""
 
     model_config = ConfigDict(extra="ignore")  # a provider webhook: unknown fields are normal
 
-    originationNumber: str | None = Field(default=None, max_length=20)  # noqa: N815
-    destinationNumber: str | None = Field(default=None, max_length=20)  # noqa: N815
-    messageBody: str | None = Field(default=None, max_length=1600)  # noqa: N815
     Type: str | None = Field(default=None, max_length=40)
+    MessageId: str | None = Field(default=None, max_length=100)
+    TopicArn: str | None = Field(default=None, max_length=300)
+    Subject: str | None = Field(default=None, max_length=100)
     Message: str | None = Field(default=None, max_length=8000)
+    Timestamp: str | None = Field(default=None, max_length=40)
+    SignatureVersion: str | None = Field(default=None, max_length=4)
+    Signature: str | None = Field(default=None, max_length=2048)
+    SigningCertURL: str | None = Field(default=None, max_length=500)
+    SubscribeURL: str | None = Field(default=None, max_length=2000)
+    Token: str | None = Field(default=None, max_length=2000)
 
 
 class CalendarFeedIn(RequestModel):
@@ -303,14 +311,24 @@ def opt_out(token: str) -> Response[str]:
 
 @app.post(
     "/v1/sms/inbound",
-    summary="Inbound SMS (STOP opts the sender out of SMS reminders; public webhook)",
+    summary="Inbound SMS from the stack's SNS topic, signature verified (STOP opts the sender"
+    " out of SMS reminders)",
     tags=TAGS,
-    responses={204: {"description": "Accepted"}},
+    responses={
+        204: {"description": "Accepted"},
+        403: {"description": "Not signed by SNS for this deployment's topic; nothing changed"},
+    },
 )
 def inbound_sms(body: InboundSmsIn) -> Response[str]:
-    message = parse_inbound(body.model_dump(exclude_none=True))
-    if message is not None:
-        sms_inbound(get_runtime(), message, request_meta(app))
+    runtime = get_runtime()
+    envelope = body.model_dump(exclude_none=True)
+    kind = verifier_for(runtime.settings.sms_topic_arn).verify(envelope)
+    if kind == "Notification":
+        # Subscription confirmations are done by the operator, never by fetching a URL
+        # from a request (docs/deploy.md).
+        message = parse_inbound(envelope)
+        if message is not None:
+            sms_inbound(runtime, message, request_meta(app))
     return no_content()  # the same answer whether or not the sender is known
 
 
@@ -366,7 +384,11 @@ def calendar_feed(token: str) -> Response[str]:
 
 
 lambda_handler = lambda_entry(
-    app, "reminders", form_resources=frozenset({"/v1/reminders/opt-out/{token}"})
+    app,
+    "reminders",
+    form_resources=frozenset({"/v1/reminders/opt-out/{token}"}),
+    # SNS posts its JSON envelope as text/plain.
+    text_json_resources=frozenset({"/v1/sms/inbound"}),
 )
 
 

@@ -97,6 +97,7 @@ def lambda_entry(
     *,
     max_body_bytes: int | None = None,
     form_resources: frozenset[str] = frozenset(),
+    text_json_resources: frozenset[str] = frozenset(),
 ) -> Handler:
     """The Lambda handler: size/content-type/JSON checks API Gateway does not do for us,
     then the resolver. One summary log line per request (ids, status, timings, store calls).
@@ -105,7 +106,8 @@ def lambda_entry(
     bodies (document uploads); it is part of the function's code, so it holds in AWS and
     under `tpm dev` alike. `form_resources`: the few routes (API Gateway resource paths)
     that also take an HTML form's body (`application/x-www-form-urlencoded`), which they
-    do not read — the one-click unsubscribe of RFC 8058."""
+    do not read — the one-click unsubscribe of RFC 8058. `text_json_resources`: routes whose
+    caller sends JSON labelled `text/plain` (SNS HTTPS deliveries); checked as JSON."""
     logger = get_logger(service)
     settings = get_settings()
     body_limit = max_body_bytes or settings.max_body_bytes
@@ -117,7 +119,7 @@ def lambda_entry(
         # The API Gateway request id is the correlation id (set directly: a JMESPath
         # lookup per request costs more than the rest of the wrapper).
         logger.set_correlation_id(rid)
-        early = precheck(event, body_limit, form_resources)
+        early = precheck(event, body_limit, form_resources, text_json_resources)
         if early is not None:
             result = to_proxy_result(early)
         else:
@@ -142,7 +144,10 @@ def lambda_entry(
 
 
 def precheck(
-    event: dict[str, Any], max_body_bytes: int, form_resources: frozenset[str] = frozenset()
+    event: dict[str, Any],
+    max_body_bytes: int,
+    form_resources: frozenset[str] = frozenset(),
+    text_json_resources: frozenset[str] = frozenset(),
 ) -> Response[str] | None:
     """413 / 415 / 400 before any parsing. A body that passes is UTF-8 JSON within the
     depth limit, and the event carries it as text (never base64) for the resolver."""
@@ -164,7 +169,10 @@ def precheck(
     if form and event.get("resource") in form_resources:
         event["body"], event["isBase64Encoded"] = None, False  # never read
         return None
-    if media_type.strip().lower() != "application/json":
+    json_types = {"application/json"}
+    if event.get("resource") in text_json_resources:
+        json_types.add("text/plain")
+    if media_type.strip().lower() not in json_types:
         return from_exception(errors.UnsupportedMediaType(), rid)
     try:
         text = body_text(body, bool(event.get("isBase64Encoded")), params)
@@ -172,7 +180,18 @@ def precheck(
     except errors.MalformedJson as exc:
         return from_exception(exc, rid)
     event["body"], event["isBase64Encoded"] = text, False
+    if media_type.strip().lower() == "text/plain":  # checked as JSON above: say so
+        _relabel_json(event)
     return None
+
+
+def _relabel_json(event: dict[str, Any]) -> None:
+    for name in list(event.get("headers") or {}):
+        if name.lower() == "content-type":
+            event["headers"][name] = "application/json"
+    for name in list(event.get("multiValueHeaders") or {}):
+        if name.lower() == "content-type":
+            event["multiValueHeaders"][name] = ["application/json"]
 
 
 def body_text(body: str | bytes, is_base64: bool, content_type_params: str) -> str:
