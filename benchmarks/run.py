@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import (
+    audit_throughput,
     booking,
     cold_init,
     gateway_roundtrip,
@@ -43,6 +44,7 @@ BENCHMARKS: dict[str, Callable[[Options], Outcome]] = {
     inbox.NAME: inbox.benchmark,
     workflow_runner.NAME: workflow_runner.benchmark,
     staff_bundle.NAME: staff_bundle.benchmark,
+    audit_throughput.NAME: audit_throughput.benchmark,
 }
 RESULTS = ROOT / "benchmarks" / "results" / "latest.json"
 _PACKAGES = ("boto3", "botocore", "aws-lambda-powertools", "pydantic", "uvicorn", "httpx")

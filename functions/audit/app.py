@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
@@ -10,13 +9,14 @@ from pydantic import BaseModel, Field
 
 from tpm.api.app import create_app, lambda_entry
 from tpm.api.context import Cursor, Limit, service_context
+from tpm.api.models import Instant
 from tpm.api.views import Page
 from tpm.services.compliance import ComplianceService
 
 app = create_app("audit")
 TAGS = ["audit"]
 IdFilter = Annotated[str | None, Query(pattern=r"^[a-z]{2,5}_[0-9a-z]{26}$")]
-TimeFilter = Annotated[datetime | None, Query(description="RFC 3339 with offset")]
+TimeFilter = Annotated[Instant | None, Query(description="RFC 3339 with an offset")]
 
 
 class AuditEventView(BaseModel):
@@ -44,7 +44,7 @@ class ProblemView(BaseModel):
     detail: str
 
 
-class VerifyOut(BaseModel):
+class AuditVerifyOut(BaseModel):
     ok: bool
     events_checked: int
     last_seq: int
@@ -74,7 +74,9 @@ class AlertView(BaseModel):
 def audit_events(
     patient_id: IdFilter = None,
     user_id: IdFilter = None,
-    from_: Annotated[datetime | None, Query(alias="from")] = None,
+    from_: Annotated[
+        Instant | None, Query(alias="from", description="RFC 3339 with an offset")
+    ] = None,
     to: TimeFilter = None,
     action: Annotated[
         str | None,
@@ -103,9 +105,9 @@ def audit_events(
 
 
 @app.post("/v1/audit/verify", summary="Verify the practice's audit chain end to end", tags=TAGS)
-def verify_chain() -> VerifyOut:
+def verify_chain() -> AuditVerifyOut:
     report = ComplianceService(service_context(app)).verify()
-    return VerifyOut(
+    return AuditVerifyOut(
         ok=report.ok,
         events_checked=report.events_checked,
         last_seq=report.last_seq,

@@ -10,10 +10,12 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field, Strict
 
 from tpm.api.app import create_app, lambda_entry
 from tpm.api.context import Cursor, Limit, service_context
+from tpm.api.idempotency import idempotent
+from tpm.api.models import Instant, IsoDate, RequestModel
 from tpm.api.responses import created, created_doc
 from tpm.api.views import Page
 from tpm.domain.documents import FILENAME, MAX_DOCUMENT_BYTES, ContentType
@@ -52,14 +54,12 @@ ServiceCode = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")]
 # ---- vendors: requests ------------------------------------------------------------------
 
 
-class AgreementIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    status: AgreementStatus = AgreementStatus.NONE
-    executed_on: date | None = None
-    effective_on: date | None = None
-    expires_on: date | None = Field(default=None, description="Omit for no end date.")
-    terminated_on: date | None = None
+class AgreementIn(RequestModel):
+    status: Annotated[AgreementStatus, Strict(False)] = AgreementStatus.NONE
+    executed_on: IsoDate | None = None
+    effective_on: IsoDate | None = None
+    expires_on: IsoDate | None = Field(default=None, description="Omit for no end date.")
+    terminated_on: IsoDate | None = None
     breach_notice_days: int | None = Field(
         default=None, ge=1, le=60, description="Days the vendor has to report a breach to us."
     )
@@ -76,15 +76,13 @@ class AgreementIn(BaseModel):
             ) from exc
 
 
-class VendorIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class VendorIn(RequestModel):
     key: str = Field(
         pattern=VENDOR_KEY,
         description="The short name adapters use for this vendor (e.g. `aws`); fixed.",
     )
     name: str = Field(min_length=1, max_length=200)
-    role: VendorRole
+    role: Annotated[VendorRole, Strict(False)]
     receives_phi: bool
     services: list[ServiceCode] = Field(default_factory=list, max_length=50)
     contact: str = Field(default="", max_length=500)
@@ -103,12 +101,10 @@ class VendorIn(BaseModel):
         )
 
 
-class VendorPatchIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class VendorPatchIn(RequestModel):
     version: int = Field(ge=1, description="The version you loaded (409 if it changed).")
     name: str | None = Field(default=None, min_length=1, max_length=200)
-    role: VendorRole | None = None
+    role: Annotated[VendorRole, Strict(False)] | None = None
     receives_phi: bool | None = None
     services: list[ServiceCode] | None = Field(default=None, max_length=50)
     contact: str | None = Field(default=None, max_length=500)
@@ -129,9 +125,7 @@ class VendorPatchIn(BaseModel):
         return sent
 
 
-class DueDiligenceIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class DueDiligenceIn(RequestModel):
     title: str = Field(min_length=1, max_length=200)
     filename: str = Field(max_length=200, pattern=FILENAME)
     content_type: ContentType
@@ -240,6 +234,7 @@ def list_vendors(limit: Limit = 25, cursor: Cursor = None) -> Page[VendorView]:
     summary="Add a vendor to the register",
     tags=VENDOR_TAGS,
     responses=created_doc(VendorView),
+    middlewares=[idempotent],
 )
 def create_vendor(body: VendorIn) -> Response[str]:
     service = VendorService(service_context(app))
@@ -265,6 +260,7 @@ def update_vendor(vendorId: str, body: VendorPatchIn) -> VendorView:  # noqa: N8
     summary="Keep a due-diligence file (stored encrypted)",
     tags=VENDOR_TAGS,
     responses=created_doc(DueDiligenceView),
+    middlewares=[idempotent],
 )
 def add_vendor_document(vendorId: str, body: DueDiligenceIn) -> Response[str]:  # noqa: N803
     document = VendorService(service_context(app)).add_document(
@@ -294,12 +290,10 @@ def vendor_document_content(vendorId: str, documentId: str) -> FileOut:  # noqa:
 # ---- incidents: requests ----------------------------------------------------------------
 
 
-class IncidentIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class IncidentIn(RequestModel):
     summary: str = Field(min_length=1, max_length=300)
     details: str = Field(default="", max_length=20_000)
-    discovered_at: datetime | None = Field(
+    discovered_at: Instant | None = Field(
         default=None, description="When it was first known (RFC 3339); default now."
     )
     patient_ids: list[Annotated[str, Field(pattern=PATIENT_ID)]] = Field(
@@ -308,54 +302,44 @@ class IncidentIn(BaseModel):
     affected_count: int | None = Field(default=None, ge=0, le=100_000_000)
 
 
-class IncidentPatchIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class IncidentPatchIn(RequestModel):
     version: int = Field(ge=1)
     summary: str | None = Field(default=None, min_length=1, max_length=300)
     details: str | None = Field(default=None, max_length=20_000)
-    discovered_at: datetime | None = None
+    discovered_at: Instant | None = None
     patient_ids: list[Annotated[str, Field(pattern=PATIENT_ID)]] | None = Field(
         default=None, max_length=1000
     )
     affected_count: int | None = Field(default=None, ge=0, le=100_000_000)
 
 
-class FactorIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    level: RiskLevel
+class FactorIn(RequestModel):
+    level: Annotated[RiskLevel, Strict(False)]
     notes: str = Field(default="", max_length=4000)
 
 
-class AssessmentIn(BaseModel):
+class AssessmentIn(RequestModel):
     """The four factors of 45 CFR 164.402(2) and the officer's determination."""
-
-    model_config = ConfigDict(extra="forbid")
 
     version: int = Field(ge=1)
     nature_and_extent: FactorIn = Field(description="The PHI involved; re-identification.")
     unauthorized_person: FactorIn = Field(description="Who used or received it.")
     acquired_or_viewed: FactorIn = Field(description="Was it actually acquired or viewed?")
     mitigation: FactorIn = Field(description="How far the risk has been mitigated.")
-    determination: Determination
+    determination: Annotated[Determination, Strict(False)]
     rationale: str = Field(default="", max_length=8000)
 
 
-class NotificationIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class NotificationIn(RequestModel):
     version: int = Field(ge=1)
-    kind: NotificationKind
-    sent_on: date
+    kind: Annotated[NotificationKind, Strict(False)]
+    sent_on: IsoDate
     recipients: int | None = Field(default=None, ge=0)
     method: str = Field(default="", max_length=200)
     notes: str = Field(default="", max_length=4000)
 
 
-class CloseIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class CloseIn(RequestModel):
     version: int = Field(ge=1)
     reason: str = Field(default="", max_length=4000)
 
@@ -461,6 +445,7 @@ def list_incidents(
     summary="Report a security incident",
     tags=INCIDENT_TAGS,
     responses=created_doc(IncidentView),
+    middlewares=[idempotent],
 )
 def report_incident(body: IncidentIn) -> Response[str]:
     service = IncidentService(service_context(app))
@@ -539,9 +524,7 @@ def close_incident(incidentId: str, body: CloseIn) -> IncidentView:  # noqa: N80
 PART2_TAGS = ["part2"]
 
 
-class Part2LabelIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class Part2LabelIn(RequestModel):
     part2: bool = Field(description="The patient's records come from a Part 2 program.")
     program: str = Field(default="", max_length=200, description="The Part 2 program's name.")
     version: int | None = Field(
@@ -549,10 +532,8 @@ class Part2LabelIn(BaseModel):
     )
 
 
-class RecipientIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    kind: RecipientKind
+class RecipientIn(RequestModel):
+    kind: Annotated[RecipientKind, Strict(False)]
     key: str | None = Field(
         default=None,
         pattern=r"^[A-Za-z0-9_.:@-]{1,64}$",
@@ -561,30 +542,26 @@ class RecipientIn(BaseModel):
     name: str = Field(min_length=1, max_length=200)
 
 
-class Part2ConsentIn(BaseModel):
+class Part2ConsentIn(RequestModel):
     """Every element 42 CFR 2.31 requires; the patient's name comes from the record."""
-
-    model_config = ConfigDict(extra="forbid")
 
     disclosing_program: str = Field(min_length=1, max_length=200)
     information: str = Field(min_length=10, max_length=2000)
     recipients: list[RecipientIn] = Field(min_length=1, max_length=20)
-    purposes: list[Purpose] = Field(min_length=1, max_length=4)
+    purposes: list[Annotated[Purpose, Strict(False)]] = Field(min_length=1, max_length=4)
     purpose_description: str = Field(min_length=3, max_length=2000)
-    expires_on: date | None = None
+    expires_on: IsoDate | None = None
     expiration_event: str = Field(default="", max_length=500)
     signed_by: str = Field(min_length=1, max_length=200)
     signer_relationship: str = Field(default="self", pattern=r"^(self|guardian|representative)$")
-    signed_on: date
+    signed_on: IsoDate
     statements_given: bool = Field(
         description="The patient was given the revocation, redisclosure and"
         " not-conditioned statements (42 CFR 2.31)."
     )
 
 
-class VersionIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class VersionIn(RequestModel):
     version: int = Field(ge=1)
 
 
@@ -596,7 +573,7 @@ class Part2LabelView(BaseModel):
     version: int
 
 
-class RecipientView(BaseModel):
+class Part2RecipientView(BaseModel):
     kind: str
     key: str | None
     name: str
@@ -607,14 +584,14 @@ class Part2ConsentView(BaseModel):
     patient_name: str
     disclosing_program: str
     information: str
-    recipients: list[RecipientView]
+    recipients: list[Part2RecipientView]
     purposes: list[str]
     purpose_description: str
     expires_on: date | None
     expiration_event: str
     signed_by: str
     signer_relationship: str
-    signed_on: date
+    signed_on: IsoDate
     recorded_by: str
     recorded_at: datetime
     revoked_at: datetime | None
@@ -675,6 +652,7 @@ def set_part2(patientId: str, body: Part2LabelIn) -> Part2LabelView:  # noqa: N8
     summary="Record a patient's signed Part 2 consent",
     tags=PART2_TAGS,
     responses=created_doc(Part2ConsentView),
+    middlewares=[idempotent],
 )
 def record_part2_consent(patientId: str, body: Part2ConsentIn) -> Response[str]:  # noqa: N803
     service = Part2Service(service_context(app))

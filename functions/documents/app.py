@@ -15,10 +15,12 @@ import binascii
 from datetime import datetime
 
 from aws_lambda_powertools.event_handler import Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from tpm.api.app import create_app, lambda_entry
 from tpm.api.context import Cursor, Limit, service_context
+from tpm.api.idempotency import idempotent
+from tpm.api.models import RequestModel
 from tpm.api.responses import created, created_doc
 from tpm.api.views import Page
 from tpm.domain.documents import FILENAME, MAX_DOCUMENT_BYTES, ContentType, Document
@@ -31,9 +33,7 @@ TAGS = ["documents"]
 MAX_BASE64_CHARS = (MAX_DOCUMENT_BYTES + 2) // 3 * 4 + 4096
 
 
-class DocumentIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class DocumentIn(RequestModel):
     title: str = Field(min_length=1, max_length=200)
     filename: str = Field(max_length=200, pattern=FILENAME)
     content_type: ContentType
@@ -44,9 +44,7 @@ class DocumentIn(BaseModel):
     shared_with_patient: bool = False
 
 
-class VersionIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class DocumentVersionIn(RequestModel):
     version: int = Field(ge=1, description="The version you loaded (409 if it changed).")
 
 
@@ -90,6 +88,7 @@ def decode_content(text: str) -> bytes:
     summary="Upload a document for a patient",
     tags=TAGS,
     responses=created_doc(DocumentView),
+    middlewares=[idempotent],
 )
 def upload_document(patientId: str, body: DocumentIn) -> Response[str]:  # noqa: N803
     service = DocumentService(service_context(app))
@@ -155,7 +154,7 @@ def document_content(documentId: str) -> DocumentContentOut:  # noqa: N803
 @app.post(
     "/v1/documents/<documentId>/share", summary="Share a document with its patient", tags=TAGS
 )
-def share_document(documentId: str, body: VersionIn) -> DocumentView:  # noqa: N803
+def share_document(documentId: str, body: DocumentVersionIn) -> DocumentView:  # noqa: N803
     service = DocumentService(service_context(app))
     return DocumentView.of(service.share(documentId, body.version, shared=True))
 
@@ -165,7 +164,7 @@ def share_document(documentId: str, body: VersionIn) -> DocumentView:  # noqa: N
     summary="Stop sharing a document with its patient",
     tags=TAGS,
 )
-def unshare_document(documentId: str, body: VersionIn) -> DocumentView:  # noqa: N803
+def unshare_document(documentId: str, body: DocumentVersionIn) -> DocumentView:  # noqa: N803
     service = DocumentService(service_context(app))
     return DocumentView.of(service.share(documentId, body.version, shared=False))
 

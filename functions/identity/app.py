@@ -9,7 +9,8 @@ from pydantic import BaseModel, Field
 
 from tpm.api.app import create_app, lambda_entry
 from tpm.api.context import request_meta, service_context
-from tpm.api.responses import no_content
+from tpm.api.models import RequestModel
+from tpm.api.responses import NO_CONTENT_DOC, no_content
 from tpm.api.views import Page, SessionView, UserView
 from tpm.runtime import get_runtime
 from tpm.services.account import AccountService
@@ -24,41 +25,41 @@ Slug = Field(
 )
 
 
-class LoginIn(BaseModel):
+class LoginIn(RequestModel):
     practice: str = Slug
     email: str = Field(min_length=3, max_length=254)
     password: str = Field(min_length=1, max_length=1024)
 
 
-class MfaIn(BaseModel):
+class MfaIn(RequestModel):
     practice: str = Slug
     challenge: str = Field(min_length=20, max_length=200)
     code: str | None = Field(default=None, pattern=r"^\d{6}$")
     recovery_code: str | None = Field(default=None, min_length=8, max_length=40)
 
 
-class RefreshIn(BaseModel):
+class RefreshIn(RequestModel):
     practice: str = Slug
     refresh_token: str = Field(min_length=20, max_length=200)
 
 
-class AcceptInvitationIn(BaseModel):
+class AcceptInvitationIn(RequestModel):
     practice: str = Slug
     token: str = Field(min_length=20, max_length=200)
     password: str = Field(min_length=1, max_length=1024)
 
 
-class ReauthIn(BaseModel):
+class ReauthIn(RequestModel):
     password: str = Field(min_length=1, max_length=1024)
     code: str = Field(pattern=r"^\d{6}$")
 
 
-class PasswordIn(BaseModel):
+class PasswordIn(RequestModel):
     current_password: str = Field(min_length=1, max_length=1024)
     new_password: str = Field(min_length=1, max_length=1024)
 
 
-class TotpConfirmIn(BaseModel):
+class TotpConfirmIn(RequestModel):
     code: str = Field(pattern=r"^\d{6}$")
 
 
@@ -158,14 +159,19 @@ def jwks() -> Response[dict[str, Any]]:
 # ---- signed in ---------------------------------------------------------------------------
 
 
-@app.post("/v1/auth/logout", summary="End the current session", tags=TAGS)
+@app.post("/v1/auth/logout", summary="End the current session", tags=TAGS, responses=NO_CONTENT_DOC)
 def logout() -> Response[str]:
     ctx = service_context(app, enrolment_route=True)
     Authentication(ctx.runtime).logout(ctx.principal)
     return no_content()
 
 
-@app.post("/v1/auth/reauthenticate", summary="Step up: password and a fresh TOTP code", tags=TAGS)
+@app.post(
+    "/v1/auth/reauthenticate",
+    summary="Step up: password and a fresh TOTP code",
+    tags=TAGS,
+    responses=NO_CONTENT_DOC,
+)
 def reauthenticate(body: ReauthIn) -> Response[str]:
     ctx = service_context(app)
     Authentication(ctx.runtime).reauthenticate(ctx.principal, body.password, body.code)
@@ -197,7 +203,12 @@ def my_sessions() -> Page[SessionView]:
     )
 
 
-@app.post("/v1/me/sessions/<sessionId>/end", summary="End one of my sessions", tags=TAGS)
+@app.post(
+    "/v1/me/sessions/<sessionId>/end",
+    summary="End one of my sessions",
+    tags=TAGS,
+    responses=NO_CONTENT_DOC,
+)
 def end_my_session(sessionId: str) -> Response[str]:  # noqa: N803 - path parameter
     AccountService(service_context(app, enrolment_route=True)).end_session(sessionId)
     return no_content()
@@ -219,7 +230,12 @@ def confirm_totp(body: TotpConfirmIn) -> RecoveryCodesOut:
     return RecoveryCodesOut(recovery_codes=codes)
 
 
-@app.post("/v1/me/password", summary="Change my password (ends my other sessions)", tags=TAGS)
+@app.post(
+    "/v1/me/password",
+    summary="Change my password (ends my other sessions)",
+    tags=TAGS,
+    responses=NO_CONTENT_DOC,
+)
 def change_password(body: PasswordIn) -> Response[str]:
     AccountService(service_context(app, enrolment_route=True)).change_password(
         body.current_password, body.new_password

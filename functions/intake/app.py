@@ -5,15 +5,17 @@ tasks in functions/intake_tasks); these routes start it and answer its waits."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, Strict
 
 from tpm.api.app import create_app, lambda_entry
 from tpm.api.context import Cursor, Limit, service_context
+from tpm.api.idempotency import idempotent
+from tpm.api.models import IsoDate, RequestModel
 from tpm.api.responses import created, created_doc
 from tpm.api.views import Page
 from tpm.domain.intake import (
@@ -46,27 +48,24 @@ VersionNumber = Annotated[int, Query(ge=1)]
 # ---- templates -----------------------------------------------------------------------------
 
 
-class FormItemIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class FormItemIn(RequestModel):
     key: str = Field(pattern=KEY)
     template_id: str = Field(pattern=TEMPLATE_ID_PATTERN)
     template_version: int | None = Field(default=None, ge=1)
     required: bool = True
 
 
-class ConsentItemIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ConsentItemIn(RequestModel):
     key: str = Field(pattern=KEY)
     template_id: str = Field(pattern=TEMPLATE_ID_PATTERN)
     template_version: int | None = Field(default=None, ge=1)
     revocable: bool = False
-    effect: Effect | None = Field(
+    effect: Annotated[Effect, Strict(False)] | None = Field(
         default=None, description="What revoking it does; library consents have their own."
     )
 
 
-class IntakeTemplateIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class IntakeTemplateIn(RequestModel):
     version: int = Field(ge=0, description="The current version (0 for a new template).")
     name: str = Field(min_length=1, max_length=120)
     forms: list[FormItemIn] = Field(default_factory=list, max_length=20)
@@ -109,6 +108,7 @@ def list_intake_templates() -> Page[IntakeTemplateView]:
     summary="Create an intake template",
     tags=TAGS,
     responses=created_doc(IntakeTemplateView),
+    middlewares=[idempotent],
 )
 def create_intake_template(body: IntakeTemplateIn) -> Response[str]:
     fields = body.model_dump(exclude={"version"})
@@ -131,6 +131,7 @@ def get_intake_template(
     summary="Save the next version of an intake template",
     tags=TAGS,
     responses=created_doc(IntakeTemplateView),
+    middlewares=[idempotent],
 )
 def new_intake_template_version(templateId: str, body: IntakeTemplateIn) -> Response[str]:  # noqa: N803
     fields = body.model_dump(exclude={"version"})
@@ -141,8 +142,7 @@ def new_intake_template_version(templateId: str, body: IntakeTemplateIn) -> Resp
 # ---- intakes (staff) -------------------------------------------------------------------------
 
 
-class StartIntakeIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class StartIntakeIn(RequestModel):
     template_id: str = Field(pattern=r"^itp_[0-9a-z]{26}$")
 
 
@@ -248,16 +248,14 @@ class IntakeDetailView(BaseModel):
         )
 
 
-class ReviewIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ReviewIn(RequestModel):
     version: int = Field(ge=1)
     decision: Literal["approve", "request_changes"]
     step: Literal["forms", "consents", "insurance"] | None = None
     comment: str | None = Field(default=None, min_length=1, max_length=2000)
 
 
-class VersionIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class IntakeVersionIn(RequestModel):
     version: int = Field(ge=1)
 
 
@@ -266,6 +264,7 @@ class VersionIn(BaseModel):
     summary="Start an intake: portal invitation, then the intake workflow",
     tags=TAGS,
     responses=created_doc(IntakeView),
+    middlewares=[idempotent],
 )
 def start_intake(patientId: str, body: StartIntakeIn) -> Response[str]:  # noqa: N803
     intake = IntakeService(service_context(app)).start(patientId, body.template_id)
@@ -304,12 +303,12 @@ def resend_intake_invitation(intakeId: str) -> IntakeView:  # noqa: N803
 
 
 @app.post("/v1/intakes/<intakeId>/cancel", summary="Cancel an intake", tags=TAGS)
-def cancel_intake(intakeId: str, body: VersionIn) -> IntakeView:  # noqa: N803
+def cancel_intake(intakeId: str, body: IntakeVersionIn) -> IntakeView:  # noqa: N803
     return IntakeView.of(IntakeService(service_context(app)).cancel(intakeId, body.version))
 
 
 @app.post("/v1/intakes/<intakeId>/restart", summary="Restart the intake workflow", tags=TAGS)
-def restart_intake(intakeId: str, body: VersionIn) -> IntakeView:  # noqa: N803
+def restart_intake(intakeId: str, body: IntakeVersionIn) -> IntakeView:  # noqa: N803
     return IntakeView.of(IntakeService(service_context(app)).restart(intakeId, body.version))
 
 
@@ -329,12 +328,11 @@ class ChangeView(BaseModel):
     after: Any = None
 
 
-class DiffOut(BaseModel):
+class IntakeDiffOut(BaseModel):
     changes: list[ChangeView]
 
 
-class FormIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class FormIn(RequestModel):
     version: int = Field(ge=0, description="The response's current version (0: none yet).")
     content: dict[str, Any]
     submit: bool = False
@@ -358,9 +356,9 @@ def intake_form_diff(
     key: str,
     start: Annotated[int, Query(alias="from", ge=1)],
     end: Annotated[int, Query(alias="to", ge=1)],
-) -> DiffOut:
+) -> IntakeDiffOut:
     changes = IntakeService(service_context(app)).form_diff(intakeId, key, start, end)
-    return DiffOut(
+    return IntakeDiffOut(
         changes=[ChangeView(path=c.path, op=c.op, before=c.before, after=c.after) for c in changes]
     )
 
@@ -456,17 +454,15 @@ def my_intake() -> ChecklistView:
     return _checklist(checklist, titles)
 
 
-class DobIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    date_of_birth: date
+class DobIn(RequestModel):
+    date_of_birth: IsoDate
 
 
 class CodeSentOut(BaseModel):
     sent_to: Literal["email", "sms"]
 
 
-class CodeIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class CodeIn(RequestModel):
     code: str = Field(pattern=r"^[0-9]{6}$")
 
 
@@ -527,8 +523,7 @@ def save_my_intake_form(key: str, body: FormIn) -> FormResponseView:
     return FormResponseView.of(form)
 
 
-class SignIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ConsentSignIn(RequestModel):
     content: dict[str, Any]
     signer_name: str = Field(min_length=1, max_length=200, description="Typed full name.")
     document_hash: str = Field(pattern=r"^[0-9a-f]{64}$", description="The hash shown with it.")
@@ -540,16 +535,16 @@ class SignIn(BaseModel):
     summary="Sign a consent of my intake",
     tags=PORTAL,
     responses=created_doc(ConsentView),
+    middlewares=[idempotent],
 )
-def sign_my_consent(key: str, body: SignIn) -> Response[str]:
+def sign_my_consent(key: str, body: ConsentSignIn) -> Response[str]:
     consent = PatientIntake(service_context(app)).sign(
         key, body.content, body.signer_name, body.document_hash
     )
     return created(ConsentView.of(consent), f"/v1/consents/{consent.id}")
 
 
-class CardIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class CardIn(RequestModel):
     content_base64: str = Field(min_length=1, max_length=MAX_BODY)
 
 
@@ -563,19 +558,19 @@ class CardOut(BaseModel):
     summary="Upload a photo of my insurance card (front or back)",
     tags=PORTAL,
     responses=created_doc(CardOut),
+    middlewares=[idempotent],
 )
 def upload_my_card(side: str, body: CardIn) -> Response[str]:
     document = PatientIntake(service_context(app)).upload_card(side, body.content_base64)
     return created(CardOut(side=side, document_id=document.id))
 
 
-class AppointmentIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class IntakeAppointmentIn(RequestModel):
     appointment_id: str = Field(pattern=r"^apt_[0-9a-z]{26}$")
 
 
 @app.post("/v1/me/intake/appointment", summary="My first appointment is booked", tags=PORTAL)
-def my_intake_appointment(body: AppointmentIn) -> IntakeView:
+def my_intake_appointment(body: IntakeAppointmentIn) -> IntakeView:
     return IntakeView.of(PatientIntake(service_context(app)).appointment(body.appointment_id))
 
 

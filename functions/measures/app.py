@@ -12,10 +12,12 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from aws_lambda_powertools.event_handler import Response
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, StringConstraints
+from pydantic import BaseModel, Field, StrictInt, StringConstraints
 
 from tpm.api.app import create_app, lambda_entry
 from tpm.api.context import Cursor, Limit, service_context
+from tpm.api.idempotency import idempotent
+from tpm.api.models import Instant, RequestModel
 from tpm.api.responses import created, created_doc
 from tpm.api.views import Page
 from tpm.domain.measures import MeasureFlag, MeasureForm, MeasureRequest, MeasureResponse
@@ -28,13 +30,11 @@ TAGS = ["measures"]
 ItemId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 
 
-class MeasureRequestIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class MeasureRequestIn(RequestModel):
     template_id: str = Field(
         pattern=TEMPLATE_ID_PATTERN, description="A scored measure, e.g. phq9."
     )
-    due_at: AwareDatetime | None = None
+    due_at: Instant | None = None
     appointment_id: str | None = Field(default=None, pattern=r"^apt_[0-9a-z]{26}$")
 
 
@@ -87,9 +87,7 @@ class MeasureFormView(BaseModel):
         )
 
 
-class AnswersIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class AnswersIn(RequestModel):
     answers: dict[ItemId, StrictInt] = Field(max_length=100)
 
 
@@ -161,9 +159,7 @@ class MeasureFlagView(BaseModel):
         )
 
 
-class AcknowledgeIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class FlagAcknowledgeIn(RequestModel):
     note: str | None = Field(
         default=None,
         max_length=1000,
@@ -179,6 +175,7 @@ class AcknowledgeIn(BaseModel):
     summary="Send a measure to a patient to complete in the portal",
     tags=TAGS,
     responses=created_doc(MeasureRequestView),
+    middlewares=[idempotent],
 )
 def send_measure(patientId: str, body: MeasureRequestIn) -> Response[str]:  # noqa: N803
     service = MeasureService(service_context(app))
@@ -248,7 +245,7 @@ def measure_flags(limit: Limit = 25, cursor: Cursor = None) -> Page[MeasureFlagV
     summary="Acknowledge a risk flag: who saw it, when, and a note (once; 409 after)",
     tags=TAGS,
 )
-def acknowledge_flag(flagId: str, body: AcknowledgeIn) -> MeasureFlagView:  # noqa: N803
+def acknowledge_flag(flagId: str, body: FlagAcknowledgeIn) -> MeasureFlagView:  # noqa: N803
     flag = MeasureService(service_context(app)).acknowledge_flag(flagId, body.note)
     return MeasureFlagView.of(flag)
 
@@ -285,6 +282,7 @@ def my_measure_form(requestId: str) -> MeasureFormView:  # noqa: N803
     summary="Submit my answers to a measure (patients)",
     tags=TAGS,
     responses=created_doc(SubmittedView),
+    middlewares=[idempotent],
 )
 def submit_measure(requestId: str, body: AnswersIn) -> Response[str]:  # noqa: N803
     response = MeasureService(service_context(app)).submit(requestId, body.answers)

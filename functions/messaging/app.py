@@ -16,11 +16,13 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field, Strict, model_validator
 
 from tpm.api.app import create_app, lambda_entry
 from tpm.api.context import Cursor, Limit, service_context
-from tpm.api.responses import created, created_doc, no_content
+from tpm.api.idempotency import idempotent
+from tpm.api.models import Instant, RequestModel
+from tpm.api.responses import NO_CONTENT_DOC, created, created_doc, no_content
 from tpm.api.views import Page
 from tpm.domain.documents import FILENAME, ContentType
 from tpm.domain.messaging import (
@@ -65,22 +67,18 @@ _JOB_MARGIN_MS = 20_000
 # ---- requests ---------------------------------------------------------------------------
 
 
-class AttachmentIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class AttachmentIn(RequestModel):
     filename: str = Field(max_length=200, pattern=FILENAME)
     content_type: ContentType
     content_base64: str = Field(min_length=4, description="The file, base64-encoded.")
 
 
-class ThreadIn(BaseModel):
+class ThreadIn(RequestModel):
     """A new conversation and its first message. Patients omit `patient_id` (always
     themselves) and may only choose recipients from their care team."""
 
-    model_config = ConfigDict(extra="forbid")
-
     patient_id: str | None = Field(default=None, pattern=PATIENT_ID)
-    kind: ThreadKind = ThreadKind.PATIENT
+    kind: Annotated[ThreadKind, Strict(False)] = ThreadKind.PATIENT
     subject: str = Field(min_length=1, max_length=MAX_SUBJECT, pattern=NOT_BLANK)
     body: str = Field(min_length=1, max_length=MAX_BODY, pattern=NOT_BLANK)
     recipient_ids: list[Annotated[str, Field(pattern=USER_ID)]] = Field(
@@ -92,30 +90,22 @@ class ThreadIn(BaseModel):
     draft_id: str | None = Field(default=None, pattern=DRAFT_ID)
 
 
-class MessageIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class MessageIn(RequestModel):
     body: str = Field(min_length=1, max_length=MAX_BODY, pattern=NOT_BLANK)
     attachments: list[AttachmentIn] = Field(default_factory=list, max_length=MAX_ATTACHMENTS)
     draft_id: str | None = Field(default=None, pattern=DRAFT_ID)
 
 
-class ReadIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ReadIn(RequestModel):
     message_id: str = Field(pattern=MESSAGE_ID, description="The newest message you have read.")
 
 
-class FlagIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    reason: FlagReason
+class FlagIn(RequestModel):
+    reason: Annotated[FlagReason, Strict(False)]
     note: str | None = Field(default=None, max_length=2000)
 
 
-class LegalHoldIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class LegalHoldIn(RequestModel):
     hold: bool
     reason: str | None = Field(default=None, min_length=1, max_length=500)
     version: int = Field(ge=1, description="The thread's version you loaded (409 if it changed).")
@@ -127,39 +117,31 @@ class LegalHoldIn(BaseModel):
         return self
 
 
-class FileIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class FileIn(RequestModel):
     title: str | None = Field(default=None, min_length=1, max_length=200)
 
 
-class OutOfOfficeIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    start: AwareDatetime
-    end: AwareDatetime
+class OutOfOfficeIn(RequestModel):
+    start: Instant
+    end: Instant
     delegate_id: str = Field(pattern=USER_ID)
     version: int | None = Field(
         default=None, ge=1, description="The version you loaded; omit when none is set."
     )
 
 
-class DraftIn(BaseModel):
+class DraftIn(RequestModel):
     """A reply draft names its thread; a new-conversation draft its patient (patients
     omit it)."""
 
-    model_config = ConfigDict(extra="forbid")
-
     thread_id: str | None = Field(default=None, pattern=THREAD_ID)
     patient_id: str | None = Field(default=None, pattern=PATIENT_ID)
-    kind: ThreadKind = ThreadKind.PATIENT
+    kind: Annotated[ThreadKind, Strict(False)] = ThreadKind.PATIENT
     subject: str = Field(default="", max_length=MAX_SUBJECT)
     body: str = Field(default="", max_length=MAX_BODY)
 
 
-class DraftPatchIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class DraftPatchIn(RequestModel):
     subject: str | None = Field(default=None, max_length=MAX_SUBJECT)
     body: str = Field(max_length=MAX_BODY)
     version: int = Field(ge=1)
@@ -431,7 +413,7 @@ class FlagView(BaseModel):
     message_id: str
     thread_id: str
     patient_id: str
-    reason: FlagReason
+    reason: Annotated[FlagReason, Strict(False)]
     note: str | None
     flagged_by: str
     flagged_at: datetime
@@ -515,6 +497,7 @@ def decode_files(files: list[AttachmentIn]) -> tuple[NewAttachment, ...]:
     summary="Start a secure conversation (with its first message)",
     tags=TAGS,
     responses=created_doc(SentView),
+    middlewares=[idempotent],
 )
 def start_thread(body: ThreadIn) -> Response[str]:
     new = NewThread(
@@ -550,6 +533,7 @@ def get_thread(
     summary="Send a message in a thread",
     tags=TAGS,
     responses=created_doc(SentView),
+    middlewares=[idempotent],
 )
 def send_message(threadId: str, body: MessageIn) -> Response[str]:  # noqa: N803
     done = MessagingService(service_context(app)).reply(
@@ -558,7 +542,12 @@ def send_message(threadId: str, body: MessageIn) -> Response[str]:  # noqa: N803
     return created(SentView.of(done), f"/v1/threads/{threadId}")
 
 
-@app.post("/v1/threads/<threadId>/read", summary="Mark a thread read (read receipt)", tags=TAGS)
+@app.post(
+    "/v1/threads/<threadId>/read",
+    summary="Mark a thread read (read receipt)",
+    tags=TAGS,
+    responses=NO_CONTENT_DOC,
+)
 def mark_read(threadId: str, body: ReadIn) -> Response[str]:  # noqa: N803
     MessagingService(service_context(app)).mark_read(threadId, body.message_id)
     return no_content()
@@ -651,6 +640,7 @@ def message_queue(limit: Limit = 25, cursor: Cursor = None) -> Page[ThreadSummar
     summary="Flag a message as an inappropriate disclosure (restricts it at once)",
     tags=TAGS,
     responses=created_doc(FlagView),
+    middlewares=[idempotent],
 )
 def flag_message(threadId: str, messageId: str, body: FlagIn) -> Response[str]:  # noqa: N803
     flag = ReviewService(service_context(app)).flag(threadId, messageId, body.reason, body.note)
@@ -686,6 +676,7 @@ def legal_hold(threadId: str, body: LegalHoldIn) -> ThreadSummaryView:  # noqa: 
     summary="File the thread into the patient's chart as a PDF document",
     tags=TAGS,
     responses=created_doc(FiledView),
+    middlewares=[idempotent],
 )
 def file_thread(threadId: str, body: FileIn) -> Response[str]:  # noqa: N803
     document = ReviewService(service_context(app)).file_to_chart(threadId, body.title)
@@ -721,7 +712,9 @@ def put_out_of_office(body: OutOfOfficeIn) -> OutOfOfficeView:
     return OutOfOfficeView.of(service.set(body.start, body.end, body.delegate_id, body.version))
 
 
-@app.delete("/v1/me/out-of-office", summary="End my out-of-office now", tags=TAGS)
+@app.delete(
+    "/v1/me/out-of-office", summary="End my out-of-office now", tags=TAGS, responses=NO_CONTENT_DOC
+)
 def delete_out_of_office() -> Response[str]:
     OutOfOfficeService(service_context(app)).clear()
     return no_content()
@@ -735,6 +728,7 @@ def delete_out_of_office() -> Response[str]:
     summary="Save a draft (only you can see it)",
     tags=TAGS,
     responses=created_doc(DraftView),
+    middlewares=[idempotent],
 )
 def create_draft(body: DraftIn) -> Response[str]:
     draft = DraftService(service_context(app)).create(
@@ -759,7 +753,9 @@ def update_draft(draftId: str, body: DraftPatchIn) -> DraftView:  # noqa: N803
     return DraftView.of(service.update(draftId, body.version, body.subject, body.body))
 
 
-@app.delete("/v1/message-drafts/<draftId>", summary="Discard a draft", tags=TAGS)
+@app.delete(
+    "/v1/message-drafts/<draftId>", summary="Discard a draft", tags=TAGS, responses=NO_CONTENT_DOC
+)
 def discard_draft(draftId: str) -> Response[str]:  # noqa: N803
     DraftService(service_context(app)).discard(draftId)
     return no_content()

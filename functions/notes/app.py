@@ -9,11 +9,13 @@ from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from tpm.api.app import create_app, lambda_entry
 from tpm.api.context import Cursor, Limit, service_context
-from tpm.api.responses import created, created_doc, no_content
+from tpm.api.idempotency import idempotent
+from tpm.api.models import RequestModel
+from tpm.api.responses import NO_CONTENT_DOC, created, created_doc, no_content
 from tpm.api.views import Page
 from tpm.domain.notes import Addendum, ChargeEvent, Note, PsychotherapyNote, Signature
 from tpm.services.charge_capture import pending_charges
@@ -31,9 +33,7 @@ VersionNumber = Annotated[int, Query(ge=1, description="A version number (1 = cr
 # ---- requests ---------------------------------------------------------------------------
 
 
-class NoteIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class NoteIn(RequestModel):
     patient_id: str = Field(pattern=PATIENT_ID)
     template_id: str = Field(pattern=r"^[a-z][a-z0-9_]{1,63}$")
     template_version: int | None = Field(
@@ -43,58 +43,42 @@ class NoteIn(BaseModel):
     content: dict[str, Any] = Field(default_factory=dict)
 
 
-class NotePatchIn(BaseModel):
+class NotePatchIn(RequestModel):
     """Autosave: the whole content as it is now (each save is a new version)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     content: dict[str, Any]
     version: int = Field(ge=1, description="The version you loaded (409 if it changed).")
 
 
-class SignIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class SignIn(RequestModel):
     version: int = Field(ge=1)
     attestation: Literal[True] = Field(description="You attest the note is accurate.")
 
 
-class AddendumIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class AddendumIn(RequestModel):
     text: str = Field(min_length=1, max_length=20_000)
 
 
-class VersionIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class NoteVersionIn(RequestModel):
     version: int = Field(ge=1)
 
 
-class ReturnIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ReturnIn(RequestModel):
     version: int = Field(ge=1)
     comments: str = Field(min_length=1, max_length=4000)
 
 
-class CosignRequirementIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class CosignRequirementIn(RequestModel):
     user_id: str = Field(pattern=USER_ID)
     required: bool
 
 
-class PsychotherapyNoteIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class PsychotherapyNoteIn(RequestModel):
     patient_id: str = Field(pattern=PATIENT_ID)
     text: str = Field(min_length=1, max_length=50_000)
 
 
-class GrantIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class GrantIn(RequestModel):
     user_id: str = Field(pattern=USER_ID)
 
 
@@ -243,7 +227,7 @@ class VersionCheckView(BaseModel):
     chain_ok: bool
 
 
-class VerifyOut(BaseModel):
+class NoteVerifyOut(BaseModel):
     valid: bool
     versions: list[VersionCheckView]
     unreadable_versions: list[int]
@@ -296,7 +280,11 @@ class PsychotherapyNoteView(BaseModel):
 
 
 @app.post(
-    "/v1/notes", summary="Start a note from a template", tags=TAGS, responses=created_doc(NoteView)
+    "/v1/notes",
+    summary="Start a note from a template",
+    tags=TAGS,
+    responses=created_doc(NoteView),
+    middlewares=[idempotent],
 )
 def create_note(body: NoteIn) -> Response[str]:
     note = NoteService(service_context(app)).create(
@@ -325,6 +313,7 @@ def sign_note(noteId: str, body: SignIn) -> NoteView:  # noqa: N803
     summary="Amend a signed note with a signed addendum",
     tags=TAGS,
     responses=created_doc(AddendumOut),
+    middlewares=[idempotent],
 )
 def add_addendum(noteId: str, body: AddendumIn) -> Response[str]:  # noqa: N803
     a = NoteService(service_context(app)).add_addendum(noteId, body.text)
@@ -356,9 +345,9 @@ def note_diff(
 
 
 @app.post("/v1/notes/<noteId>/verify", summary="Recompute and check a note's hashes", tags=TAGS)
-def verify_note(noteId: str) -> VerifyOut:  # noqa: N803
+def verify_note(noteId: str) -> NoteVerifyOut:  # noqa: N803
     result = NoteService(service_context(app)).verify(noteId)
-    return VerifyOut(
+    return NoteVerifyOut(
         valid=result.valid,
         versions=[VersionCheckView.model_validate(c.__dict__) for c in result.versions],
         unreadable_versions=result.unreadable_versions,
@@ -412,7 +401,7 @@ def supervision_queue(limit: Limit = 25, cursor: Cursor = None) -> Page[NoteBill
 
 
 @app.post("/v1/notes/<noteId>/cosign", summary="Co-sign a supervisee's note", tags=TAGS)
-def cosign_note(noteId: str, body: VersionIn) -> NoteView:  # noqa: N803
+def cosign_note(noteId: str, body: NoteVersionIn) -> NoteView:  # noqa: N803
     return NoteView.of(SupervisionService(service_context(app)).cosign(noteId, body.version))
 
 
@@ -426,6 +415,7 @@ def return_note(noteId: str, body: ReturnIn) -> NoteView:  # noqa: N803
     "/v1/supervision/cosign-requirements",
     summary="Mark whether a clinician's notes need co-signature",
     tags=TAGS,
+    responses=NO_CONTENT_DOC,
 )
 def set_cosign_requirement(body: CosignRequirementIn) -> Response[str]:
     SupervisionService(service_context(app)).set_cosign_requirement(body.user_id, body.required)
@@ -453,6 +443,7 @@ def list_charges(
     summary="Write a psychotherapy note (kept apart from the record)",
     tags=TAGS,
     responses=created_doc(PsychotherapyNoteView),
+    middlewares=[idempotent],
 )
 def create_psychotherapy_note(body: PsychotherapyNoteIn) -> Response[str]:
     note = PsychotherapyNoteService(service_context(app)).create(body.patient_id, body.text)
@@ -482,6 +473,7 @@ def get_psychotherapy_note(psychotherapyNoteId: str) -> PsychotherapyNoteView:  
     "/v1/psychotherapy-notes/<psychotherapyNoteId>/grants",
     summary="Let another clinician read this psychotherapy note (author only)",
     tags=TAGS,
+    responses=NO_CONTENT_DOC,
 )
 def grant_psychotherapy_note(psychotherapyNoteId: str, body: GrantIn) -> Response[str]:  # noqa: N803
     PsychotherapyNoteService(service_context(app)).grant(psychotherapyNoteId, body.user_id)

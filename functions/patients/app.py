@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import TypeVar
 
 from aws_lambda_powertools.event_handler import Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from tpm.api.app import create_app, lambda_entry
 from tpm.api.context import Cursor, Limit, service_context
-from tpm.api.responses import created, created_doc, no_content
+from tpm.api.idempotency import idempotent
+from tpm.api.models import EmailAddress, IsoDate, RequestModel, to_domain
+from tpm.api.responses import NO_CONTENT_DOC, created, created_doc, no_content
 from tpm.api.views import Page
 from tpm.domain.patients import (
     Address,
@@ -31,13 +34,51 @@ from tpm.services.patients import (
 app = create_app("patients")
 TAGS = ["patients"]
 E164 = r"^\+[1-9]\d{6,14}$"
-EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+PartT = TypeVar("PartT", Address, EmergencyContact, Guardian, Insurance)
 
 
-class CommunicationIn(BaseModel):
+class AddressIn(RequestModel):
+    line1: str = Field(min_length=1, max_length=120)
+    line2: str | None = Field(default=None, max_length=120)
+    city: str = Field(min_length=1, max_length=80)
+    region: str | None = Field(default=None, max_length=80)
+    postal_code: str = Field(min_length=1, max_length=20)
+    country: str = Field(default="US", pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2")
+
+
+class EmergencyContactIn(RequestModel):
+    name: str = Field(min_length=1, max_length=120)
+    relationship: str = Field(min_length=1, max_length=60)
+    phone: str = Field(pattern=E164)
+
+
+class GuardianIn(RequestModel):
+    name: str = Field(min_length=1, max_length=120)
+    relationship: str = Field(min_length=1, max_length=60)
+    phone: str | None = Field(default=None, pattern=E164)
+    email: EmailAddress | None = None
+
+
+class SubscriberIn(RequestModel):
+    name: str = Field(min_length=1, max_length=120)
+    relationship: str = Field(min_length=1, max_length=60)
+    date_of_birth: IsoDate
+
+
+class InsuranceIn(RequestModel):
+    payer_name: str = Field(min_length=1, max_length=120)
+    payer_id: str | None = Field(default=None, max_length=40)
+    member_id: str = Field(min_length=1, max_length=60)
+    group_number: str | None = Field(default=None, max_length=60)
+    subscriber: SubscriberIn | None = None
+
+
+def _part(kind: type[PartT], value: RequestModel | None, name: str) -> PartT | None:
+    return None if value is None else to_domain(kind, value, f"body.{name}")
+
+
+class CommunicationIn(RequestModel):
     """Reminder preferences. Opt-out times are set by the opt-out itself, never here."""
-
-    model_config = ConfigDict(extra="forbid")
 
     email_reminders: bool = False
     sms_reminders: bool = False
@@ -46,56 +87,50 @@ class CommunicationIn(BaseModel):
     )
 
 
-class CommunicationPatchIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class CommunicationPatchIn(RequestModel):
     email_reminders: bool | None = None
     sms_reminders: bool | None = None
     reminder_may_name_service: bool | None = None
 
 
-class PatientIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class PatientIn(RequestModel):
     legal_first_name: str = Field(min_length=1, max_length=80)
     legal_last_name: str = Field(min_length=1, max_length=80)
     preferred_name: str | None = Field(default=None, max_length=80)
     pronouns: str | None = Field(default=None, max_length=40)
-    date_of_birth: date
-    email: str | None = Field(default=None, max_length=254, pattern=EMAIL)
+    date_of_birth: IsoDate
+    email: EmailAddress | None = None
     phone: str | None = Field(default=None, pattern=E164)
     timezone: str = Field(default="America/Chicago", max_length=64)
-    address: Address | None = None
-    emergency_contact: EmergencyContact | None = None
-    guardian: Guardian | None = Field(
+    address: AddressIn | None = None
+    emergency_contact: EmergencyContactIn | None = None
+    guardian: GuardianIn | None = Field(
         default=None, description="Required when the patient is under 18."
     )
-    insurance: Insurance | None = None
+    insurance: InsuranceIn | None = None
     communication: CommunicationIn = Field(default_factory=CommunicationIn)
     add_me_to_care_team: bool = False
 
 
-class PatientPatchIn(BaseModel):
+class PatientPatchIn(RequestModel):
     """Only the fields sent change; null clears an optional field or object. Nested
     objects are replaced whole, `communication` is merged. Patients editing their own
     record may send only email, phone, address, emergency_contact and their reminder
     channels."""
-
-    model_config = ConfigDict(extra="forbid")
 
     version: int = Field(ge=1, description="The version you loaded (409 if it changed).")
     legal_first_name: str | None = Field(default=None, min_length=1, max_length=80)
     legal_last_name: str | None = Field(default=None, min_length=1, max_length=80)
     preferred_name: str | None = Field(default=None, max_length=80)
     pronouns: str | None = Field(default=None, max_length=40)
-    date_of_birth: date | None = None
-    email: str | None = Field(default=None, max_length=254, pattern=EMAIL)
+    date_of_birth: IsoDate | None = None
+    email: EmailAddress | None = None
     phone: str | None = Field(default=None, pattern=E164)
     timezone: str | None = Field(default=None, max_length=64)
-    address: Address | None = None
-    emergency_contact: EmergencyContact | None = None
-    guardian: Guardian | None = None
-    insurance: Insurance | None = None
+    address: AddressIn | None = None
+    emergency_contact: EmergencyContactIn | None = None
+    guardian: GuardianIn | None = None
+    insurance: InsuranceIn | None = None
     communication: CommunicationPatchIn | None = None
 
 
@@ -122,13 +157,11 @@ class PatientView(BaseModel):
         return cls.model_validate(p.model_dump(include=set(cls.model_fields)))
 
 
-class SearchIn(BaseModel):
+class SearchIn(RequestModel):
     """Search terms travel in the body so they never reach URLs or access logs."""
 
-    model_config = ConfigDict(extra="forbid")
-
     name: str | None = Field(default=None, min_length=1, max_length=160)
-    date_of_birth: date | None = None
+    date_of_birth: IsoDate | None = None
     phone: str | None = Field(default=None, min_length=7, max_length=32, pattern=r"^[0-9+() .-]+$")
 
 
@@ -153,13 +186,9 @@ class SearchOut(BaseModel):
     truncated: bool = Field(description="More patients matched than shown; narrow the search.")
 
 
-class PortalInviteIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    email: str | None = Field(
+class PortalInviteIn(RequestModel):
+    email: EmailAddress | None = Field(
         default=None,
-        max_length=254,
-        pattern=EMAIL,
         description="Only when no email is on file (it is then recorded on the patient).",
     )
 
@@ -182,9 +211,7 @@ class PortalInvitationOut(BaseModel):
         )
 
 
-class CareTeamIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class CareTeamIn(RequestModel):
     user_id: str = Field(pattern=r"^usr_[0-9a-z]{26}$")
 
 
@@ -192,9 +219,7 @@ class CareTeamOut(BaseModel):
     user_ids: list[str]
 
 
-class BreakGlassIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class BreakGlassIn(RequestModel):
     reason: str = Field(
         min_length=10, max_length=500, description="Why emergency access is needed."
     )
@@ -223,14 +248,20 @@ class AccessLogView(BaseModel):
         )
 
 
-@app.post("/v1/patients", summary="Create a patient", tags=TAGS, responses=created_doc(PatientView))
+@app.post(
+    "/v1/patients",
+    summary="Create a patient",
+    tags=TAGS,
+    responses=created_doc(PatientView),
+    middlewares=[idempotent],
+)
 def create_patient(body: PatientIn) -> Response[str]:
     data = body.model_dump(exclude={"add_me_to_care_team", "communication"})
     data |= {
-        "address": body.address,
-        "emergency_contact": body.emergency_contact,
-        "guardian": body.guardian,
-        "insurance": body.insurance,
+        "address": _part(Address, body.address, "address"),
+        "emergency_contact": _part(EmergencyContact, body.emergency_contact, "emergency_contact"),
+        "guardian": _part(Guardian, body.guardian, "guardian"),
+        "insurance": _part(Insurance, body.insurance, "insurance"),
         "communication": Communication(**body.communication.model_dump()),
     }
     patient = PatientService(service_context(app)).create(
@@ -272,6 +303,7 @@ def update_patient(patientId: str, body: PatientPatchIn) -> PatientView:  # noqa
     summary="Invite the patient to the portal (or re-issue a pending invitation)",
     tags=TAGS,
     responses=created_doc(PortalInvitationOut),
+    middlewares=[idempotent],
 )
 def portal_invitation(patientId: str, body: PortalInviteIn) -> Response[str]:  # noqa: N803
     invitation = invite_to_portal(service_context(app), patientId, body.email)
@@ -284,7 +316,10 @@ def get_care_team(patientId: str) -> CareTeamOut:  # noqa: N803
 
 
 @app.post(
-    "/v1/patients/<patientId>/care-team", summary="Add a staff member to the care team", tags=TAGS
+    "/v1/patients/<patientId>/care-team",
+    summary="Add a staff member to the care team",
+    tags=TAGS,
+    responses=NO_CONTENT_DOC,
 )
 def add_care_team(patientId: str, body: CareTeamIn) -> Response[str]:  # noqa: N803
     PatientService(service_context(app)).add_to_care_team(patientId, body.user_id)
@@ -295,6 +330,7 @@ def add_care_team(patientId: str, body: CareTeamIn) -> Response[str]:  # noqa: N
     "/v1/patients/<patientId>/care-team/<userId>/remove",
     summary="Remove from the care team",
     tags=TAGS,
+    responses=NO_CONTENT_DOC,
 )
 def remove_care_team(patientId: str, userId: str) -> Response[str]:  # noqa: N803
     PatientService(service_context(app)).remove_from_care_team(patientId, userId)
@@ -306,6 +342,7 @@ def remove_care_team(patientId: str, userId: str) -> Response[str]:  # noqa: N80
     responses=created_doc(BreakGlassOut),
     summary="Emergency access (time-boxed, alerted)",
     tags=TAGS,
+    middlewares=[idempotent],
 )
 def break_glass(patientId: str, body: BreakGlassIn) -> Response[str]:  # noqa: N803
     grant_id, ends_at = PatientService(service_context(app)).break_glass(patientId, body.reason)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from tpm.api.app import create_app, lambda_entry
 from tpm.api.context import service_context
+from tpm.api.models import RequestModel
 from tpm.domain.practice import Practice, PracticeSettings
 from tpm.services.practice_settings import PracticeService
 
@@ -28,10 +29,8 @@ class PracticeView(BaseModel):
         return cls.model_validate(practice.model_dump(include=set(cls.model_fields)))
 
 
-class SettingsIn(BaseModel):
+class SettingsIn(RequestModel):
     """A partial change: only the settings named are changed (nested ones merge)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     version: int = Field(ge=1)
     settings: dict[str, Any] = Field(min_length=1, max_length=20)

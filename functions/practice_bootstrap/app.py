@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
+from tpm.api.models import RequestModel
 from tpm.clock import to_rfc3339
 from tpm.errors import TpmError
 from tpm.observability import get_logger
@@ -22,9 +23,7 @@ from tpm.services.practice_bootstrap import SLUG_PATTERN, bootstrap_practice
 ACTOR = "practice-bootstrap"
 
 
-class BootstrapIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class BootstrapIn(RequestModel):
     slug: str = Field(pattern=SLUG_PATTERN)
     name: str = Field(min_length=1, max_length=120)
     timezone: str = Field(min_length=1, max_length=64)

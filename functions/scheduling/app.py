@@ -3,7 +3,6 @@ recurring series, waitlist, and prospective patients' appointment requests."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
@@ -11,6 +10,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from tpm.api.app import create_app, lambda_entry
 from tpm.api.context import Cursor, Limit, request_meta, service_context
+from tpm.api.idempotency import idempotent
+from tpm.api.models import Instant, IsoDate
 from tpm.api.responses import created, created_doc
 from tpm.api.scheduling_models import (
     AcceptIn,
@@ -56,8 +57,10 @@ from tpm.services.waitlist import WaitlistService
 app = create_app("scheduling")
 CATALOGUE, APPTS, PORTAL = ["scheduling-catalogue"], ["appointments"], ["patient-portal"]
 ID = r"^[a-z]{2,5}_[0-9a-z]{26}$"
-From = Annotated[datetime, Query(alias="from", description="Start of the range (RFC 3339)")]
-To = Annotated[datetime, Query(alias="to", description="End of the range, exclusive")]
+From = Annotated[
+    Instant, Query(alias="from", description="Start of the range (RFC 3339 with an offset)")
+]
+To = Annotated[Instant, Query(alias="to", description="End of the range, exclusive (with offset)")]
 FilterId = Annotated[str | None, Query(pattern=ID)]
 
 
@@ -73,7 +76,11 @@ def _changes(body: Versioned) -> dict[str, object]:
 
 
 @app.post(
-    "/v1/locations", summary="Add a location", tags=CATALOGUE, responses=created_doc(LocationView)
+    "/v1/locations",
+    summary="Add a location",
+    tags=CATALOGUE,
+    responses=created_doc(LocationView),
+    middlewares=[idempotent],
 )
 def create_location(body: LocationIn) -> Response[str]:
     location = CatalogueService(service_context(app)).create_location(body.model_dump())
@@ -104,7 +111,11 @@ def deactivate_location(locationId: str, body: Versioned) -> LocationView:  # no
 
 
 @app.post(
-    "/v1/services", summary="Add a service", tags=CATALOGUE, responses=created_doc(ServiceView)
+    "/v1/services",
+    summary="Add a service",
+    tags=CATALOGUE,
+    responses=created_doc(ServiceView),
+    middlewares=[idempotent],
 )
 def create_service(body: ServiceIn) -> Response[str]:
     fields = body.model_dump(exclude={"fee"})
@@ -159,8 +170,8 @@ def update_availability(clinicianId: str, body: AvailabilityPatch) -> Availabili
 def get_slots(
     clinicianId: str,  # noqa: N803
     service_id: Annotated[str, Query(pattern=ID)],
-    first: Annotated[date, Query(alias="from", description="First local date")],
-    last: Annotated[date, Query(alias="to", description="Last local date (inclusive)")],
+    first: Annotated[IsoDate, Query(alias="from", description="First local date")],
+    last: Annotated[IsoDate, Query(alias="to", description="Last local date (inclusive)")],
 ) -> SlotsView:
     found = AvailabilityService(service_context(app)).slots(clinicianId, service_id, first, last)
     return SlotsView(items=[SlotView.of(s) for s in found])
@@ -185,6 +196,7 @@ def update_rules(body: RulesPatch) -> RulesView:
     summary="Book an appointment",
     tags=APPTS,
     responses=created_doc(AppointmentView),
+    middlewares=[idempotent],
 )
 def book(body: AppointmentIn) -> Response[str]:
     req = BookingRequest(
@@ -250,6 +262,7 @@ def set_status(appointmentId: str, body: StatusIn) -> AppointmentView:  # noqa: 
     summary="Book a recurring series (all occurrences or none)",
     tags=APPTS,
     responses=created_doc(SeriesBooked),
+    middlewares=[idempotent],
 )
 def book_series(body: SeriesIn) -> Response[str]:
     req = SeriesRequest(
@@ -275,6 +288,7 @@ def book_series(body: SeriesIn) -> Response[str]:
     summary="Change this and following occurrences (ends the series, starts a new one)",
     tags=APPTS,
     responses=created_doc(SeriesBooked),
+    middlewares=[idempotent],
 )
 def split_series(seriesId: str, body: SplitIn) -> Response[str]:  # noqa: N803
     changes = body.changes.model_dump(exclude_unset=True)
@@ -326,6 +340,7 @@ def my_bookable_clinicians() -> Page[BookableClinicianView]:
     summary="Book online within the practice's rules",
     tags=PORTAL,
     responses=created_doc(AppointmentView),
+    middlewares=[idempotent],
 )
 def self_book(body: SelfBookingIn) -> Response[str]:
     appt = AppointmentService(service_context(app)).self_book(
@@ -362,7 +377,11 @@ def self_reschedule(appointmentId: str, body: RescheduleIn) -> AppointmentView: 
 
 
 @app.post(
-    "/v1/waitlist", summary="Join the waitlist", tags=APPTS, responses=created_doc(WaitlistView)
+    "/v1/waitlist",
+    summary="Join the waitlist",
+    tags=APPTS,
+    responses=created_doc(WaitlistView),
+    middlewares=[idempotent],
 )
 def join_waitlist(body: WaitlistIn) -> Response[str]:
     ctx = service_context(app)
@@ -384,6 +403,7 @@ def list_waitlist(limit: Limit = 25, cursor: Cursor = None) -> Page[WaitlistView
     summary="Claim an offered slot (first claim wins)",
     tags=PORTAL,
     responses=created_doc(AppointmentView),
+    middlewares=[idempotent],
 )
 def claim_offer(offerId: str) -> Response[str]:  # noqa: N803
     appt = WaitlistService(service_context(app)).claim(offerId)
@@ -415,6 +435,7 @@ def list_requests(limit: Limit = 25, cursor: Cursor = None) -> Page[RequestView]
     summary="Accept: create the patient and book",
     tags=APPTS,
     responses=created_doc(AppointmentView),
+    middlewares=[idempotent],
 )
 def accept_request(requestId: str, body: AcceptIn) -> Response[str]:  # noqa: N803
     appt = AppointmentRequestService(service_context(app)).accept(requestId, body)

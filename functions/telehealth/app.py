@@ -9,10 +9,12 @@ from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field, Strict
 
 from tpm.api.app import create_app, lambda_entry
 from tpm.api.context import request_meta, service_context
+from tpm.api.idempotency import idempotent
+from tpm.api.models import RequestModel
 from tpm.api.responses import created, created_doc
 from tpm.domain import telehealth as rules
 from tpm.domain.telehealth import (
@@ -44,77 +46,57 @@ After = Annotated[
 # ---- requests ---------------------------------------------------------------------------
 
 
-class LocationIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class VisitLocationIn(RequestModel):
     state: str = Field(pattern=r"^[A-Z]{2}$", description="US state or territory, e.g. TX.")
     at_home: bool = Field(description="The patient is at home (place of service 10; else 02).")
 
 
-class DeviceCheckIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class DeviceCheckIn(RequestModel):
     camera: bool
     microphone: bool
     connection: bool
 
 
-class JoinIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    location: LocationIn
+class JoinIn(RequestModel):
+    location: VisitLocationIn
     device_check: DeviceCheckIn | None = None
 
 
-class AdmitIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    identity_method: IdentityMethod | None = Field(
+class AdmitIn(RequestModel):
+    identity_method: Annotated[IdentityMethod, Strict(False)] | None = Field(
         default=None, description="Required for patients: how you confirmed them against the chart."
     )
 
 
-class ModeIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    mode: VisitMode
+class ModeIn(RequestModel):
+    mode: Annotated[VisitMode, Strict(False)]
     reason: Literal["video_failed", "poor_connection", "patient_preference", "video_restored"]
 
 
-class SharingIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class SharingIn(RequestModel):
     feature: Literal["recording", "screen_share"]
     enabled: bool
 
 
-class ConsentIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ConsentIn(RequestModel):
     recording: bool
     screen_share: bool
 
 
-class InviteIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class GuestInviteIn(RequestModel):
     alias: str = Field(
         min_length=1, max_length=60, description='What others see, e.g. "Interpreter".'
     )
     expires_minutes: int = Field(default=60, ge=5, le=1440)
 
 
-class MessageIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class VisitMessageIn(RequestModel):
     to: str = Field(pattern=r"^(vpt_[0-9a-z]{26}|everyone)$")
     type: Literal["offer", "answer", "ice", "bye", "chat"]
     payload: str = Field(min_length=1, max_length=16_000)
 
 
-class RedeemIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class RedeemIn(RequestModel):
     token: str = Field(min_length=20, max_length=300)
 
 
@@ -211,7 +193,7 @@ class VisitView(BaseModel):
         )
 
 
-class LocationView(BaseModel):
+class VisitLocationView(BaseModel):
     state: str
     at_home: bool
     place_of_service: str
@@ -223,7 +205,7 @@ class IdentityCheckView(BaseModel):
     verified_at: datetime
 
 
-class ParticipantView(BaseModel):
+class VisitParticipantView(BaseModel):
     """The host's view of one participant: enough to check them against the chart."""
 
     id: str
@@ -235,7 +217,7 @@ class ParticipantView(BaseModel):
     admitted_at: datetime | None
     left_at: datetime | None
     attended_minutes: int
-    location: LocationView | None
+    location: VisitLocationView | None
     licence_warning: bool
     device_check: DeviceCheckIn | None
     identity_check: IdentityCheckView | None
@@ -284,7 +266,7 @@ class HostVisitView(BaseModel):
     mode_changes: list[ModeChangeView]
     sharing_changes: list[SharingChangeView]
     me: MeView | None
-    participants: list[ParticipantView]
+    participants: list[VisitParticipantView]
     waiting: int
     billing: list[BillingFactsView]
     version: int
@@ -333,8 +315,8 @@ class HostVisitView(BaseModel):
         )
 
 
-def _participant(p: Participant, licences: tuple[str, ...], now: datetime) -> ParticipantView:
-    return ParticipantView(
+def _participant(p: Participant, licences: tuple[str, ...], now: datetime) -> VisitParticipantView:
+    return VisitParticipantView(
         id=p.id,
         kind=p.kind.value,
         alias=p.alias,
@@ -344,7 +326,7 @@ def _participant(p: Participant, licences: tuple[str, ...], now: datetime) -> Pa
         admitted_at=p.admitted_at,
         left_at=p.left_at,
         attended_minutes=p.attended_minutes(now),
-        location=LocationView(
+        location=VisitLocationView(
             state=p.location.state,
             at_home=p.location.at_home,
             place_of_service=p.location.place_of_service,
@@ -383,13 +365,13 @@ class ParticipantOut(BaseModel):
     attended_minutes: int
 
 
-class InvitationOut(BaseModel):
+class GuestInvitationOut(BaseModel):
     invitation_id: str
     token: str = Field(description="Give this to the guest once; it is not shown again.")
     expires_at: datetime
 
 
-class MessageView(BaseModel):
+class VisitMessageView(BaseModel):
     id: str
     sender_id: str
     type: str
@@ -397,14 +379,14 @@ class MessageView(BaseModel):
     sent_at: datetime
 
     @classmethod
-    def of(cls, s: Signal) -> MessageView:
+    def of(cls, s: Signal) -> VisitMessageView:
         return cls(
             id=s.id, sender_id=s.sender_id, type=s.type, payload=s.payload, sent_at=s.sent_at
         )
 
 
 class MessagesOut(BaseModel):
-    items: list[MessageView]
+    items: list[VisitMessageView]
 
 
 class SentOut(BaseModel):
@@ -459,6 +441,7 @@ def _guest_token() -> str:
     summary="Start the appointment's video visit (creates the meeting; the host joins)",
     tags=TAGS,
     responses=created_doc(HostVisitView),
+    middlewares=[idempotent],
 )
 def start_visit(appointmentId: str) -> Response[str]:  # noqa: N803
     read, new = TelehealthService(service_context(app)).start(appointmentId)
@@ -523,13 +506,14 @@ def set_sharing(visitId: str, body: SharingIn) -> HostVisitView:  # noqa: N803
     "/v1/visits/<visitId>/invitations",
     summary="Invite a guest (single use, time-limited)",
     tags=TAGS,
-    responses=created_doc(InvitationOut),
+    responses=created_doc(GuestInvitationOut),
+    middlewares=[idempotent],
 )
-def invite_guest(visitId: str, body: InviteIn) -> Response[str]:  # noqa: N803
+def invite_guest(visitId: str, body: GuestInviteIn) -> Response[str]:  # noqa: N803
     inv, token = TelehealthService(service_context(app)).invite_guest(
         visitId, body.alias, body.expires_minutes
     )
-    out = InvitationOut(invitation_id=inv.id, token=token, expires_at=inv.expires_at)
+    out = GuestInvitationOut(invitation_id=inv.id, token=token, expires_at=inv.expires_at)
     return created(out, f"/v1/visits/{visitId}")
 
 
@@ -585,7 +569,7 @@ def set_mode(visitId: str, body: ModeIn) -> ModeOut:  # noqa: N803
 @app.get("/v1/visits/<visitId>/messages", summary="Messages for me (signalling, chat)", tags=TAGS)
 def messages(visitId: str, after: After = None) -> MessagesOut:  # noqa: N803
     signals = VisitMessages(service_context(app)).receive(visitId, after)
-    return MessagesOut(items=[MessageView.of(s) for s in signals])
+    return MessagesOut(items=[VisitMessageView.of(s) for s in signals])
 
 
 @app.post(
@@ -593,8 +577,9 @@ def messages(visitId: str, after: After = None) -> MessagesOut:  # noqa: N803
     summary="Send signalling or chat (patients' chat goes to the clinician only)",
     tags=TAGS,
     responses=created_doc(SentOut),
+    middlewares=[idempotent],
 )
-def send_message(visitId: str, body: MessageIn) -> Response[str]:  # noqa: N803
+def send_message(visitId: str, body: VisitMessageIn) -> Response[str]:  # noqa: N803
     signals = VisitMessages(service_context(app)).send(visitId, body.to, body.type, body.payload)
     return created(SentOut(ids=[s.id for s in signals]))
 
@@ -627,7 +612,7 @@ def guest_leave() -> ParticipantOut:
 @app.get("/v1/visit-guests/me/messages", summary="Messages for a guest", tags=GUEST_TAGS)
 def guest_messages(after: After = None) -> MessagesOut:
     signals = _guests().receive(_guest_token(), after)
-    return MessagesOut(items=[MessageView.of(s) for s in signals])
+    return MessagesOut(items=[VisitMessageView.of(s) for s in signals])
 
 
 @app.post(
@@ -636,7 +621,7 @@ def guest_messages(after: After = None) -> MessagesOut:
     tags=GUEST_TAGS,
     responses=created_doc(SentOut),
 )
-def guest_send(body: MessageIn) -> Response[str]:
+def guest_send(body: VisitMessageIn) -> Response[str]:
     signals = _guests().send(_guest_token(), body.to, body.type, body.payload)
     return created(SentOut(ids=[s.id for s in signals]))
 

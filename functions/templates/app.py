@@ -7,10 +7,12 @@ from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from tpm.api.app import create_app, lambda_entry
 from tpm.api.context import service_context
+from tpm.api.idempotency import idempotent
+from tpm.api.models import RequestModel
 from tpm.api.responses import created, created_doc
 from tpm.domain.template_models import TEMPLATE_ID_PATTERN, Template
 from tpm.services.templates import CatalogEntry, TemplateService
@@ -22,9 +24,7 @@ TAGS = ["templates"]
 # ---- requests ---------------------------------------------------------------------------
 
 
-class CloneIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class CloneIn(RequestModel):
     new_id: str = Field(
         pattern=TEMPLATE_ID_PATTERN, description='The new template\'s id; starts with "prx_".'
     )
@@ -39,9 +39,7 @@ class CloneIn(BaseModel):
     )
 
 
-class NewVersionIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class NewVersionIn(RequestModel):
     changes: dict[str, Any]
 
 
@@ -110,6 +108,7 @@ def get_template(templateId: str, version: int) -> TemplateView:  # noqa: N803
     summary="Save a practice's own template (validated)",
     tags=TAGS,
     responses=created_doc(TemplateView),
+    middlewares=[idempotent],
 )
 def create_template(
     body: Annotated[dict[str, Any], Body(description="The template definition.")],
@@ -122,6 +121,7 @@ def create_template(
     summary="Clone any template into a practice template",
     tags=TAGS,
     responses=created_doc(TemplateView),
+    middlewares=[idempotent],
 )
 def clone_template(templateId: str, body: CloneIn) -> Response[str]:  # noqa: N803
     service = TemplateService(service_context(app))
@@ -133,6 +133,7 @@ def clone_template(templateId: str, body: CloneIn) -> Response[str]:  # noqa: N8
     summary="Publish the next version of a practice template",
     tags=TAGS,
     responses=created_doc(TemplateView),
+    middlewares=[idempotent],
 )
 def new_template_version(templateId: str, body: NewVersionIn) -> Response[str]:  # noqa: N803
     return created_template(

@@ -5,26 +5,28 @@ from __future__ import annotations
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field, Strict
 
 from tpm.api.app import create_app, lambda_entry
 from tpm.api.context import Cursor, Limit, service_context
-from tpm.api.responses import created, created_doc, no_content
+from tpm.api.idempotency import idempotent
+from tpm.api.models import EmailAddress, RequestModel
+from tpm.api.responses import NO_CONTENT_DOC, created, created_doc, no_content
 from tpm.api.views import Page, SessionView, UserView
 from tpm.security.principal import Role
 from tpm.services.users import UserService
 
 app = create_app("users")
 TAGS = ["users"]
-StaffRole = Role  # validated further in the service (no patient role here)
+# An enum by its value (strict models take enums only as members otherwise); the service
+# checks further (no patient role here).
+StaffRole = Annotated[Role, Strict(False)]
 UsState = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
 
 
-class InviteIn(BaseModel):
+class InviteIn(RequestModel):
     # Fields a caller may not set (id, practice, status, owner...) are rejected, not ignored.
-    model_config = ConfigDict(extra="forbid")
-
-    email: str = Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    email: EmailAddress
     display_name: str = Field(min_length=1, max_length=120)
     roles: list[StaffRole] = Field(min_length=1, max_length=7)
     credentials: str = Field(default="", max_length=60)
@@ -37,34 +39,30 @@ class InvitationOut(BaseModel):
     )
 
 
-class RolesIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class RolesIn(RequestModel):
     roles: list[StaffRole] = Field(min_length=1, max_length=7)
     version: int = Field(ge=1)
 
 
-class LicenceStatesIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class LicenceStatesIn(RequestModel):
     states: list[UsState] = Field(max_length=60)
     version: int = Field(ge=1)
 
 
-class VersionIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class UserVersionIn(RequestModel):
     version: int = Field(ge=1)
 
 
-class SupervisorIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class SupervisorIn(RequestModel):
     supervisor_id: str = Field(pattern=r"^usr_[0-9a-z]{26}$")
 
 
 @app.post(
-    "/v1/users", summary="Invite a staff member", tags=TAGS, responses=created_doc(InvitationOut)
+    "/v1/users",
+    summary="Invite a staff member",
+    tags=TAGS,
+    responses=created_doc(InvitationOut),
+    middlewares=[idempotent],
 )
 def invite(body: InviteIn) -> Response[str]:
     result = UserService(service_context(app)).invite(
@@ -109,7 +107,7 @@ def set_roles(userId: str, body: RolesIn) -> UserView:  # noqa: N803
 
 
 @app.post("/v1/users/<userId>/deactivate", summary="Deactivate a user (immediate)", tags=TAGS)
-def deactivate(userId: str, body: VersionIn) -> UserView:  # noqa: N803
+def deactivate(userId: str, body: UserVersionIn) -> UserView:  # noqa: N803
     return UserView.of(UserService(service_context(app)).deactivate(userId, body.version))
 
 
@@ -118,11 +116,16 @@ def deactivate(userId: str, body: VersionIn) -> UserView:  # noqa: N803
     summary="Reactivate a deactivated user (409 if not deactivated)",
     tags=TAGS,
 )
-def reactivate(userId: str, body: VersionIn) -> UserView:  # noqa: N803
+def reactivate(userId: str, body: UserVersionIn) -> UserView:  # noqa: N803
     return UserView.of(UserService(service_context(app)).reactivate(userId, body.version))
 
 
-@app.post("/v1/users/<userId>/supervisors", summary="Assign a supervisor", tags=TAGS)
+@app.post(
+    "/v1/users/<userId>/supervisors",
+    summary="Assign a supervisor",
+    tags=TAGS,
+    responses=NO_CONTENT_DOC,
+)
 def add_supervisor(userId: str, body: SupervisorIn) -> Response[str]:  # noqa: N803
     UserService(service_context(app)).set_supervisor(userId, body.supervisor_id)
     return no_content()
@@ -136,7 +139,10 @@ def user_sessions(userId: str) -> Page[SessionView]:  # noqa: N803
 
 
 @app.post(
-    "/v1/users/<userId>/sessions/<sessionId>/revoke", summary="End a user's session", tags=TAGS
+    "/v1/users/<userId>/sessions/<sessionId>/revoke",
+    summary="End a user's session",
+    tags=TAGS,
+    responses=NO_CONTENT_DOC,
 )
 def revoke(userId: str, sessionId: str) -> Response[str]:  # noqa: N803
     UserService(service_context(app)).revoke_session(userId, sessionId)

@@ -113,8 +113,16 @@ CASES: list[Case] = [
         patient_scoped=True,
     ),
     Case("GET", "/v1/outbox", ADMINS, audit=("outbox.read",)),
-    Case(
+    Case(  # a confirmation page: changes and records nothing (mail scanners prefetch)
         "GET",
+        "/v1/reminders/opt-out/{token}",
+        {},
+        public=True,
+        anonymous=200,
+        target=opt_out_target,
+    ),
+    Case(
+        "POST",
         "/v1/reminders/opt-out/{token}",
         {},
         public=True,
@@ -127,7 +135,7 @@ CASES: list[Case] = [
         "/v1/sms/inbound",
         {},
         public=True,
-        anonymous=204,
+        anonymous=403,  # not signed by SNS (tests/authz/test_reminders_api.py signs one)
         target=fixed(
             {
                 "originationNumber": "+15555550100",

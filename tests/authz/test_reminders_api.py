@@ -6,20 +6,27 @@ from __future__ import annotations
 
 import itertools
 import json
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 
+import pytest
 from icalendar import Calendar
+from support.sns_signing import TOPIC, LocalSigner
 from world import World
 
 from tpm.adapters.notify.outbox import OutboxNotifier
 from tpm.domain.reminders import QuietHours
 from tpm.domain.scheduling import Appointment, Location, LocationKind, Service
 from tpm.ids import new_id
+from tpm.local.gateway import HttpRequest
 from tpm.repositories.appointments import AppointmentRepository
 from tpm.repositories.catalogue import CatalogueRepository
 from tpm.repositories.patients import PatientRepository
+from tpm.repositories.public_tokens import SmsNumbers
 from tpm.repositories.reminders import ReminderSettingsRepository
+from tpm.runtime import set_runtime
+from tpm.security import sns
 from tpm.security.principal import Role
 from tpm.services.practices import get_practice
 from tpm.services.reminder_hooks import on_booked
@@ -195,25 +202,105 @@ def test_opt_out_link_and_outbox_through_the_api(world: World) -> None:
     assert mine
     assert mine[0]["to"] == "t***@example.test"  # masked
     token = mine[0]["text"].split("/v1/reminders/opt-out/", 1)[1].split()[0]
-    response = world.call("GET", f"/v1/reminders/opt-out/{token}")
-    assert response.status == 200
-    assert b"no longer receive" in response.body
+    # AND the email carried RFC 8058 one-click unsubscribe headers naming the same link
+    sent = [m for m in notifier.sent if token in m.text]
+    assert sent
+    headers = dict(sent[-1].headers)
+    assert headers["List-Unsubscribe"].endswith(f"/v1/reminders/opt-out/{token}>")
+    assert headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    # WHEN the link is fetched (a person, or a mail scanner prefetching it) THEN it only asks
+    page = world.call("GET", f"/v1/reminders/opt-out/{token}")
+    assert page.status == 200
+    assert b'<form method="post"' in page.body
+    unchanged = repo.get(pid)
+    assert unchanged is not None
+    assert unchanged.communication.email_opted_out_at is None
+    # WHEN the mail client's one-click POST (RFC 8058) arrives THEN the patient is opted out
+    one_click = world.gateway.dispatch(
+        HttpRequest(
+            "POST",
+            f"/v1/reminders/opt-out/{token}",
+            [("content-type", "application/x-www-form-urlencoded")],
+            [],
+            b"List-Unsubscribe=One-Click",
+            "127.0.0.1",
+        )
+    )
+    assert one_click.status == 200, one_click.body
+    assert b"no longer receive" in one_click.body
     patient = repo.get(pid)
     assert patient is not None
     assert patient.communication.email_opted_out_at is not None
     assert world.call("GET", "/v1/reminders/opt-out/" + "y" * 43).status == 404
+    assert world.call("POST", "/v1/reminders/opt-out/" + "y" * 43).status == 404
+    # AND other routes still take JSON only
+    form = world.gateway.dispatch(
+        HttpRequest(
+            "POST",
+            "/v1/sms/inbound",
+            [("content-type", "application/x-www-form-urlencoded")],
+            [],
+            b"a=b",
+            "127.0.0.1",
+        )
+    )
+    assert form.status == 415
 
 
-def test_sms_webhook_answers_the_same_for_unknown_senders(world: World) -> None:
-    envelope = {
-        "Type": "Notification",
-        "Message": json.dumps(
-            {
-                "originationNumber": "+15555550111",
-                "destinationNumber": "+15555550199",
-                "messageBody": "STOP",
-            }
-        ),
-    }
-    assert world.call("POST", "/v1/sms/inbound", body=envelope).status == 204
-    assert world.call("POST", "/v1/sms/inbound", body={"nonsense": 1}).status == 204
+def _sns_post(world: World, message: dict[str, object]) -> int:
+    """POST as SNS does: the JSON envelope labelled text/plain."""
+    request = HttpRequest(
+        "POST",
+        "/v1/sms/inbound",
+        [("content-type", "text/plain; charset=UTF-8")],
+        [],
+        json.dumps(message).encode(),
+        "127.0.0.1",
+    )
+    return world.gateway.dispatch(request).status
+
+
+def test_sms_webhook_takes_only_messages_sns_signed_for_the_stacks_topic(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    signer = LocalSigner()
+    monkeypatch.setattr(sns, "fetch_certificate", signer.fetch)  # the one network call
+    settings = world.runtime.settings.model_copy(update={"sms_topic_arn": TOPIC})
+    set_runtime(replace(world.runtime, settings=settings))
+    try:
+        store = world.runtime.store.practice(world.a.id)
+        repo = PatientRepository(store, world.runtime.cipher)
+        pid = world.a.own_patient
+        patient = repo.get(pid)
+        assert patient is not None
+        with_phone = patient.bump(phone="+15555550177")
+        world.system_write(world.a.id, list(repo.update_ops(patient, with_phone)))
+        SmsNumbers(world.runtime.store).claim("+15555550100", world.a.id)
+        stop = {
+            "originationNumber": "+15555550177",
+            "destinationNumber": "+15555550100",
+            "messageBody": "STOP",
+        }
+        good = signer.notification(stop)
+        # WHEN someone posts the STOP unsigned, signed by another key, or for another topic
+        forged = [
+            {k: v for k, v in good.items() if k != "Signature"},
+            LocalSigner().signed({k: v for k, v in good.items() if k != "Signature"}),
+            signer.notification(stop, TopicArn=TOPIC.replace("tpm-inbound-sms", "other")),
+            {"Type": "Notification", "Message": json.dumps(stop)},  # the old bare envelope
+        ]
+        # THEN each is 403 and the patient still gets SMS
+        assert [_sns_post(world, m) for m in forged] == [403] * 4
+        unchanged = repo.get(pid)
+        assert unchanged is not None
+        assert unchanged.communication.sms_opted_out_at is None
+        # WHEN SNS delivers it, signed THEN the patient is opted out
+        assert _sns_post(world, good) == 204
+        after = repo.get(pid)
+        assert after is not None
+        assert after.communication.sms_opted_out_at is not None
+        # AND an unknown sender gets the same answer as a known one
+        stranger = signer.notification({**stop, "originationNumber": "+15555550111"})
+        assert _sns_post(world, stranger) == 204
+    finally:
+        set_runtime(world.runtime)

@@ -14,6 +14,7 @@ import sqlite3
 import threading
 from collections.abc import Callable
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -36,26 +37,30 @@ from tpm.adapters.store.base import (
 from tpm.adapters.store.dynamodb import DynamoStore
 from tpm.adapters.store.sqlite import SqliteStore
 from tpm.clock import FixedClock, to_rfc3339
-from tpm.errors import IntegrityError, ValidationFailed
+from tpm.errors import AuditUnavailable, ValidationFailed
 from tpm.security.audit import (
     AUDIT_PK,
     HEAD_SK,
+    LAYOUT_ATTRS,
     AuditTrail,
     checkpoint_sk,
     event_item,
     event_sk,
     query_events,
+    read_event_rows,
     read_head,
 )
 from tpm.security.audit_chain import (
     AUDIT_SETTINGS_CHANGED,
     AuditEvent,
     ChainedEvent,
+    ChainWalker,
     Outcome,
     VerifyReport,
     chain,
+    compute_hash,
 )
-from tpm.security.audit_checkpoints import LocalCheckpointSigner, LocalCheckpointSink
+from tpm.security.audit_checkpoints import LocalCheckpointSigner, LocalCheckpointSink, sign_head
 from tpm.security.audit_verify import verify
 from tpm.services.audit_export import EVENTS_CSV, EVENTS_JSONL, MANIFEST, export, verify_export
 
@@ -466,7 +471,7 @@ def test_head_deleted_is_reported_and_appends_fail_closed(
     append(trail, ps, clock, 3)
     tamper.remove(AUDIT_PK, HEAD_SK)
     assert check(ps, signer, sink) == ("missing_head", 1)
-    with pytest.raises(IntegrityError):
+    with pytest.raises(AuditUnavailable):
         trail.record(ps, ev(4))
 
 
@@ -493,7 +498,7 @@ def test_checkpoint_refuses_to_sign_a_head_that_disagrees_with_the_chain(
 ) -> None:
     append(trail, ps, clock, 3)
     tamper.edit(AUDIT_PK, event_sk(3), lambda item: item.update(hash="f" * 64))
-    with pytest.raises(IntegrityError):
+    with pytest.raises(AuditUnavailable):
         trail.checkpoint(ps)
 
 
@@ -647,3 +652,173 @@ def test_time_stamps_never_go_backwards_along_the_chain(
     clock.advance(seconds=-30)  # a writer with a slow clock
     second = trail.record(ps, ev(2))
     assert second.time == first.time == to_rfc3339(clock.now() + timedelta(seconds=30))
+
+
+# ---- forgery: nothing is ever signed or sealed over an unverified head ---------------------
+
+
+def forge_from(tamper: Tamperer, ps: PracticeStore, first: int, last: int) -> str:
+    """Rewrites events first..last as someone with table access but not the signing key
+    would: new content, every hash and link recomputed. Returns the forged newest hash."""
+    prev = ps.get(AUDIT_PK, event_sk(first - 1))
+    prev_hash = prev["hash"] if prev else "0" * 64
+    for seq in range(first, last + 1):
+
+        def rewrite(item: Item, prev_hash: str = prev_hash) -> None:
+            item["resource_id"] = "res_forged"
+            item["prev_hash"] = prev_hash
+            fields = {
+                k: codec.number(v) if isinstance(v, Decimal) else v  # DynamoDB's numbers
+                for k, v in item.items()
+                if k not in LAYOUT_ATTRS and k != "hash"
+            }
+            item["hash"] = compute_hash(fields)
+
+        tamper.edit(AUDIT_PK, event_sk(seq), rewrite)
+        prev_hash = ps.get(AUDIT_PK, event_sk(seq))["hash"]  # type: ignore[index]
+    return prev_hash
+
+
+def refused(
+    trail: AuditTrail,
+    ps: PracticeStore,
+    sink: LocalCheckpointSink,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Appending, recording a denial and sealing are all refused, and nothing moves."""
+    before = ps.get(AUDIT_PK, HEAD_SK)
+    sealed = [c.seq for c in sink.read(PRACTICE)]
+    capsys.readouterr()
+    with pytest.raises(AuditUnavailable):
+        trail.record(ps, ev(100))
+    with pytest.raises(AuditUnavailable):
+        trail.write_with_audit(ps, lambda: [Put({"pk": "BIZ", "sk": "1"})], ev(101))
+    with pytest.raises(AuditUnavailable):
+        trail.checkpoint(ps)
+    assert ps.get(AUDIT_PK, HEAD_SK) == before  # never re-signed
+    assert ps.get("BIZ", "1") is None  # the change was not made without its event
+    assert [c.seq for c in sink.read(PRACTICE)] == sealed  # never sealed
+    # the failure is a metric (alarmed in template.yaml), once per refusal
+    metrics = [json.loads(line) for line in capsys.readouterr().out.splitlines() if "_aws" in line]
+    assert [m["AuditChainUnverified"] for m in metrics] == [1, 1, 1]
+
+
+def test_forged_events_with_a_stale_head_are_refused_never_signed_or_sealed(
+    trail: AuditTrail,
+    ps: PracticeStore,
+    clock: FixedClock,
+    tamper: Tamperer,
+    signer: Any,
+    sink: Any,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # GIVEN events 6 and 7 (after the checkpoint at 5) rewritten with recomputed hashes,
+    # and the head pointed at the forgery while keeping its old signature
+    append(trail, ps, clock, 7)
+    forged = forge_from(tamper, ps, 6, 7)
+    tamper.edit(AUDIT_PK, HEAD_SK, lambda item: item.update(hash=forged))
+    assert check(ps, signer, sink) == ("bad_head_signature", 7)
+    # WHEN the next ordinary request and the hourly job come THEN both are refused
+    refused(trail, ps, sink, capsys)
+    # AND verify still says what it said right after the edit
+    assert check(ps, signer, sink) == ("bad_head_signature", 7)
+
+
+def test_forged_events_behind_an_untouched_head_are_refused(
+    trail: AuditTrail,
+    ps: PracticeStore,
+    clock: FixedClock,
+    tamper: Tamperer,
+    sink: Any,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    append(trail, ps, clock, 7)
+    forge_from(tamper, ps, 6, 7)  # the head still names the real newest hash
+    refused(trail, ps, sink, capsys)
+
+
+def test_the_newest_event_edited_in_place_is_refused(
+    trail: AuditTrail,
+    ps: PracticeStore,
+    clock: FixedClock,
+    tamper: Tamperer,
+    sink: Any,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    append(trail, ps, clock, 7)
+    tamper.edit(AUDIT_PK, event_sk(7), lambda item: item.update(resource_id="res_other"))
+    refused(trail, ps, sink, capsys)
+
+
+def test_the_newest_event_deleted_is_refused(
+    trail: AuditTrail,
+    ps: PracticeStore,
+    clock: FixedClock,
+    tamper: Tamperer,
+    sink: Any,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    append(trail, ps, clock, 7)
+    tamper.remove(AUDIT_PK, event_sk(7))
+    refused(trail, ps, sink, capsys)
+
+
+def test_a_head_signed_with_a_key_that_is_not_published_is_refused(
+    trail: AuditTrail,
+    ps: PracticeStore,
+    clock: FixedClock,
+    tamper: Tamperer,
+    sink: Any,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # GIVEN an attacker's own signing key (its public half is nowhere trusted)
+    append(trail, ps, clock, 7)
+    forged = forge_from(tamper, ps, 6, 7)
+    mine = LocalCheckpointSigner(tmp_path / "attacker")
+    head = read_head(ps)
+    assert head is not None
+    fields = head.model_dump(exclude={"key_id", "signature"}) | {"hash": forged}
+    resigned = sign_head(mine, **fields)
+    tamper.edit(AUDIT_PK, HEAD_SK, lambda item: item.update(resigned.model_dump(mode="json")))
+    refused(trail, ps, sink, capsys)
+
+
+def test_an_intact_chain_is_not_refused_and_pays_one_extra_read(
+    trail: AuditTrail, ps: PracticeStore, clock: FixedClock, store: Store
+) -> None:
+    append(trail, ps, clock, 3)
+    store.calls.reset()
+    trail.record(ps, ev(9))
+    calls = store.calls.reset()
+    assert calls["transact"] == 1
+    assert calls["get"] == 2  # the head, and the newest event it names
+
+
+# ---- history keeps verifying across model changes ---------------------------------------
+
+
+class FutureEvent(ChainedEvent):
+    """The event model as a later version might have it: one more defaulted field."""
+
+    channel: str = "web"
+
+
+def test_a_defaulted_field_added_to_the_model_does_not_change_history(
+    trail: AuditTrail, ps: PracticeStore, clock: FixedClock, tmp_path: Path, signer: Any
+) -> None:
+    append(trail, ps, clock, 7)
+    rows = [dict(r) for r in read_event_rows(ps, 1, 7)]
+    # The old way — hashing today's model of the row — would call every event altered...
+    assert not any(FutureEvent.model_validate(r).hash_is_valid() for r in rows)
+    # ...hashing the stored fields keeps the whole chain intact under the new model.
+    walker = ChainWalker(model=FutureEvent)
+    for row in rows:
+        walker.feed(row)
+    assert walker.problems == []
+    assert walker.count == 7
+    # And an export written today verifies the same way.
+    out = tmp_path / "export"
+    export(ps, None, None, out, clock=clock, signer=signer)
+    assert json.loads((out / EVENTS_JSONL).read_text().splitlines()[0]) == rows[0]
+    assert verify_export(out).ok

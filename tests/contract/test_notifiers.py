@@ -180,3 +180,32 @@ def test_the_outbox_asks_only_when_it_stands_in_for_a_vendor() -> None:
     with pytest.raises(AgreementRequired):
         stand_in.send_sms("+15555550142", "t", guard=quiet)
     assert stand_in.sent == []
+
+
+def test_ses_sends_rfc_8058_one_click_unsubscribe_headers(aws_env: None) -> None:
+    # Stubber: the request itself must carry the headers (moto accepts and drops them).
+    url = "https://portal.example/v1/reminders/opt-out/prx_x.token"
+    client, stub = _stubbed("sesv2")
+    stub.add_response(
+        "send_email",
+        {"MessageId": "m-2"},
+        {
+            "FromEmailAddress": SENDER,
+            "Destination": {"ToAddresses": ["a@example.test"]},
+            "Content": {
+                "Simple": {
+                    "Subject": {"Data": "s", "Charset": "UTF-8"},
+                    "Body": {"Text": {"Data": "t", "Charset": "UTF-8"}},
+                    "Headers": [
+                        {"Name": "List-Unsubscribe", "Value": f"<{url}>"},
+                        {"Name": "List-Unsubscribe-Post", "Value": "List-Unsubscribe=One-Click"},
+                    ],
+                }
+            },
+        },
+    )
+    notifier = SesNotifier(SENDER, client=client)
+    with stub:
+        sent = notifier.send_email("a@example.test", "s", "t", guard=GUARD, unsubscribe_url=url)
+    assert sent == "m-2"
+    stub.assert_no_pending_responses()

@@ -6,6 +6,8 @@ part at the end injects the failures moto cannot produce (throttling, conflicts)
 
 from __future__ import annotations
 
+import json
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -781,3 +783,70 @@ def test_dynamo_table_reads_are_consistent_and_index_reads_are_not(
     assert sent[0]["ExpressionAttributeValues"][":p"] == {"S": "prac_a|P"}
     assert sent[1]["IndexName"] == "gsi1"
     assert set(dynamo_operations) == {"Query"}
+
+
+def test_dynamo_commit_carries_one_client_request_token_across_every_retry(
+    aws_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN DynamoDB's first answer to a commit is lost (a 500 after it may have applied)
+    store = DynamoStore("T", region="us-east-1")
+    monkeypatch.setattr("botocore.endpoint.time.sleep", lambda _: None)
+    tokens: list[str] = []
+
+    def flaky(request: Any, **_: Any) -> AWSResponse:
+        tokens.append(json.loads(request.body)["ClientRequestToken"])
+        if len(tokens) == 1:
+            body = b'{"__type":"com.amazonaws.dynamodb.v20120810#InternalServerError"}'
+            headers = {"x-amzn-ErrorType": "InternalServerError"}
+            return AWSResponse(request.url, 500, headers, _Raw(body))
+        return AWSResponse(request.url, 200, {}, _Raw(b"{}"))
+
+    store.client.meta.events.register("before-send.dynamodb.TransactWriteItems", flaky)
+    # WHEN it is committed THEN the retry is the same idempotent transaction (DynamoDB
+    # answers a repeated token with success, never ConditionalCheckFailed) ...
+    store.practice(A).transact(TWO_PUTS)
+    assert len(tokens) == 2
+    assert tokens[0] == tokens[1]
+    assert len(tokens[0]) == 36
+    # ... and a new commit is a new transaction with a token of its own.
+    store.practice(A).transact(TWO_PUTS)
+    assert tokens[2] != tokens[0]
+
+
+def test_dynamo_throttled_retry_reuses_the_commits_token(
+    stubbed: tuple[DynamoStore, Stubber],
+) -> None:
+    store, stubber = stubbed
+    sent: list[str] = []
+    store.client.meta.events.register(
+        "before-parameter-build.dynamodb.TransactWriteItems",
+        lambda params, **_: sent.append(params["ClientRequestToken"]),
+    )
+    _cancelled(stubber, {"Code": "None"}, {"Code": "ThrottlingError"})
+    stubber.add_response("transact_write_items", {})
+    with stubber:
+        store.practice(A).transact(TWO_PUTS)
+    assert len(sent) == 2
+    assert sent[0] == sent[1]
+
+
+def test_sqlite_failed_commit_leaves_no_transaction_open(sqlite_store: SqliteStore) -> None:
+    # GIVEN this thread's connection refuses to COMMIT once (as a full disk would)
+    practice = sqlite_store.practice(A)
+    conn = sqlite_store._connection()
+
+    def no_commit(action: int, arg1: Any, *_: Any) -> int:
+        if action == sqlite3.SQLITE_TRANSACTION and arg1 == "COMMIT":
+            return sqlite3.SQLITE_DENY
+        return sqlite3.SQLITE_OK
+
+    conn.set_authorizer(no_commit)
+    with pytest.raises(sqlite3.DatabaseError):
+        practice.put({"pk": "P", "sk": "lost"})
+    conn.set_authorizer(None)
+    # THEN nothing was written, the connection is not stuck in the transaction, and the
+    # next write on the same thread works
+    assert not conn.in_transaction
+    assert practice.get("P", "lost") is None
+    practice.put({"pk": "P", "sk": "kept"})
+    assert practice.get("P", "kept") is not None

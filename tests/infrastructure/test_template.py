@@ -741,3 +741,22 @@ def test_rules_catch_a_waiver_without_a_reason(template: dict[str, Any]) -> None
     broken = copy.deepcopy(template)
     broken["Resources"]["Table"]["Metadata"] = {"checkov": {"skip": [{"id": "CKV_AWS_28"}]}}
     assert waiver_problems(broken) == ["Table: CKV_AWS_28 waived without a one-line reason"]
+
+
+def test_an_unverified_audit_chain_raises_an_alarm(
+    template: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The alarm watches exactly the metric the code emits when it refuses to append.
+    from tpm.observability import METRICS_NAMESPACE, alarm_metric
+    from tpm.security.audit import UNVERIFIED_METRIC
+
+    alarm_metric(UNVERIFIED_METRIC)
+    emitted = json.loads(capsys.readouterr().out)
+    (directive,) = emitted["_aws"]["CloudWatchMetrics"]
+    props = template["Resources"]["AuditChainUnverifiedAlarm"]["Properties"]
+    assert props["Namespace"] == directive["Namespace"] == METRICS_NAMESPACE
+    assert props["MetricName"] == directive["Metrics"][0]["Name"] == UNVERIFIED_METRIC
+    dims = {d["Name"]: d["Value"] for d in props["Dimensions"]}
+    assert dims == {name: emitted[name] for name in directive["Dimensions"][0]}
+    assert props["Threshold"] == 1
+    assert props["AlarmActions"] == [{"Ref": "AlarmTopic"}]

@@ -217,6 +217,8 @@ def test_a_chain_that_no_longer_joins_the_archive_stops_it_and_opens_an_incident
     assert [(i.source, i.reference) for i in incidents] == [
         ("audit_verification", f"seq:{events[-1].seq}")
     ]
+    # AND the incident was recorded although the failing chain refused its event
+    assert len(cli.events()) == len(events)
     # AND running again does not open a second one
     assert cli("audit", "archive").code == 1
     with cli.practice() as (runtime, store):

@@ -480,3 +480,110 @@ def test_an_invited_person_sets_a_password_and_signs_in(api: Api) -> None:
     assert (me["email"], me["roles"]) == ("newt@example.test", ["clinician"])
     # The token is spent.
     assert api.call("POST", "/v1/auth/accept-invitation", body=accept).status == 404
+
+
+# ---- admin powers that cannot be turned on the owner ----------------------------------------
+
+
+def _roles_of(api: Api, user_id: str) -> list[str]:
+    item = api.runtime.store.practice(api.practice_id).get(f"USER#{user_id}", "PROFILE")
+    assert item is not None
+    return sorted(item["roles"])
+
+
+def test_nobody_changes_their_own_roles(api: Api) -> None:
+    admin_user = api.add_user(Role.ADMIN, "adam@example.test")
+    owner_user = api.add_user(Role.OWNER, "olive@example.test")
+    for account in (owner_user, admin_user):
+        token = _mfa_session_token(api, account)
+        # WHEN someone grants themselves compliance (the audit trail) THEN it is refused
+        own = api.call(
+            "PATCH",
+            f"/v1/users/{account.id}/roles",
+            token,
+            {"roles": [*_roles_of(api, account.id), "compliance"], "version": 1},
+        )
+        assert own.status == 403, own.body
+        assert _roles_of(api, account.id) == sorted(r.value for r in account.roles)
+    assert api.call("GET", "/v1/audit-events", token).status == 403
+
+
+def test_only_an_owner_deactivates_or_ends_the_sessions_of_an_owner(api: Api) -> None:
+    owner_user = api.add_user(Role.OWNER, "olive@example.test")
+    second_owner = api.add_user(Role.OWNER, "otto@example.test")
+    admin = _mfa_session_token(api, api.add_user(Role.ADMIN, "adam@example.test"))
+    owner_token = _mfa_session_token(api, owner_user)
+    version = _version(api, owner_user.id)
+    # WHEN an admin deactivates an owner THEN it is refused and the owner keeps working
+    refused = api.call("POST", f"/v1/users/{owner_user.id}/deactivate", admin, {"version": version})
+    assert refused.status == 403, refused.body
+    assert api.call("GET", "/v1/me", owner_token).status == 200
+    # AND an admin cannot end an owner's session either
+    sessions = json.loads(api.call("GET", f"/v1/users/{owner_user.id}/sessions", admin).body)
+    live = [s["id"] for s in sessions["items"] if not s["ended"]]
+    assert live
+    ended = api.call("POST", f"/v1/users/{owner_user.id}/sessions/{live[0]}/revoke", admin)
+    assert ended.status == 403, ended.body
+    assert api.call("GET", "/v1/me", owner_token).status == 200
+    # AND another owner may do both
+    other = _mfa_session_token(api, second_owner)
+    done = api.call("POST", f"/v1/users/{owner_user.id}/deactivate", other, {"version": version})
+    assert done.status == 200, done.body
+    assert api.call("GET", "/v1/me", owner_token).status == 401
+
+
+def test_reactivation_takes_a_second_administrator_when_approval_is_on(api: Api) -> None:
+    from tpm.services.practices import get_practice, update_op
+
+    store = api.runtime.store.practice(api.practice_id)
+    practice = get_practice(api.runtime.store, api.practice_id)
+    settings = practice.settings.model_copy(update={"require_provisioning_approval": True})
+    store.transact([update_op(practice.model_copy(update={"settings": settings, "version": 2}))])
+    user = api.add_user(Role.CLINICIAN, "casey@example.test")
+    first_user = api.add_user(Role.ADMIN, "adam@example.test")
+    first = _mfa_session_token(api, first_user)
+    second = _mfa_session_token(api, api.add_user(Role.ADMIN, "ada@example.test"))
+    path = f"/v1/users/{user.id}"
+    done = api.call("POST", f"{path}/deactivate", first, {"version": _version(api, user.id)})
+    assert done.status == 200, done.body
+    # WHEN one admin reactivates THEN it is only requested: the account stays deactivated
+    asked = api.call("POST", f"{path}/reactivate", first, {"version": _version(api, user.id)})
+    assert asked.status == 200, asked.body
+    body = json.loads(asked.body)
+    assert (body["status"], body["reactivation_requested_by"]) == ("deactivated", first_user.id)
+    with pytest.raises(Unauthenticated):
+        api.sign_in("casey@example.test", PASSWORD)
+    # AND the same admin cannot approve their own request
+    assert api.call("POST", f"{path}/approve", first).status == 403
+    again = api.call("POST", f"{path}/reactivate", first, {"version": _version(api, user.id)})
+    assert json.loads(again.body)["status"] == "deactivated"
+    # WHEN a second admin approves THEN the person signs in again
+    approved = api.call("POST", f"{path}/approve", second)
+    assert approved.status == 200, approved.body
+    assert json.loads(approved.body)["user"]["status"] == "active"
+    assert api.call("GET", "/v1/me", api.sign_in("casey@example.test", PASSWORD)).status == 200
+
+
+def test_wrong_totp_codes_count_toward_the_account_lockout(api: Api) -> None:
+    from tpm.domain.users import LOCKOUT_THRESHOLD
+
+    user = api.add_user(Role.CLINICIAN, "casey@example.test", mfa=True)
+    if api.provider == "local":  # a full-length secret, as enrolment makes
+        api.totp_secret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+        store = api.runtime.store.practice(api.practice_id)
+        repo = UserRepository(store, api.runtime.cipher)
+        user = user.bump(mfa_secret=api.totp_secret)
+        store.transact([repo.update_op(user)])
+    login = {"practice": "auth-suite", "email": user.email, "password": PASSWORD}
+    # GIVEN someone who has the password guesses codes, one fresh challenge at a time
+    for _ in range(LOCKOUT_THRESHOLD):
+        challenge = json.loads(api.call("POST", "/v1/auth/login", body=login).body)["challenge"]
+        wrong = "000000" if api.code() != "000000" else "111111"
+        body = {"practice": "auth-suite", "challenge": challenge, "code": wrong}
+        assert api.call("POST", "/v1/auth/mfa", body=body).status == 401
+    # THEN the account is locked: even the right password and code do not sign in
+    with pytest.raises(Unauthenticated):
+        api.sign_in(user.email, PASSWORD)
+    item = api.runtime.store.practice(api.practice_id).get(f"USER#{user.id}", "PROFILE")
+    assert item is not None
+    assert item["locked_until"] is not None

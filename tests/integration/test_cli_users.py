@@ -269,3 +269,77 @@ def test_unlock_clears_a_lockout(cli: OperatorCli) -> None:
     count = len(cli.events())
     assert "is not locked" in cli("users", "unlock", CLINICIAN.email).out
     assert len(cli.events()) == count
+
+
+# ---- reactivation and the last owner --------------------------------------------------------
+
+
+def test_reactivate_lets_a_deactivated_account_sign_in_again(cli: OperatorCli) -> None:
+    assert cli("users", "deactivate", CLINICIAN.email).code == 0
+    # WHEN the operator reactivates it THEN it signs in again, and the change is audited
+    result = cli("users", "reactivate", CLINICIAN.email)
+    assert result.code == 0, result.err
+    back = user(cli, CLINICIAN.email)
+    assert back.status is UserStatus.ACTIVE
+    event = newest(cli)
+    assert_by_operator(event, "user.deactivate", back.id)
+    assert event.reason_code == "reactivated"
+    assert sign_in(cli, CLINICIAN.email, CLINICIAN.password).session_id
+    # AND an active account is refused, with nothing written
+    count = len(cli.events())
+    refused = cli("users", "reactivate", CLINICIAN.email)
+    assert refused.code == 1
+    assert "not deactivated" in refused.err
+    assert len(cli.events()) == count
+
+
+def _require_approval(cli: OperatorCli) -> None:
+    from tpm.services.practices import get_practice, update_op
+
+    with cli.practice() as (runtime, store):
+        practice = get_practice(runtime.store, cli.practice_id)
+        settings = practice.settings.model_copy(update={"require_provisioning_approval": True})
+        store.transact(
+            [
+                update_op(
+                    practice.model_copy(
+                        update={"settings": settings, "version": practice.version + 1}
+                    )
+                )
+            ]
+        )
+
+
+def test_reactivate_waits_for_an_administrator_where_the_practice_requires_approval(
+    cli: OperatorCli,
+) -> None:
+    assert cli("users", "deactivate", CLINICIAN.email).code == 0
+    _require_approval(cli)
+    result = cli("users", "reactivate", CLINICIAN.email)
+    assert result.code == 0, result.err
+    assert "approve" in result.out
+    waiting = user(cli, CLINICIAN.email)
+    assert waiting.status is UserStatus.DEACTIVATED
+    assert waiting.reactivation_requested_by == "operator-cli"
+    assert newest(cli).reason_code == "reactivation_pending"
+    with pytest.raises(InvalidCredentials):
+        sign_in(cli, CLINICIAN.email, CLINICIAN.password)
+
+
+def test_the_last_active_owner_keeps_the_owner_role(cli: OperatorCli) -> None:
+    owner = ACCOUNTS[Role.OWNER]
+    count = len(cli.events())
+    # WHEN the operator removes the only owner's role, or deactivates them THEN both refuse
+    demoted = cli("users", "set-roles", owner.email, "--role", "admin")
+    assert demoted.code == 1
+    assert "last active owner" in demoted.err
+    gone = cli("users", "deactivate", owner.email)
+    assert gone.code == 1
+    assert "last active owner" in gone.err
+    assert Role.OWNER in user(cli, owner.email).roles
+    assert user(cli, owner.email).status is UserStatus.ACTIVE
+    assert len(cli.events()) == count
+    # AND with a second active owner, the first may go
+    assert cli("users", "set-roles", CLINICIAN.email, "--role", "owner").code == 0
+    assert cli("users", "set-roles", owner.email, "--role", "admin").code == 0
+    assert user(cli, owner.email).roles == frozenset({Role.ADMIN})

@@ -215,7 +215,14 @@ def test_group_appointment_reaches_every_patients_list(
         "2026-03-04T15:00:00Z",
         patient_ids=[world.patients["ada"], world.patients["ben"]],
     )
+    before = head(world)
     appt = world.ok("POST", "/v1/appointments", "desk", body)
+    # AND the booking is audited for every patient in it, in the one commit
+    booked = [(e.action, e.patient_id) for e in events(world, before)]
+    assert booked == [
+        ("appointment.book", world.patients["ada"]),
+        ("appointment.book", world.patients["ben"]),
+    ]
     rng = {"from": "2026-03-01T00:00:00Z", "to": "2026-03-31T00:00:00Z"}
     for login in ("ada_login", "ben_login"):
         mine = world.ok("GET", "/v1/me/appointments", login, query=rng)

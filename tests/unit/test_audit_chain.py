@@ -22,6 +22,7 @@ from tpm.security.audit_chain import (
     canonical_bytes,
     chain,
     compute_hash,
+    safe_id,
 )
 from tpm.security.audit_checkpoints import (
     LocalCheckpointSigner,
@@ -108,8 +109,6 @@ def test_event_from_system_actor() -> None:
         {"action": "Patient Read"},  # not a dotted code
         {"source_ip": "10.0.0.1; DROP TABLE"},
         {"reason_code": "patient said she was suicidal"},  # free text could be PHI
-        {"patient_id": "Jane Doe"},  # ids only, never names
-        {"resource_id": "PAT#x|y"},  # would break index keys
         {"outcome": "maybe"},
         {"diagnosis": "F32.1"},  # no room for extra (PHI) fields
     ],
@@ -117,6 +116,24 @@ def test_event_from_system_actor() -> None:
 def test_event_rejects_free_text_and_unknown_fields(bad: dict[str, Any]) -> None:
     with pytest.raises(ValidationError):
         event(**bad)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"patient_id": "Jane Doe"},  # ids only, never names
+        {"resource_id": "PAT#x|y"},  # would break index keys
+    ],
+)
+def test_a_malformed_id_is_recorded_as_a_digest_never_as_given(bad: dict[str, Any]) -> None:
+    # A refused request may carry anything where an id belongs; the refusal must still be
+    # recorded (a ValidationError here used to turn it into a 500 with no event).
+    ((field, raw),) = bad.items()
+    ev = event(**bad)
+    assert getattr(ev, field) == safe_id(raw)
+    assert raw not in ev.model_dump_json()
+    assert safe_id(raw).startswith("invalid:")
+    assert len(safe_id(raw)) == 40
 
 
 def test_events_are_immutable() -> None:

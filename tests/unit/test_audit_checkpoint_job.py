@@ -109,9 +109,17 @@ def test_the_job_signs_every_practice_and_returns_counts_only(
     world: World, job: ModuleType
 ) -> None:
     summary = invoke(job)
-    assert summary == {"practices": 3, "signed": 2, "empty": 1, "failed": 0, "not_reached": 0}
-    for practice_id in world.busy:
-        assert world.sealed(practice_id) == [world.head_seq(practice_id)]
+    assert summary == {
+        "practices": 3,
+        "signed": 2,
+        "empty": 1,
+        "failed": 0,
+        "not_reached": 0,
+        "verified": 2,
+        "verify_failed": 0,
+    }
+    for practice_id in world.busy:  # the head is the verification recorded after it
+        assert world.sealed(practice_id) == [world.head_seq(practice_id) - 1]
     assert world.sealed(world.quiet) == []
 
 
@@ -123,9 +131,14 @@ def test_a_rerun_signs_only_what_is_new(world: World, job: ModuleType) -> None:
         store,
         AuditEvent.for_system(SystemActor("test", north), action="test.event", resource_kind="x"),
     )
+    # (each run's verification adds an `audit.verify` event: north 3 events + 1, south 5 + 1)
     assert invoke(job)["signed"] == 2
-    assert world.sealed(north) == [3, 4]
-    assert world.sealed(south) == [5]  # unchanged head: the same checkpoint, not a new one
+    assert world.sealed(north) == [3, 5]
+    assert world.sealed(south) == [5, 6]  # only the job's own verify event was new
+    # AND a quiet hour after that adds nothing: the same checkpoint, no new event
+    invoke(job)
+    assert world.sealed(south) == [5, 6]
+    assert world.head_seq(south) == 6
 
 
 def test_a_broken_chain_fails_the_run_after_the_others_are_signed(
@@ -137,19 +150,118 @@ def test_a_broken_chain_fails_the_run_after_the_others_are_signed(
     tamper.edit(AUDIT_PK, event_sk(3), lambda item: item.update(hash="e" * 64))
     tamper.close()
     # WHEN the job runs THEN it fails (so the Errors alarm fires) with counts only
-    with pytest.raises(job.CheckpointJobIncomplete, match="1 failed, 0 not reached of 3"):
+    with pytest.raises(
+        job.CheckpointJobIncomplete, match="1 failed, 0 failed verification, 0 not reached of 3"
+    ):
         invoke(job)
     # AND the other practice was still signed, the broken one was not
     assert world.sealed(south) == [5]
     assert world.sealed(north) == []
     # AND the log names the practice and the kind of failure, nothing from the chain
-    (failure,) = [r for r in caplog.records if r.levelname == "ERROR"]
-    assert (failure.practice_id, failure.error_type) == (north, "IntegrityError")
+    (failure,) = [
+        r for r in caplog.records if r.name == "audit-checkpoint" and r.levelname == "ERROR"
+    ]
+    assert (failure.practice_id, failure.error_type) == (north, "AuditUnavailable")
 
 
 def test_the_job_stops_before_the_timeout_and_says_how_many_it_missed(
     world: World, job: ModuleType
 ) -> None:
-    with pytest.raises(job.CheckpointJobIncomplete, match="0 failed, 3 not reached of 3"):
+    with pytest.raises(
+        job.CheckpointJobIncomplete, match="0 failed, 0 failed verification, 3 not reached of 3"
+    ):
         invoke(job, timeout_seconds=0)
     assert all(world.sealed(p) == [] for p in world.busy)
+
+
+# ---- verification after every checkpoint ----------------------------------------------------
+
+
+def _verify_events(world: World, practice_id: str) -> list[tuple[str, str | None, str]]:
+    from tpm.security.audit import read_events
+
+    store = world.runtime.store.practice(practice_id)
+    return [
+        (e.actor_id, e.reason_code, e.resource_id)
+        for e in read_events(store, 1, world.head_seq(practice_id))
+        if e.action == "audit.verify"
+    ]
+
+
+def test_each_checkpoint_is_followed_by_a_verification_recorded_in_the_trail(
+    world: World, job: ModuleType
+) -> None:
+    north, _ = world.busy
+    invoke(job)
+    # THEN the span up to the checkpoint was verified and the result recorded
+    assert _verify_events(world, north) == [("audit-checkpoint", "scheduled_span", "seq:1-3")]
+    # AND the next run verifies only what was sealed since (its own event included)
+    store = world.runtime.store.practice(north)
+    for _ in range(2):
+        world.runtime.audit.record(
+            store,
+            AuditEvent.for_system(SystemActor("t", north), action="test.event", resource_kind="x"),
+        )
+    invoke(job)
+    assert _verify_events(world, north)[-1] == ("audit-checkpoint", "scheduled_span", "seq:4-6")
+
+
+def test_an_altered_event_behind_a_valid_head_is_caught_after_the_checkpoint(
+    world: World, job: ModuleType
+) -> None:
+    from tpm.repositories.incidents import IncidentRepository
+    from tpm.security.audit import AUDIT_PK as PK
+
+    north, south = world.busy
+    # GIVEN an event in the middle of north's chain rewritten (its stored hash left alone,
+    # so the head and the newest event still check out and the checkpoint is signed)
+    tamper = SqliteTamperer(world.data_dir / "tpm.db", north)
+    tamper.edit(PK, event_sk(2), lambda item: item.update(action="test.rewritten"))
+    tamper.close()
+    events_before = world.head_seq(north)
+    # WHEN the job runs THEN the verification after the checkpoint fails the run
+    with pytest.raises(job.CheckpointJobIncomplete, match="0 failed, 1 failed verification"):
+        invoke(job)
+    # AND an incident is open for the officer; no verification result was appended to
+    # north's chain (the incident's own event is the only new one)
+    store = world.runtime.store.practice(north)
+    incidents, _ = IncidentRepository(store, world.runtime.cipher).page(10, None, open_only=True)
+    assert [(i.source, i.reference) for i in incidents] == [("audit_verification", "seq:2")]
+    assert world.head_seq(north) == events_before + 1
+    assert _verify_events(world, north) == []
+    # AND the next run reports the same break without a second incident
+    with pytest.raises(job.CheckpointJobIncomplete, match="1 failed verification"):
+        invoke(job)
+    incidents, _ = IncidentRepository(store, world.runtime.cipher).page(10, None, open_only=True)
+    assert len(incidents) == 1
+    # AND the other practice verified as usual
+    assert _verify_events(world, south) == [("audit-checkpoint", "scheduled_span", "seq:1-5")]
+
+
+# ---- the daily verification of the whole chain ----------------------------------------------
+
+
+def test_the_daily_job_verifies_every_chain_whole_and_alarms_on_a_break(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tpm.repositories.incidents import IncidentRepository
+    from tpm.services.compliance_jobs import DAILY_STEPS, run_daily, verify_audit
+
+    assert verify_audit in DAILY_STEPS
+    north, south = world.busy
+    report = run_daily(world.runtime, steps=(verify_audit,))
+    assert (report.failed, report.extra["audit_verified"]) == (0, 3)
+    assert _verify_events(world, north) == [("compliance-daily", "scheduled_full", "")]
+    # GIVEN an old event rewritten behind a valid head
+    tamper = SqliteTamperer(world.data_dir / "tpm.db", south)
+    tamper.edit(AUDIT_PK, event_sk(1), lambda item: item.update(resource_kind="rewritten"))
+    tamper.close()
+    capsys.readouterr()
+    # WHEN the daily job runs THEN south's step fails, raises the alarm metric, opens an incident
+    report = run_daily(world.runtime, steps=(verify_audit,))
+    assert (report.failed, report.extra["audit_verified"]) == (1, 2)
+    assert '"AuditChainUnverified":1' in capsys.readouterr().out
+    store = world.runtime.store.practice(south)
+    incidents, _ = IncidentRepository(store, world.runtime.cipher).page(10, None, open_only=True)
+    assert [(i.source, i.reference) for i in incidents] == [("audit_verification", "seq:1")]
+    assert [r for _, r, _ in _verify_events(world, south)] == ["scheduled_full"]  # the first

@@ -119,3 +119,23 @@ def test_staff_bundle_follows_static_imports_and_lists_lazy_screens() -> None:
     lazy = outcome.details["lazy_kb"]
     assert "staff/js/screens/patients/search.js" in lazy
     assert all(kb >= 0 for kb in lazy.values())
+
+
+def test_audit_throughput_reports_every_backend_and_client_count() -> None:
+    from benchmarks import audit_throughput
+
+    outcome = audit_throughput.measure(
+        clients=(1, 2), per_client=2, backends=("sqlite", "dynamodb")
+    )
+
+    assert outcome.failures == []
+    runs = outcome.details["runs"]
+    assert [(r["backend"], r["clients"]) for r in runs] == [
+        ("sqlite", 1), ("sqlite", 2), ("dynamodb", 1), ("dynamodb", 2)
+    ]  # fmt: skip
+    assert all(r["requests"] == 2 * r["clients"] for r in runs)
+    assert all(r["rps"] > 0 for r in runs)
+    for figure in outcome.figures:
+        assert_positive(figure.measured)
+        assert_positive(figure.baseline)
+    assert len(outcome.notes) == 4

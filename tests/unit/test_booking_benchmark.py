@@ -16,7 +16,9 @@ def test_booking_benchmark_counts_store_calls() -> None:
     outcome = booking.measure(bookings=3)
     assert outcome.failures == []
     assert outcome.details["store_calls_per_booking"]["transact"] == 1
-    assert 0 < outcome.details["reads_per_booking"] <= 6
+    # 7: the audit trail reads the chain head and the newest event it names (verified
+    # before anything is signed on top of it).
+    assert 0 < outcome.details["reads_per_booking"] <= 7
     [figure] = outcome.figures
     assert figure.measured.n == 3
     assert figure.ratio is not None

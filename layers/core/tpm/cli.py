@@ -40,6 +40,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     dev.add_argument("--host", default="127.0.0.1")
     dev.add_argument("--port", type=int, default=8000)
     dev.add_argument("--data-dir", type=Path, default=Path(".tpm"))
+    dev.add_argument(
+        "--new-keys",
+        action="store_true",
+        help="allow creating keys for a data directory that already holds a database"
+        " (throwaway data only: the old records cannot be read with new keys)",
+    )
 
     openapi = sub.add_parser("openapi", help="build the OpenAPI document from the resolvers")
     openapi.add_argument("--write", action="store_true", help="write schemas/openapi.json")
@@ -62,7 +68,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "dev":
         from tpm.local.dev import run_dev
 
-        return run_dev(host=args.host, port=args.port, data_dir=args.data_dir, root=project_root())
+        return run_dev(
+            host=args.host,
+            port=args.port,
+            data_dir=args.data_dir,
+            root=project_root(),
+            new_keys=args.new_keys,
+        )
     if args.command == "openapi":
         return _openapi(write=args.write, check=args.check)
     return run(args.handler, args)

@@ -47,6 +47,11 @@ class Settings(BaseModel):
     workflows_url: str = Field(default="local://")
     # The portal edge's X-Tpm-Edge value (tpm.api.context.client_address); empty: none.
     edge_secret: str = Field(default="", repr=False)
+    # The SNS topic two-way SMS publishes to (POST /v1/sms/inbound accepts only messages
+    # signed by SNS for exactly this topic); empty: the webhook refuses everything.
+    sms_topic_arn: str = Field(
+        default="", pattern=r"^(arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_.-]{1,256})?$"
+    )
 
     @field_validator("store_url")
     @classmethod
@@ -125,6 +130,7 @@ _ENV_NAMES = {
     "video_url": "TPM_VIDEO",
     "workflows_url": "TPM_WORKFLOWS",
     "edge_secret": "TPM_EDGE_SECRET",
+    "sms_topic_arn": "TPM_SMS_TOPIC_ARN",
 }
 
 

@@ -64,6 +64,11 @@ class VersionConflict(Conflict):
     message = "The resource changed since you loaded it."
 
 
+class LastOwner(Conflict):
+    code = "last_owner"
+    message = "A practice keeps at least one active owner: make another owner first."
+
+
 class AlreadyExists(Conflict):
     code = "already_exists"
     message = "The resource already exists."
@@ -97,6 +102,14 @@ class RateLimited(TpmError):
 class DependencyUnavailable(TpmError):
     code = "dependency_unavailable"
     message = "A service the request needs is unavailable; try again."
+
+
+class AuditUnavailable(DependencyUnavailable):
+    """The audit chain failed its check before an append or a checkpoint: nothing is
+    written (no change can be made without its audit event) until it is investigated."""
+
+    code = "audit_unavailable"
+    message = "The audit trail failed its integrity check; changes are paused."
 
 
 class IntegrityError(TpmError):

@@ -44,3 +44,31 @@ def get_logger(service: str) -> Logger:
     # Powertools keeps one std logger per service name; creating it once per service keeps
     # handlers from being attached twice when several functions share one process (tpm dev).
     return Logger(service=service, log_uncaught_exceptions=False, logger_handler=_CurrentStdout())
+
+
+METRICS_NAMESPACE = "tpm"
+
+
+def alarm_metric(name: str, value: float = 1, *, component: str = "audit") -> None:
+    """One CloudWatch metric in Embedded Metric Format, printed as its own stdout line
+    (Lambda's log stream becomes the metric). Dimension `component` only — not the
+    function's service — so one alarm in template.yaml covers every function."""
+    import json
+    import time
+
+    line = {
+        "_aws": {
+            "Timestamp": int(time.time() * 1000),
+            "CloudWatchMetrics": [
+                {
+                    "Namespace": METRICS_NAMESPACE,
+                    "Dimensions": [["component"]],
+                    "Metrics": [{"Name": name, "Unit": "Count"}],
+                }
+            ],
+        },
+        "component": component,
+        name: value,
+    }
+    sys.stdout.write(json.dumps(line, separators=(",", ":")) + "\n")
+    sys.stdout.flush()

@@ -64,8 +64,8 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
         cache_seconds=settings.data_key_cache_seconds,
         data_key_max_age_days=settings.data_key_max_age_days,
     )
-    signer, sink = open_audit(settings.audit_url, store, master)
-    audit = AuditTrail(signer, sink, clock=clock)
+    signer, sink, trusted_keys = open_audit(settings.audit_url, store, master)
+    audit = AuditTrail(signer, sink, clock=clock, trusted_keys=trusted_keys)
     identity = open_identity(
         settings.identity_url,
         issuer=settings.token_issuer,

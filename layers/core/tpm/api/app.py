@@ -10,6 +10,8 @@ A function's app.py does:
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import time
 import traceback
@@ -34,6 +36,8 @@ from tpm.observability import get_logger
 
 Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
+_FORM_TYPES = {"application/x-www-form-urlencoded", "multipart/form-data"}
+MAX_JSON_DEPTH = 64  # arrays/objects; deeper is 400 (no RecursionError reaches a handler)
 
 
 def create_app(service: str) -> APIGatewayRestResolver:
@@ -88,14 +92,22 @@ def log_internal_error(service: str, exc: BaseException) -> None:
 
 
 def lambda_entry(
-    app: APIGatewayRestResolver, service: str, *, max_body_bytes: int | None = None
+    app: APIGatewayRestResolver,
+    service: str,
+    *,
+    max_body_bytes: int | None = None,
+    form_resources: frozenset[str] = frozenset(),
+    text_json_resources: frozenset[str] = frozenset(),
 ) -> Handler:
     """The Lambda handler: size/content-type/JSON checks API Gateway does not do for us,
     then the resolver. One summary log line per request (ids, status, timings, store calls).
 
     `max_body_bytes` raises the practice-wide body limit for a function that takes larger
     bodies (document uploads); it is part of the function's code, so it holds in AWS and
-    under `tpm dev` alike."""
+    under `tpm dev` alike. `form_resources`: the few routes (API Gateway resource paths)
+    that also take an HTML form's body (`application/x-www-form-urlencoded`), which they
+    do not read — the one-click unsubscribe of RFC 8058. `text_json_resources`: routes whose
+    caller sends JSON labelled `text/plain` (SNS HTTPS deliveries); checked as JSON."""
     logger = get_logger(service)
     settings = get_settings()
     body_limit = max_body_bytes or settings.max_body_bytes
@@ -107,7 +119,7 @@ def lambda_entry(
         # The API Gateway request id is the correlation id (set directly: a JMESPath
         # lookup per request costs more than the rest of the wrapper).
         logger.set_correlation_id(rid)
-        early = precheck(event, body_limit)
+        early = precheck(event, body_limit, form_resources, text_json_resources)
         if early is not None:
             result = to_proxy_result(early)
         else:
@@ -131,13 +143,19 @@ def lambda_entry(
     return handler
 
 
-def precheck(event: dict[str, Any], max_body_bytes: int) -> Response[str] | None:
-    """413 / 415 / 400 before any parsing."""
+def precheck(
+    event: dict[str, Any],
+    max_body_bytes: int,
+    form_resources: frozenset[str] = frozenset(),
+    text_json_resources: frozenset[str] = frozenset(),
+) -> Response[str] | None:
+    """413 / 415 / 400 before any parsing. A body that passes is UTF-8 JSON within the
+    depth limit, and the event carries it as text (never base64) for the resolver."""
     rid = str((event.get("requestContext") or {}).get("requestId") or "")
     body = event.get("body")
     if body is None or body == "":
         return None
-    size = len(body.encode("utf-8")) if isinstance(body, str) else len(body)
+    size = len(body.encode("utf-8", "surrogatepass")) if isinstance(body, str) else len(body)
     if event.get("isBase64Encoded"):
         size = size * 3 // 4
     if size > max_body_bytes:
@@ -146,16 +164,90 @@ def precheck(event: dict[str, Any], max_body_bytes: int) -> Response[str] | None
     if method not in _BODY_METHODS:
         return None
     headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
-    content_type = str(headers.get("content-type", "")).split(";")[0].strip().lower()
-    if content_type != "application/json":
-        return from_exception(errors.UnsupportedMediaType(), rid)
-    if event.get("isBase64Encoded"):
+    media_type, _, params = str(headers.get("content-type", "")).partition(";")
+    form = media_type.strip().lower() in _FORM_TYPES
+    if form and event.get("resource") in form_resources:
+        event["body"], event["isBase64Encoded"] = None, False  # never read
         return None
+    json_types = {"application/json"}
+    if event.get("resource") in text_json_resources:
+        json_types.add("text/plain")
+    if media_type.strip().lower() not in json_types:
+        return from_exception(errors.UnsupportedMediaType(), rid)
     try:
-        json.loads(body)
-    except ValueError:
-        return from_exception(errors.MalformedJson(), rid)
+        text = body_text(body, bool(event.get("isBase64Encoded")), params)
+        parse_json(text)
+    except errors.MalformedJson as exc:
+        return from_exception(exc, rid)
+    event["body"], event["isBase64Encoded"] = text, False
+    if media_type.strip().lower() == "text/plain":  # checked as JSON above: say so
+        _relabel_json(event)
     return None
+
+
+def _relabel_json(event: dict[str, Any]) -> None:
+    for name in list(event.get("headers") or {}):
+        if name.lower() == "content-type":
+            event["headers"][name] = "application/json"
+    for name in list(event.get("multiValueHeaders") or {}):
+        if name.lower() == "content-type":
+            event["multiValueHeaders"][name] = ["application/json"]
+
+
+def body_text(body: str | bytes, is_base64: bool, content_type_params: str) -> str:
+    """The body as text: JSON is UTF-8 (RFC 8259), so any other declared charset, bytes
+    that are not UTF-8, or text holding lone surrogates is malformed."""
+    for param in content_type_params.split(";"):
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "charset" and value.strip().strip('"').lower() not in (
+            "utf-8",
+            "utf8",
+        ):
+            raise errors.MalformedJson("The request body must be UTF-8 JSON.")
+    try:
+        raw = base64.b64decode(body, validate=True) if is_base64 else body
+        if isinstance(raw, bytes):
+            return raw.decode("utf-8")
+        raw.encode("utf-8")  # lone surrogates cannot be UTF-8
+    except (ValueError, binascii.Error):  # UnicodeError is a ValueError
+        raise errors.MalformedJson("The request body must be UTF-8 JSON.") from None
+    return raw
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def parse_json(text: str) -> Any:
+    """Strict JSON: no NaN/Infinity, at most MAX_JSON_DEPTH nested arrays/objects, and
+    no string (key or value) that is not valid Unicode."""
+    try:
+        value = json.loads(text, parse_constant=_no_constants)
+    except (ValueError, RecursionError):
+        raise errors.MalformedJson() from None
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict | list):
+            if depth > MAX_JSON_DEPTH:
+                raise errors.MalformedJson(
+                    f"The request body nests deeper than {MAX_JSON_DEPTH} levels."
+                )
+            items = node.items() if isinstance(node, dict) else enumerate(node)
+            for key, child in items:
+                if isinstance(key, str):
+                    _check_text(key)
+                stack.append((child, depth + 1))
+        elif isinstance(node, str):
+            _check_text(node)
+    return value
+
+
+def _check_text(value: str) -> None:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise errors.MalformedJson("The request body must be UTF-8 JSON.") from None
 
 
 def add_default_headers(result: dict[str, Any]) -> None:

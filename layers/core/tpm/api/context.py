@@ -13,7 +13,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from tpm.runtime import get_runtime
 from tpm.services.authentication import RequestMeta
 from tpm.services.context import ServiceContext
-from tpm.services.request_auth import authenticate, bearer_token
+from tpm.services.request_auth import MfaEnrolmentRequired, authenticate, bearer_token
 
 # Pagination per API.md: default 25, max 100; larger is 422, never silently clamped.
 Limit = Annotated[int, Query(ge=1, le=100, description="Page size (1-100).")]
@@ -54,11 +54,22 @@ def request_meta(app: APIGatewayRestResolver) -> RequestMeta:
     )
 
 
+_CONTEXT_KEY = "tpm_service_context"
+
+
 def service_context(
     app: APIGatewayRestResolver, *, enrolment_route: bool = False
 ) -> ServiceContext:
-    """Authenticates the request (401/403 otherwise) and returns the context services use."""
-    runtime = get_runtime()
-    token = bearer_token(dict(app.current_event.headers or {}))
-    principal = authenticate(runtime, token, request_meta(app), enrolment_route=enrolment_route)
-    return ServiceContext(runtime=runtime, principal=principal)
+    """Authenticates the request (401/403 otherwise) and returns the context services use.
+    Once per request: a middleware that needs the caller (idempotency) and the route share
+    one context (Powertools clears `app.context` after every request)."""
+    ctx = app.context.get(_CONTEXT_KEY)
+    if not isinstance(ctx, ServiceContext):
+        runtime = get_runtime()
+        token = bearer_token(dict(app.current_event.headers or {}))
+        principal = authenticate(runtime, token, request_meta(app), enrolment_route=True)
+        ctx = ServiceContext(runtime=runtime, principal=principal)
+        app.context[_CONTEXT_KEY] = ctx
+    if ctx.principal.mfa_enrolment_pending and not enrolment_route:
+        raise MfaEnrolmentRequired()
+    return ctx

@@ -25,21 +25,29 @@ def openapi_document() -> dict[str, Any]:
 
 @cache
 def _compiled() -> list[tuple[re.Pattern[str], frozenset[str]]]:
+    """(pattern, methods) per documented path, most specific first: like API Gateway, a
+    literal segment beats a {param} at the same position, so /v1/patients/search is its
+    own resource and not also /v1/patients/{patientId}."""
     table = []
-    for path, operations in openapi_document().get("paths", {}).items():
+    paths = openapi_document().get("paths", {})
+    for path in sorted(paths, key=_specificity):
         # OpenAPI writes {param}; both segment kinds match one segment.
         regex = re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(path))
-        methods = frozenset(m.upper() for m in operations if m in _METHODS)
+        methods = frozenset(m.upper() for m in paths[path] if m in _METHODS)
         table.append((re.compile(f"^{regex}$"), methods))
     return table
 
 
+def _specificity(path: str) -> tuple[int, ...]:
+    return tuple(1 if s.startswith("{") else 0 for s in path.strip("/").split("/"))
+
+
 def route_error(method: str, path: str) -> NotFound | MethodNotAllowed:
-    """The error for a request that matched no route."""
-    allowed: set[str] = set()
+    """The error for a request that matched no route: 405 with the methods of the one
+    resource the path names, or 404."""
     for pattern, methods in _compiled():
-        if pattern.match(path):
-            allowed |= methods
-    if allowed and method.upper() not in allowed:
-        return MethodNotAllowed(allow=sorted(allowed))
+        if pattern.fullmatch(path):
+            if method.upper() not in methods:
+                return MethodNotAllowed(allow=sorted(methods))
+            break
     return NotFound()

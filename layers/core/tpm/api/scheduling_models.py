@@ -3,12 +3,21 @@ unknown fields (mass assignment -> 422); views pick what a caller may see."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
-from decimal import Decimal
+from datetime import date, datetime
+from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field, Strict
 
-from tpm.domain.availability import Availability, AvailabilityException, Slot, WeeklyRule
+from tpm.api.models import (
+    DecimalStr,
+    EmailAddress,
+    Instant,
+    IsoDate,
+    LocalDateTime,
+    LocalTime,
+    RequestModel,
+)
+from tpm.domain.availability import Availability, ExceptionKind, Slot
 from tpm.domain.scheduling import (
     CPT,
     MAX_GROUP,
@@ -28,8 +37,8 @@ ID = r"^[a-z]{2,5}_[0-9a-z]{26}$"
 ZONE = Field(max_length=64, description="IANA time zone, e.g. America/Chicago")
 
 
-class Input(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Input(RequestModel):
+    """Request bodies of the scheduling API (strict, unknown fields refused)."""
 
 
 class Versioned(Input):
@@ -39,14 +48,14 @@ class Versioned(Input):
 # ---- catalogue --------------------------------------------------------------------------------
 
 
-class Money(BaseModel):
-    amount: Decimal = Field(ge=0, max_digits=9, decimal_places=2)
+class Money(RequestModel):
+    amount: DecimalStr = Field(ge=0, max_digits=9, decimal_places=2)
     currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
 
 
 class LocationIn(Input):
     name: str = Field(min_length=1, max_length=80)
-    kind: LocationKind
+    kind: Annotated[LocationKind, Strict(False)]
     timezone: str = ZONE
 
 
@@ -111,17 +120,49 @@ class ServiceView(BaseModel):
 # ---- availability and rules -------------------------------------------------------------------
 
 
+class WeeklyRuleIn(Input):
+    weekday: int = Field(ge=0, le=6, description="0 = Monday ... 6 = Sunday")
+    start: LocalTime
+    end: LocalTime
+    location_ids: list[str] = Field(min_length=1, max_length=10)
+
+
+class AvailabilityExceptionIn(Input):
+    kind: Annotated[ExceptionKind, Strict(False)]
+    start_date: IsoDate
+    end_date: IsoDate
+    start: LocalTime | None = None
+    end: LocalTime | None = None
+    location_ids: list[str] = Field(default_factory=list, max_length=10)
+
+
 class AvailabilityPatch(Versioned):
     timezone: str | None = Field(default=None, max_length=64)
-    weekly: list[WeeklyRule] | None = Field(default=None, max_length=70)
-    exceptions: list[AvailabilityException] | None = Field(default=None, max_length=200)
+    weekly: list[WeeklyRuleIn] | None = Field(default=None, max_length=70)
+    exceptions: list[AvailabilityExceptionIn] | None = Field(default=None, max_length=200)
+
+
+class WeeklyRuleView(BaseModel):
+    weekday: int
+    start: LocalTime
+    end: LocalTime
+    location_ids: list[str]
+
+
+class AvailabilityExceptionView(BaseModel):
+    kind: ExceptionKind
+    start_date: date
+    end_date: date
+    start: LocalTime | None
+    end: LocalTime | None
+    location_ids: list[str]
 
 
 class AvailabilityView(BaseModel):
     clinician_id: str
     timezone: str
-    weekly: list[WeeklyRule]
-    exceptions: list[AvailabilityException]
+    weekly: list[WeeklyRuleView]
+    exceptions: list[AvailabilityExceptionView]
     version: int
 
     @classmethod
@@ -143,13 +184,18 @@ class SlotsView(BaseModel):
     items: list[SlotView]
 
 
+class HolidayIn(Input):
+    date: IsoDate
+    name: str = Field(min_length=1, max_length=80)
+
+
 class RulesPatch(Versioned):
     self_booking_enabled: bool | None = None
     self_booking_clinician_ids: list[str] | None = Field(default=None, max_length=200)
     min_notice_hours: int | None = Field(default=None, ge=0, le=720)
     max_advance_days: int | None = Field(default=None, ge=1, le=365)
     cancel_window_hours: int | None = Field(default=None, ge=0, le=168)
-    holidays: list[Holiday] | None = Field(default=None, max_length=100)
+    holidays: list[HolidayIn] | None = Field(default=None, max_length=100)
 
 
 class RulesView(BaseModel):
@@ -187,18 +233,18 @@ class AppointmentIn(Input):
     clinician_id: str = Field(pattern=ID)
     service_id: str = Field(pattern=ID)
     location_id: str = Field(pattern=ID)
-    start: AwareDatetime
+    start: Instant
 
 
 class SelfBookingIn(Input):
     clinician_id: str = Field(pattern=ID)
     service_id: str = Field(pattern=ID)
     location_id: str = Field(pattern=ID)
-    start: AwareDatetime
+    start: Instant
 
 
 class RescheduleIn(Versioned):
-    start: AwareDatetime
+    start: Instant
     location_id: str | None = Field(default=None, pattern=ID)
 
 
@@ -207,7 +253,7 @@ class CancelIn(Versioned):
 
 
 class StatusIn(Versioned):
-    status: AppointmentStatus
+    status: Annotated[AppointmentStatus, Strict(False)]
 
 
 class AppointmentView(BaseModel):
@@ -238,14 +284,14 @@ class SeriesIn(Input):
     service_id: str = Field(pattern=ID)
     location_id: str = Field(pattern=ID)
     rrule: str = Field(min_length=6, max_length=200, examples=["FREQ=WEEKLY;BYDAY=MO"])
-    start_local: datetime = Field(description="Wall-clock time of the first visit, no offset")
+    start_local: LocalDateTime = Field(description="Wall-clock time of the first visit, no offset")
     timezone: str = ZONE
     count: int | None = Field(default=None, ge=1, le=52)
-    until: date | None = None
+    until: IsoDate | None = None
 
 
 class SplitChanges(Input):
-    start_time: time | None = Field(default=None, description="New local time of day")
+    start_time: LocalTime | None = Field(default=None, description="New local time of day")
     rrule: str | None = Field(default=None, min_length=6, max_length=200)
     clinician_id: str | None = Field(default=None, pattern=ID)
     location_id: str | None = Field(default=None, pattern=ID)
@@ -259,7 +305,7 @@ class SplitIn(Versioned):
 class SeriesView(BaseModel):
     id: str
     rrule: str
-    start_local: datetime
+    start_local: LocalDateTime
     timezone: str
     clinician_id: str
     patient_ids: list[str]
@@ -284,8 +330,8 @@ class SeriesBooked(BaseModel):
 
 
 class WindowIn(Input):
-    start: AwareDatetime
-    end: AwareDatetime
+    start: Instant
+    end: Instant
 
 
 class WaitlistIn(Input):
@@ -312,7 +358,7 @@ class WaitlistView(BaseModel):
 class RequestIn(Input):
     practice: str = Field(min_length=1, max_length=40, description="The practice's slug")
     name: str = Field(min_length=1, max_length=120)
-    email: str | None = Field(default=None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    email: EmailAddress | None = None
     phone: str | None = Field(default=None, pattern=r"^\+[1-9]\d{6,14}$")
     preferred_times: str = Field(min_length=1, max_length=500)
     note: str | None = Field(default=None, max_length=1000)
@@ -346,11 +392,11 @@ class RequestView(BaseModel):
 class AcceptIn(Versioned):
     legal_first_name: str = Field(min_length=1, max_length=80)
     legal_last_name: str = Field(min_length=1, max_length=80)
-    date_of_birth: date
+    date_of_birth: IsoDate
     clinician_id: str = Field(pattern=ID)
     service_id: str = Field(pattern=ID)
     location_id: str = Field(pattern=ID)
-    start: AwareDatetime
+    start: Instant
 
 
 class DeclineIn(Versioned):

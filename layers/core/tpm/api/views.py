@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Generic, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from tpm.domain.sessions import Session
 from tpm.domain.users import User
@@ -22,6 +22,10 @@ class UserView(BaseModel):
     licence_states: list[str]
     mfa_enrolled: bool
     patient_id: str | None
+    reactivation_requested_by: str | None = Field(
+        description="A deactivated account whose reactivation waits for a second administrator"
+        " (provisioning approval): who asked."
+    )
     created_at: datetime
     version: int
 
@@ -37,6 +41,7 @@ class UserView(BaseModel):
             licence_states=list(user.licence_states),
             mfa_enrolled=user.mfa_enrolled,
             patient_id=user.patient_id,
+            reactivation_requested_by=user.reactivation_requested_by,
             created_at=user.created_at,
             version=user.version,
         )

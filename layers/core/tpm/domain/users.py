@@ -80,6 +80,11 @@ def changes_ownership(current: frozenset[Role], new: frozenset[Role]) -> bool:
     return (Role.OWNER in current) != (Role.OWNER in new)
 
 
+def active_owners(users: Iterable[User]) -> list[User]:
+    """The accounts that can act as owners now (invited or deactivated owners cannot)."""
+    return [u for u in users if Role.OWNER in u.roles and u.status is UserStatus.ACTIVE]
+
+
 def provisioned_status(needs_approval: bool) -> UserStatus:
     """Where a new invitation starts: waiting for a second admin, or for the person."""
     return UserStatus.PENDING_APPROVAL if needs_approval else UserStatus.INVITED
@@ -117,6 +122,9 @@ class User(BaseModel):
     locked_until: datetime | None = None
     invited_by: str | None = None
     approved_by: str | None = None
+    # With provisioning approval on, the administrator who asked for this deactivated
+    # account's reactivation; a second administrator completes it.
+    reactivation_requested_by: str | None = None
     created_at: datetime
     version: int = 1
 

@@ -142,7 +142,7 @@ def _print_report(report: VerifyReport) -> None:
 def _public_keys(runtime: Runtime) -> PublicKeys:
     """Every public key ever used to sign (local: the .pub.pem files beside the signing key;
     AWS: the published keys), so signatures from before a signing-key change still verify."""
-    return runtime.audit.signer.public_keys()
+    return runtime.audit.trusted_keys()
 
 
 # ---- export -----------------------------------------------------------------------------
@@ -299,7 +299,7 @@ def _keys(args: argparse.Namespace) -> int:
     from cryptography.hazmat.primitives import serialization
 
     with open_runtime(args.data_dir) as runtime:
-        keys = runtime.audit.signer.public_keys()
+        keys = runtime.audit.trusted_keys()
         current = runtime.audit.signer.key_id
     if args.out is not None:
         args.out.mkdir(mode=0o700, parents=True, exist_ok=True)

@@ -22,6 +22,7 @@ from tpm.domain.users import (
     RoleRuleError,
     User,
     UserStatus,
+    active_owners,
     check_role_change,
     check_staff_roles,
     end_live_sessions,
@@ -67,6 +68,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     for name, handler, text in (
         ("show", _show, "one account, its role history and lockout state"),
         ("deactivate", _deactivate, "deactivate an account and end its sessions"),
+        ("reactivate", _reactivate, "let a deactivated account sign in again"),
         ("sessions", _sessions, "an account's sessions"),
         ("end-sessions", _end_sessions, "end every live session of an account"),
         ("unlock", _unlock, "clear a sign-in lockout"),
@@ -223,12 +225,17 @@ def _set_roles(args: argparse.Namespace) -> int:
             return 0
         changed = user.bump(roles=roles)
         users = _users(target)
+        keep = _other_owners(target, user) if Role.OWNER in user.roles - roles else []
         now = target.runtime.clock.now()
         before = sorted(r.value for r in user.roles)
         after = sorted(r.value for r in roles)
         _commit(
             target,
-            [users.update_op(changed), users.role_change_op(user.id, now, OPERATOR, before, after)],
+            [
+                users.update_op(changed),
+                users.role_change_op(user.id, now, OPERATOR, before, after),
+                *keep,
+            ],
             "user.update_roles",
             "user",
             user.id,
@@ -244,13 +251,55 @@ def _deactivate(args: argparse.Namespace) -> int:
             print(f"{user.id} is already deactivated")
             return 0
         now = target.runtime.clock.now()
+        owner_leaves = Role.OWNER in user.roles and user.status is UserStatus.ACTIVE
+        keep = _other_owners(target, user) if owner_leaves else []
         sessions = SessionRepository(target.store)
         ended = end_live_sessions(sessions.list_for_user(user.id), now, "deactivated")
-        ops: list[Operation] = [_users(target).update_op(user.bump(status=UserStatus.DEACTIVATED))]
+        changed = user.bump(status=UserStatus.DEACTIVATED)
+        ops: list[Operation] = [_users(target).update_op(changed), *keep]
         # Beyond one transaction's worth, sign-in checks refuse a deactivated user anyway.
-        ops += [sessions.update_op(s) for s in ended[:_SESSION_BATCH]]
+        ops += [sessions.update_op(s) for s in ended[: _SESSION_BATCH - len(keep)]]
         _commit(target, ops, "user.deactivate", "user", user.id)
     print(f"{user.id} deactivated; {min(len(ended), _SESSION_BATCH)} live session(s) ended")
+    return 0
+
+
+def _reactivate(args: argparse.Namespace) -> int:
+    """The API's rule, for the operator too: with the practice's provisioning approval on,
+    this records the request and an administrator approves it (POST /v1/users/{id}/approve
+    or the staff app); otherwise the account is active again at once."""
+    with open_target(args) as target:
+        user = _find(target, args.email)
+        if user.status is not UserStatus.DEACTIVATED:
+            raise CliError(f"{user.id} is not deactivated ({user.status.value})")
+        practice = get_practice(target.runtime.store, target.practice_id)
+        users = _users(target)
+        if practice.settings.require_provisioning_approval:
+            if user.reactivation_requested_by is not None:
+                print(f"{user.id}: reactivation already waits for an administrator's approval")
+                return 0
+            requested = user.bump(reactivation_requested_by=OPERATOR)
+            _commit(
+                target,
+                [users.update_op(requested)],
+                "user.deactivate",
+                "user",
+                user.id,
+                reason_code="reactivation_pending",
+            )
+            print(f"{user.id}: reactivation requested; this practice requires an administrator")
+            print(f"to approve it: POST /v1/users/{user.id}/approve (or the staff app's user page)")
+            return 0
+        changed = user.bump(status=UserStatus.ACTIVE, reactivation_requested_by=None)
+        _commit(
+            target,
+            [users.update_op(changed)],
+            "user.deactivate",
+            "user",
+            user.id,
+            reason_code="reactivated",
+        )
+    print(f"{user.id} reactivated (its old sessions stay ended)")
     return 0
 
 
@@ -306,6 +355,17 @@ def _find(target: Target, email: str) -> User:
         # The address is not repeated: the message may end up in a ticket or a log.
         raise CliError(f"no account with that email in practice {target.slug!r}")
     return user
+
+
+def _other_owners(target: Target, leaving: User) -> list[Operation]:
+    """The practice keeps an active owner: refuse, or condition the write on the others."""
+    others = [u for u in active_owners(_all_users(target)) if u.id != leaving.id]
+    if not others:
+        raise CliError(
+            "this is the practice's last active owner; make another owner first"
+            " (tpm users set-roles ... --role owner)"
+        )
+    return [_users(target).unchanged_op(u) for u in others[:10]]
 
 
 def _checked(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -22,16 +23,28 @@ from tpm.local.demo import credentials_table
 from tpm.local.gateway import LocalGateway
 from tpm.local.scheduler import LocalScheduler
 from tpm.local.server import create_asgi_app
+from tpm.local.startup import StartupRefused, check_data_dir, check_keys
 from tpm.local.workflow_runner import template_runner
 from tpm.runtime import build_runtime, set_runtime
 
 
-def run_dev(*, host: str, port: int, data_dir: Path, root: Path) -> int:
+def run_dev(*, host: str, port: int, data_dir: Path, root: Path, new_keys: bool = False) -> int:
+    try:
+        check_data_dir(data_dir, new_keys=new_keys)
+    except StartupRefused as refused:
+        print(f"tpm dev: {refused}", file=sys.stderr)
+        return 2
     prepare_data_dir(data_dir)
     settings = local_settings(data_dir, portal_url=f"http://{host}:{port}/")
     export_settings(settings)
     get_settings.cache_clear()
     runtime = build_runtime(settings)
+    try:
+        check_keys(runtime)
+    except StartupRefused as refused:
+        runtime.store.close()
+        print(f"tpm dev: {refused}", file=sys.stderr)
+        return 2
     set_runtime(runtime)
     demo = ensure_demo_practice(runtime)
 
@@ -51,7 +64,16 @@ def run_dev(*, host: str, port: int, data_dir: Path, root: Path) -> int:
     if runner is not None:
         runner.start(tick_seconds=0.5)
     try:
-        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+        # No proxy headers: nothing sits in front of `tpm dev`, so X-Forwarded-For from
+        # loopback must not choose the client address (the sign-in throttle counts it).
+        uvicorn.run(
+            app,
+            host=host,
+            port=port,
+            log_level="warning",
+            access_log=False,
+            proxy_headers=False,
+        )
     finally:
         if runner is not None:
             runner.stop()

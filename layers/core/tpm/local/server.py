@@ -15,11 +15,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tpm.local.gateway import API_GATEWAY_MAX_BODY, HttpRequest, LocalGateway
 from tpm.local.outbox_page import outbox_page
 
-API_PREFIXES = ("/v1/", "/v1")
+API_PREFIX = "/v1/"
 PORTAL_HEADERS = {
     # The same policy CloudFront's response-headers policy sets in AWS (infrastructure/).
     "Content-Security-Policy": (
@@ -34,7 +35,7 @@ PORTAL_HEADERS = {
 }
 
 
-def create_asgi_app(gateway: LocalGateway, portal_dir: Path) -> Starlette:
+def create_asgi_app(gateway: LocalGateway, portal_dir: Path) -> ASGIApp:
     async def api(request: Request) -> Response:
         body = await _read_capped(request)
         if body is None:
@@ -59,15 +60,25 @@ def create_asgi_app(gateway: LocalGateway, portal_dir: Path) -> Starlette:
         return response
 
     portal = _PortalFiles(directory=str(portal_dir), html=True)
-    methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
-    return Starlette(
+    site = Starlette(
         routes=[
-            Route("/v1", api, methods=methods),
-            Route("/v1/{rest:path}", api, methods=methods),
             Route("/dev/outbox", outbox_page, methods=["GET"]),  # local only, never in AWS
             Mount("/", app=portal, name="portal"),
         ]
     )
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        # Every path under /v1 goes to the API, whatever characters it holds: a routing
+        # pattern would let "/v1/x\ny" (a newline does not match ".*") fall through to the
+        # portal's static files. The API answers 404/405 itself.
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        if path == "/v1" or path.startswith(API_PREFIX):
+            response = await api(Request(scope, receive))
+            await response(scope, receive, send)
+            return
+        await site(scope, receive, send)
+
+    return app
 
 
 async def _read_capped(request: Request) -> bytes | None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from tpm.adapters.store.base import Absent, Item, Page, PracticeStore, Put, VersionIs
+from tpm.adapters.store.base import Absent, Check, Item, Page, PracticeStore, Put, VersionIs
 from tpm.clock import to_rfc3339
 from tpm.domain.users import User, normalise_email
 from tpm.repositories.sealing import Sealer
@@ -64,6 +64,17 @@ class UserRepository:
             Put({"pk": "USER_EMAIL", "sk": key, "user_id": user.id}, Absent()),
             Put(self.to_item(user), Absent()),
         ]
+
+    def all(self) -> list[User]:
+        users, cursor = self.page(100, None)
+        while cursor is not None:
+            more, cursor = self.page(100, cursor)
+            users += more
+        return users
+
+    def unchanged_op(self, user: User) -> Check:
+        """A condition that `user`'s row is still at the version read (not written)."""
+        return Check(f"USER#{user.id}", "PROFILE", VersionIs(user.version))
 
     def update_op(self, user: User) -> Put:
         """`user` carries the new version; the stored one must be exactly one behind."""

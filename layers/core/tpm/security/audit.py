@@ -31,7 +31,7 @@ import time as time_module
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NoReturn
 
 from tpm.adapters.store.base import (
     MAX_PAGE,
@@ -49,20 +49,24 @@ from tpm.adapters.store.base import (
     iterate,
 )
 from tpm.clock import Clock, SystemClock, to_rfc3339
-from tpm.errors import IntegrityError, ValidationFailed
+from tpm.errors import AuditUnavailable, IntegrityError, ValidationFailed
+from tpm.observability import alarm_metric
 from tpm.security.audit_chain import (
     GENESIS_HASH,
     AuditEvent,
     ChainedEvent,
     chain,
+    stored_hash_ok,
 )
 from tpm.security.audit_checkpoints import (
     ChainHead,
     Checkpoint,
     CheckpointSigner,
     CheckpointSink,
+    PublicKeys,
     sign_checkpoint,
     sign_head,
+    signature_ok,
 )
 
 log = logging.getLogger(__name__)
@@ -157,7 +161,15 @@ def audit_ops_needed(events: int, checkpoint_every: int) -> int:
     return events + 1 + events // max(checkpoint_every, 1) + 1
 
 
+UNVERIFIED_METRIC = "AuditChainUnverified"
+
+
 class AuditTrail:
+    """`trusted_keys` returns the public keys verification may trust: only keys published
+    where the database cannot rewrite them (key files locally, write-once S3 objects in
+    AWS), every one ever used, so signatures made before a rotation still verify. It
+    defaults to the signer's own `public_keys()` (right for the local key-file signer)."""
+
     def __init__(
         self,
         signer: CheckpointSigner,
@@ -165,6 +177,7 @@ class AuditTrail:
         *,
         clock: Clock | None = None,
         checkpoint_every: int = 100,
+        trusted_keys: Callable[[], PublicKeys] | None = None,
     ) -> None:
         if checkpoint_every < 1:
             raise ValueError("checkpoint_every must be at least 1")
@@ -172,6 +185,62 @@ class AuditTrail:
         self.sink = sink
         self.clock: Clock = clock or SystemClock()
         self.checkpoint_every = checkpoint_every
+        self._load_trusted_keys = trusted_keys or signer.public_keys
+        self._trusted: dict[str, Any] = {}
+        self.contention_retries = 0  # commits rebuilt after losing on the head (observable)
+
+    # ---- trust --------------------------------------------------------------------------
+
+    def trusted_keys(self) -> PublicKeys:
+        """Every trusted public key, freshly read (for `verify`)."""
+        self._trusted = dict(self._load_trusted_keys())
+        return self._trusted
+
+    def _key_known(self, key_id: str) -> PublicKeys:
+        if key_id not in self._trusted:  # a key published since we last looked
+            self.trusted_keys()
+        return self._trusted
+
+    def verified_head(self, store: PracticeStore) -> ChainHead | None:
+        """The chain head, checked before anything is signed on top of it: its signature
+        is by a trusted key, and the newest event it names is there and hashes to it.
+        Otherwise nothing is appended or sealed — `AuditUnavailable` (503), an error log
+        and the `AuditChainUnverified` metric (alarmed in template.yaml). Never sign over
+        a head that does not verify: that would launder an edit made without the key."""
+        try:
+            head = read_head(store)
+            if head is None and store.get(AUDIT_PK, event_sk(1)) is not None:
+                # A concurrent first append may have landed since the read: read again
+                # before concluding the head is missing.
+                head = read_head(store)
+                if head is None:
+                    self._refuse(store, "missing_head")
+        except IntegrityError:
+            self._refuse(store, "unreadable_head")
+        if head is None:
+            return None
+        if head.practice_id != store.practice_id or not signature_ok(
+            head, self._key_known(head.key_id)
+        ):
+            self._refuse(store, "bad_head_signature")
+        newest = store.get(AUDIT_PK, event_sk(head.seq))
+        fields = record_fields(newest) if newest is not None else {}
+        if (
+            newest is None
+            or fields.get("seq") != head.seq
+            or fields.get("hash") != head.hash
+            or not stored_hash_ok(fields)
+        ):
+            self._refuse(store, "head_mismatch")
+        return head
+
+    def _refuse(self, store: PracticeStore, problem: str) -> NoReturn:
+        log.error(
+            "audit chain failed its check; refusing to append or seal",
+            extra={"practice_id": store.practice_id, "problem": problem},
+        )
+        alarm_metric(UNVERIFIED_METRIC)
+        raise AuditUnavailable()
 
     # ---- appending ------------------------------------------------------------------------
 
@@ -190,13 +259,7 @@ class AuditTrail:
             raise StoreMisuse("nothing to append")
         if any(e.practice_id != store.practice_id for e in events):
             raise StoreMisuse("audit event belongs to another practice")
-        head = read_head(store)
-        if head is None and store.get(AUDIT_PK, event_sk(1)) is not None:
-            # A concurrent first append may have landed since the read: read again before
-            # concluding the head is missing.
-            head = read_head(store)
-            if head is None:
-                raise IntegrityError("the audit chain head is missing")
+        head = self.verified_head(store)
         now = to_rfc3339(self.clock.now())
         seq = head.seq if head else 0
         prev_hash = head.hash if head else GENESIS_HASH
@@ -265,6 +328,7 @@ class AuditTrail:
         last: Exception | None = None
         for attempt in range(retries + 1):
             if attempt:
+                self.contention_retries += 1
                 _backoff(attempt)
             prepared = self.prepare(store, events)
             business = list(build_ops())
@@ -297,15 +361,12 @@ class AuditTrail:
         for attempt in range(retries + 1):
             if attempt:
                 _backoff(attempt)
-            head = read_head(store)
+            head = self.verified_head(store)
             if head is None:
                 return None
             if head.last_checkpoint_seq == head.seq:
                 self.publish_checkpoints(store)
                 return _read_checkpoint(store, head.seq)
-            newest = store.get(AUDIT_PK, event_sk(head.seq))
-            if newest is None or newest.get("hash") != head.hash:
-                raise IntegrityError("the audit chain head does not match the newest event")
             cp = sign_checkpoint(
                 self.signer,
                 practice_id=store.practice_id,
@@ -457,8 +518,16 @@ def _first_seq_at(store: PracticeStore, moment: str, head_seq: int) -> int:
 
 def read_events(store: PracticeStore, first_seq: int, last_seq: int) -> Iterator[ChainedEvent]:
     """Every stored event with first_seq <= seq <= last_seq, in order (export, CLI)."""
+    for fields in read_event_rows(store, first_seq, last_seq):
+        yield ChainedEvent.model_validate(fields)
+
+
+def read_event_rows(
+    store: PracticeStore, first_seq: int, last_seq: int
+) -> Iterator[dict[str, Any]]:
+    """The same events as stored (no index keys): the exact fields their hashes cover."""
     for item in iterate(store, AUDIT_PK, sk_between=(event_sk(first_seq), event_sk(last_seq))):
-        yield event_from_item(item)
+        yield record_fields(item)
 
 
 def _is_key_safe(value: str) -> bool:

@@ -41,6 +41,15 @@ AUDIT_QUERIED = "audit.read"
 _ID_PATTERN = r"^[A-Za-z0-9_.:@-]{1,128}$"  # no '#' or '|': ids go into index keys
 _CODE_PATTERN = r"^[a-z0-9_]{1,64}$"
 _SOURCE_TOKEN = re.compile(r"[A-Za-z0-9.:_-]{1,64}")
+_SAFE_ID = re.compile(_ID_PATTERN[1:-1])
+INVALID_ID_PREFIX = "invalid:"
+
+
+def safe_id(raw: str) -> str:
+    """How an id that is not a well-formed id appears in the trail: `invalid:<sha256/128>`
+    of its UTF-8 bytes (lone surrogates escaped), never the value itself."""
+    digest = hashlib.sha256(raw.encode("utf-8", "surrogateescape")).hexdigest()[:32]
+    return INVALID_ID_PREFIX + digest
 
 
 class Outcome(StrEnum):
@@ -83,6 +92,16 @@ class AuditEvent(BaseModel):
     request_id: str = Field(default="", max_length=128)
     break_glass: bool = False
     reason_code: str | None = Field(default=None, pattern=_CODE_PATTERN)
+
+    @field_validator("resource_id", "patient_id", mode="before")
+    @classmethod
+    def _safe_id(cls, v: Any) -> Any:
+        # A refused request may carry any string where an id belongs (a path segment, a
+        # body field). The refusal must still be recorded, and the raw value never is (it
+        # may be anything, even PHI): it is kept as a digest an investigator can match.
+        if isinstance(v, str) and v and not _SAFE_ID.fullmatch(v):
+            return safe_id(v)
+        return v
 
     @field_validator("roles")
     @classmethod
@@ -148,6 +167,20 @@ def compute_hash(fields: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical_bytes(fields)).hexdigest()
 
 
+def stored_hash_ok(stored: Mapping[str, Any]) -> bool:
+    """Whether a stored event's fields (as stored: no index keys) hash to its `hash`.
+
+    The hash is over exactly the fields the row holds, never over a model's idea of
+    them: a field added to the model later (with a default) is not in old rows, so it
+    cannot change their hash, and history keeps verifying across model changes."""
+    claimed = stored.get("hash")
+    fields = {k: v for k, v in stored.items() if k != "hash"}
+    try:
+        return isinstance(claimed, str) and compute_hash(fields) == claimed
+    except (TypeError, ValueError):  # a value canonical JSON refuses (NaN, bytes): altered
+        return False
+
+
 def chain(event: AuditEvent, *, seq: int, time: str, prev_hash: str) -> ChainedEvent:
     fields = event.model_dump(mode="json") | {"seq": seq, "time": time, "prev_hash": prev_hash}
     return ChainedEvent.model_validate(fields | {"hash": compute_hash(fields)})
@@ -190,11 +223,14 @@ class ChainWalker:
     problems: list[Problem] = field(default_factory=list)
     hashes_at: dict[int, str] = field(default_factory=dict)  # filled for `wanted` seqs
     wanted: frozenset[int] = frozenset()
+    model: type[ChainedEvent] = ChainedEvent  # how rows are parsed (not how they hash)
 
     def feed(self, data: Mapping[str, Any], key_seq: int | None = None) -> ChainedEvent | None:
+        """`data` is the event as stored (or exported): its hash is checked over exactly
+        those fields (`stored_hash_ok`), then it is parsed with `model` for the rest."""
         where = key_seq if key_seq is not None else self.expected_seq
         try:
-            event = ChainedEvent.model_validate(dict(data))
+            event = self.model.model_validate(dict(data))
         except ValidationError:
             self._problem("altered", where, "event row does not parse as an audit event")
             self.expected_seq, self.prev_hash = where + 1, None
@@ -202,7 +238,7 @@ class ChainWalker:
         self.count += 1
         if key_seq is not None and key_seq != event.seq:
             self._problem("inserted", key_seq, "row is stored under a seq it does not carry")
-        if not event.hash_is_valid():
+        if not stored_hash_ok(data):
             self._problem("altered", event.seq, "event content does not match its hash")
         if event.seq > self.expected_seq:
             self._problem("gap", self.expected_seq, f"events up to {event.seq - 1} missing")

@@ -51,7 +51,7 @@ from tpm.errors import ValidationFailed
 from tpm.security.audit import (
     AUDIT_PK,
     checkpoint_sk,
-    read_events,
+    read_event_rows,
     read_head,
     record_fields,
     seq_range,
@@ -147,8 +147,8 @@ def build_export(
 ) -> ExportBundle:
     """The files of an export of events seqs[0]..seqs[1] (none when `seqs` is None)."""
     head = head if head is not None else read_head(store)
-    events: Iterator[ChainedEvent] = read_events(store, *seqs) if seqs else iter(())
-    summary, files = _event_files(events)
+    rows: Iterator[dict[str, Any]] = read_event_rows(store, *seqs) if seqs else iter(())
+    summary, files = _event_files(rows)
     files[PUBLIC_KEYS] = _public_keys_json(signer)
     digests = {name: hashlib.sha256(files[name]).hexdigest() for name in DATA_FILES}
     in_range: list[Checkpoint] = []
@@ -372,14 +372,17 @@ def _check_totals(manifest: ExportManifest, walker: ChainWalker, problems: list[
         problems.append(Problem("altered", walker.last_seq, "last hash differs from manifest"))
 
 
-def _event_files(events: Iterator[ChainedEvent]) -> tuple[dict[str, Any], dict[str, bytes]]:
+def _event_files(rows: Iterator[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """Each event exactly as stored — the fields its hash covers, not a model's re-dump of
+    them, so an export verifies whatever fields later versions add — and its CSV row."""
     jsonl, table = io.BytesIO(), io.BytesIO()
     first: ChainedEvent | None = None
     last: ChainedEvent | None = None
     count = 0
     table.write(_csv_bytes(list(CSV_COLUMNS)))
-    for event in events:
-        jsonl.write(canonical_bytes(event.model_dump(mode="json")) + b"\n")
+    for stored in rows:
+        event = ChainedEvent.model_validate(stored)
+        jsonl.write(canonical_bytes(stored) + b"\n")
         table.write(_csv_bytes(_csv_row(event)))
         first = first or event
         last = event

@@ -229,9 +229,13 @@ class Authentication:
                 # The provider's own challenge session, answered at /v1/auth/mfa.
                 pending["provider_session"] = provider.session
             challenge_op = Put(pending, Absent())
+            # The password was right but the sign-in is not done: the failure count (which
+            # wrong codes add to) carries on until the second factor is answered, so a new
+            # challenge never hands out fresh guesses.
+            half = updated.model_copy(update={"failed_logins": user.failed_logins})
             self.rt.audit.write_with_audit(
                 store,
-                lambda: [users.update_op(updated), challenge_op],
+                lambda: [users.update_op(half), challenge_op],
                 _anonymous_event(
                     practice_id, meta, "auth.password", Outcome.ALLOWED, "mfa_pending", user.id
                 ),
@@ -264,6 +268,12 @@ class Authentication:
         now = self.rt.clock.now()
         if user is None or user.status is not UserStatus.ACTIVE or not user.mfa_enrolled:
             raise InvalidCredentials()
+        if user.locked(now):
+            self._audit(
+                store,
+                _anonymous_event(practice_id, meta, "auth.mfa", Outcome.DENIED, "locked", user.id),
+            )
+            raise InvalidCredentials()
         updated: User | None = None
         provider: ProviderTokens | None = None
         reason = "totp"
@@ -294,20 +304,34 @@ class Authentication:
                 updated = user.bump(recovery_code_hashes=remaining)
                 reason = "recovery_code"
         if updated is None:
+            # A wrong code counts toward the account's lockout like a wrong password (five
+            # guesses in all, however many challenges they are spread over), and the
+            # challenge itself ends after MFA_MAX_ATTEMPTS or at the lockout.
             attempts = int(pending.get("attempts", 0)) + 1
-            ops: list[Operation] = (
+            locked_now = user.after_failed_login(now).locked(now)
+            challenge_ops: list[Operation] = (
                 [Delete(*key)]
-                if attempts >= MFA_MAX_ATTEMPTS
+                if attempts >= MFA_MAX_ATTEMPTS or locked_now
                 else [Put({**pending, "pk": key[0], "sk": key[1], "attempts": attempts})]
             )
             self.rt.audit.write_with_audit(
                 store,
-                lambda: ops,
+                lambda: [
+                    users.update_op(self._reload(users, user.id).after_failed_login(now)),
+                    *challenge_ops,
+                ],
                 _anonymous_event(
-                    practice_id, meta, "auth.mfa", Outcome.DENIED, "bad_code", user.id
+                    practice_id,
+                    meta,
+                    "auth.lockout" if locked_now else "auth.mfa",
+                    Outcome.DENIED,
+                    "locked_out" if locked_now else "bad_code",
+                    user.id,
                 ),
             )
             raise InvalidCredentials()
+        # The sign-in is complete: the failure count starts again.
+        updated = updated.model_copy(update={"failed_logins": 0, "locked_until": None})
         auth_time = datetime.fromisoformat(str(pending["auth_time"]).replace("Z", "+00:00"))
         return self._start_session(
             store,

@@ -85,7 +85,7 @@ class ComplianceService:
         ctx = self.ctx
         access = ctx.authorize("audit.verify", resource_kind="audit_event")
         trail = ctx.runtime.audit
-        report = verify(ctx.store, trail.signer.public_keys(), trail.sink)
+        report = verify(ctx.store, trail.trusted_keys(), trail.sink)
         ctx.record(access, "audit_event", reason_code="intact" if report.ok else "problems_found")
         return report
 

@@ -2,6 +2,8 @@
 template schedule): warnings the compliance role must not have to go looking for.
 
 Per practice:
+- the whole audit chain is verified (tpm.services.audit_verification): an `audit.verify`
+  event when intact; the AuditChainUnverified alarm and an incident when not;
 - the audit trail since the last run is exported to the write-once archive
   (tpm.services.audit_archive; one signed segment per run);
 - a business associate agreement reaching 60, 30, 7 or 0 days before it ends: an alert
@@ -261,7 +263,19 @@ def archive_audit(
     report.archived_events += sum(s.count for s in segments)
 
 
+def verify_audit(
+    runtime: Runtime, practice_id: str, actor: SystemActor, report: DailyReport
+) -> None:
+    """The whole chain, daily (tpm.services.audit_verification): intact -> an
+    `audit.verify` event; broken -> metric, alarm, incident, and this step fails."""
+    from tpm.services.audit_verification import verify_whole_chain
+
+    verify_whole_chain(runtime, practice_id, actor)
+    report.extra["audit_verified"] = report.extra.get("audit_verified", 0) + 1
+
+
 DAILY_STEPS: tuple[PracticeStep, ...] = (
+    verify_audit,
     archive_audit,
     agreement_warnings,
     incident_deadline_warnings,

@@ -46,7 +46,7 @@ from tpm.domain.incidents import (
     closing_problem,
     deadlines,
 )
-from tpm.errors import NotFound, ValidationFailed, VersionConflict
+from tpm.errors import AuditUnavailable, NotFound, ValidationFailed, VersionConflict
 from tpm.ids import is_id, new_id
 from tpm.repositories.incidents import IncidentRepository
 from tpm.runtime import Runtime
@@ -165,7 +165,13 @@ def open_incident(
         dedupe_key=dedupe_key,
     )
     try:
-        runtime.audit.write_with_audit(store, lambda: list(prepared.operations), prepared.event)
+        try:
+            runtime.audit.write_with_audit(store, lambda: list(prepared.operations), prepared.event)
+        except AuditUnavailable:
+            # The audit trail itself failed its check (it refuses every append until
+            # someone investigates): the incident that tells the officer so cannot wait
+            # for it. Recorded without its event; the alarm has fired too.
+            store.transact(list(prepared.operations))
     except ConditionFailed:
         # Another reporter won the dedupe key in the meantime: theirs is the incident.
         if dedupe_key is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from typing import Any
 
@@ -34,14 +35,15 @@ class PracticeService:
         practice = get_practice(ctx.runtime.store, ctx.practice_id)
         if practice.version != version:
             raise VersionConflict(current_version=practice.version)
-        merged = practice.settings.model_dump()
+        merged = practice.settings.model_dump(mode="json")
         for key, value in changes.items():
             if isinstance(value, dict) and isinstance(merged.get(key), dict):
                 merged[key] = {**merged[key], **value}
             else:
                 merged[key] = value
         try:
-            settings = PracticeSettings.model_validate(merged)
+            # JSON semantics, strictly: `true` is not a number of minutes, `0` not a date.
+            settings = PracticeSettings.model_validate_json(json.dumps(merged), strict=True)
         except ValidationError as exc:
             fields = [
                 {"path": "body." + ".".join(str(p) for p in e["loc"]), "type": e["type"]}

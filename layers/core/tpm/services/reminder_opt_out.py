@@ -98,9 +98,9 @@ def _opt_out(
 _LINK_TOKEN = re.compile(r"^(prx_[0-9a-z]{26})\.([A-Za-z0-9_-]{43})$")
 
 
-def opt_out_by_link(runtime: Runtime, token: str, meta: RequestMeta) -> None:
-    """NotFound for anything but a link the sweep issued (the same answer for a malformed
-    token, an unknown practice, or a forged HMAC)."""
+def _resolve_link(runtime: Runtime, token: str) -> tuple[str, str, Channel]:
+    """(practice, patient, channel) of a link the sweep issued; NotFound for anything else
+    (the same answer for a malformed token, an unknown practice, or a forged HMAC)."""
     match = _LINK_TOKEN.match(token)
     if match is None or not is_id(match.group(1), "prx"):
         raise NotFound()
@@ -108,7 +108,20 @@ def opt_out_by_link(runtime: Runtime, token: str, meta: RequestMeta) -> None:
     found = OptOutTokens(runtime.store.practice(practice_id)).resolve(token)
     if found is None:
         raise NotFound()
-    patient_id, channel = found
+    return practice_id, found[0], found[1]
+
+
+def check_link(runtime: Runtime, token: str) -> None:
+    """The link is one the sweep issued (NotFound otherwise). Changes and records nothing:
+    a GET of the link — which mail scanners make without anyone clicking — only shows the
+    confirmation page."""
+    _resolve_link(runtime, token)
+
+
+def opt_out_by_link(runtime: Runtime, token: str, meta: RequestMeta) -> None:
+    """The opt-out itself (a POST: the confirmation page's button, or the mail client's
+    RFC 8058 one-click). NotFound for anything but a link the sweep issued."""
+    practice_id, patient_id, channel = _resolve_link(runtime, token)
     if not _opt_out(runtime, practice_id, patient_id, channel, "opt-out-link", meta):
         raise NotFound()
 

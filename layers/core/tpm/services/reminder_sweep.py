@@ -320,7 +320,12 @@ class ReminderSweep:
         text = render(template.body, values)
         try:
             if row.channel == "email":
-                provider_id = self.rt.notifier.send_email(address, subject, text, guard=here.guard)
+                # Every reminder email can be stopped in one click from the mail client
+                # (RFC 8058), whether or not its template shows the link.
+                unsubscribe = self._opt_out_link(here, patient.id, row.channel, extra)
+                provider_id = self.rt.notifier.send_email(
+                    address, subject, text, guard=here.guard, unsubscribe_url=unsubscribe
+                )
             else:
                 provider_id = self.rt.notifier.send_sms(address, text, guard=here.guard)
         except AgreementRequired:

@@ -150,17 +150,24 @@ class Bookings:
             built[:] = build()
             return list(built)
 
+        # One event per patient: a group appointment touches every attendee's record, and
+        # each patient's access report must show it (the actor's own patient first).
         patient = self.ctx.principal.patient_id
-        audit_patient = patient if patient in appt.patient_ids else appt.patient_ids[0]
-        try:
-            self.ctx.write(
-                access,
-                ops,
+        first = patient if patient in appt.patient_ids else appt.patient_ids[0]
+        ordered = [first, *(p for p in appt.patient_ids if p != first)]
+        events = [
+            self.ctx.event(
+                access.action,
                 "appointment",
                 appt.id,
-                patient_id=audit_patient,
+                patient_id=pid,
+                break_glass=access.break_glass,
                 reason_code=reason_code,
             )
+            for pid in ordered
+        ]
+        try:
+            self.ctx.runtime.audit.write_many_with_audit(self.ctx.store, ops, events)
         except ConditionFailed as exc:
             raise explain(built, exc, appt) from exc
 

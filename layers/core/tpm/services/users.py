@@ -21,6 +21,7 @@ from tpm.domain.users import (
     RoleRuleError,
     User,
     UserStatus,
+    active_owners,
     changes_ownership,
     check_role_change,
     check_staff_roles,
@@ -32,6 +33,7 @@ from tpm.errors import (
     AlreadyExists,
     Conflict,
     Forbidden,
+    LastOwner,
     NotFound,
     ValidationFailed,
     VersionConflict,
@@ -132,6 +134,11 @@ class UserService:
         ctx = self.ctx
         access = ctx.authorize("user.approve", resource_kind="user", resource_id=user_id)
         user = self._get(user_id)
+        if user.status is UserStatus.DEACTIVATED and user.reactivation_requested_by:
+            if user.reactivation_requested_by == ctx.principal.user_id:
+                raise Forbidden("A second administrator must approve a reactivation.")
+            self._owners_only(user, "reactivate")
+            return Invitation(self._reactivate(access, user), None)
         if user.status is not UserStatus.PENDING_APPROVAL:
             raise Conflict("This account is not waiting for approval.")
         if user.invited_by == ctx.principal.user_id:
@@ -170,6 +177,10 @@ class UserService:
     def set_roles(self, user_id: str, roles: frozenset[Role], version: int) -> User:
         ctx = self.ctx
         access = ctx.authorize("user.update_roles", resource_kind="user", resource_id=user_id)
+        if user_id == ctx.principal.user_id:
+            # An administrator could otherwise grant themselves compliance (the audit
+            # trail) or any other role: another administrator changes yours.
+            raise Forbidden("You cannot change your own roles.")
         user = self._get(user_id)
         if user.version != version:
             raise VersionConflict(current_version=user.version)
@@ -179,6 +190,9 @@ class UserService:
             raise ValidationFailed(fields=[{"path": "body.roles", "type": exc.code}]) from exc
         if changes_ownership(user.roles, checked) and Role.OWNER not in ctx.principal.roles:
             raise Forbidden("Only an owner can grant or remove the owner role.")
+        keep_owner = (
+            self._other_owners_unchanged(user) if Role.OWNER in user.roles - checked else []
+        )
         hosted = _provider_account(ctx, user)
         if hosted is not None:
             hosted.change_groups(
@@ -194,6 +208,7 @@ class UserService:
             lambda: [
                 ctx.users.update_op(changed),
                 ctx.users.role_change_op(user_id, ctx.now(), ctx.principal.user_id, before, after),
+                *keep_owner,
             ],
             "user",
             user_id,
@@ -227,6 +242,9 @@ class UserService:
             raise VersionConflict(current_version=user.version)
         if user_id == ctx.principal.user_id:
             raise Conflict("You cannot deactivate your own account.")
+        self._owners_only(user, "deactivate")
+        owner_leaves = Role.OWNER in user.roles and user.status is UserStatus.ACTIVE
+        keep_owner = self._other_owners_unchanged(user) if owner_leaves else []
         hosted = _provider_account(ctx, user)
         if hosted is not None:
             hosted.disable(user.id)
@@ -234,14 +252,19 @@ class UserService:
         # The user check in request_auth refuses the next request at once; ending the
         # sessions too keeps the session list honest.
         ended = end_live_sessions(ctx.sessions.list_for_user(user_id), ctx.now(), "deactivated")
-        ops: list[Operation] = [ctx.users.update_op(changed)]
-        ops += [ctx.sessions.update_op(s) for s in ended[:90]]
+        ops: list[Operation] = [ctx.users.update_op(changed), *keep_owner]
+        ops += [ctx.sessions.update_op(s) for s in ended[: 90 - len(keep_owner)]]
         ctx.write(access, lambda: ops, "user", user_id)
         return changed
 
     def reactivate(self, user_id: str, version: int) -> User:
         """Undoes a deactivation: the account signs in again (with its old password and
-        authenticator; its sessions stay ended). The same permission as deactivating."""
+        authenticator; its sessions stay ended). The same permission as deactivating.
+
+        With the practice's provisioning approval on, it takes two administrators, as an
+        invitation does: the first call records the request (the account stays
+        deactivated, `reactivation_requested_by` names who asked), and a second
+        administrator's call — here or POST /approve — completes it."""
         ctx = self.ctx
         access = ctx.authorize("user.deactivate", resource_kind="user", resource_id=user_id)
         user = self._get(user_id)
@@ -249,18 +272,53 @@ class UserService:
             raise VersionConflict(current_version=user.version)
         if user.status is not UserStatus.DEACTIVATED:
             raise Conflict("Only a deactivated account can be reactivated.")
+        self._owners_only(user, "reactivate")
+        practice = get_practice(ctx.runtime.store, ctx.practice_id)
+        me = ctx.principal.user_id
+        if practice.settings.require_provisioning_approval and user.reactivation_requested_by in (
+            None,
+            me,
+        ):
+            requested = user.bump(reactivation_requested_by=me)
+            ctx.write(
+                access,
+                lambda: [ctx.users.update_op(requested)],
+                "user",
+                user_id,
+                reason_code="reactivation_pending",
+            )
+            return requested
+        return self._reactivate(access, user)
+
+    def _reactivate(self, access: Access, user: User) -> User:
+        ctx = self.ctx
         hosted = _provider_account(ctx, user)
         if hosted is not None:
             hosted.enable(user.id)
-        changed = user.bump(status=UserStatus.ACTIVE)
+        changed = user.bump(status=UserStatus.ACTIVE, reactivation_requested_by=None)
         ctx.write(
             access,
             lambda: [ctx.users.update_op(changed)],
             "user",
-            user_id,
+            user.id,
             reason_code="reactivated",
         )
         return changed
+
+    def _owners_only(self, user: User, what: str) -> None:
+        """Only an owner acts on an owner's account (deactivate, reactivate, end sessions):
+        an administrator cannot lock the owner out of the practice."""
+        if Role.OWNER in user.roles and Role.OWNER not in self.ctx.principal.roles:
+            raise Forbidden(f"Only an owner can {what} an owner's account.")
+
+    def _other_owners_unchanged(self, leaving: User) -> list[Operation]:
+        """`leaving` stops being an active owner: refused (409 last_owner) unless another
+        active owner remains, and the write is conditioned on those owners' rows being
+        unchanged, so two owners removing each other at the same moment cannot both win."""
+        others = [u for u in active_owners(self.ctx.users.all()) if u.id != leaving.id]
+        if not others:
+            raise LastOwner()
+        return [self.ctx.users.unchanged_op(u) for u in others[:10]]
 
     def set_supervisor(self, supervisee_id: str, supervisor_id: str) -> None:
         ctx = self.ctx
@@ -298,6 +356,8 @@ class UserService:
         access = ctx.authorize(
             "user.sessions.revoke", resource_kind="session", resource_id=session_id
         )
+        if user_id != ctx.principal.user_id:
+            self._owners_only(self._get(user_id), "end the sessions of")
         revoke_session(ctx, access, user_id, session_id, "revoked_by_admin")
 
     def _get(self, user_id: str) -> User:

@@ -8,6 +8,7 @@ TPM_AUDIT=aws://<bucket>[?prefix=audit-checkpoints&kms_key=<arn>]
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from urllib.parse import parse_qs, urlparse
 
 from tpm.adapters.keys.base import MasterKey
@@ -17,17 +18,21 @@ from tpm.security.audit_checkpoints import (
     CheckpointSink,
     LocalCheckpointSigner,
     LocalCheckpointSink,
+    PublicKeys,
 )
 
 
 def open_audit(
     url: str, store: Store, master: MasterKey
-) -> tuple[CheckpointSigner, CheckpointSink]:
+) -> tuple[CheckpointSigner, CheckpointSink, Callable[[], PublicKeys]]:
+    """The signer, the sink, and where verification reads the keys it may trust: never
+    the table it checks. Locally the public key files beside the signing key; in AWS the
+    keys published write-once to the sink (every key ever used, so old checkpoints verify
+    after a rotation)."""
     if url.startswith("local:///"):
         directory = url.removeprefix("local://")
-        return LocalCheckpointSigner(f"{directory}/signing"), LocalCheckpointSink(
-            f"{directory}/checkpoints"
-        )
+        signer = LocalCheckpointSigner(f"{directory}/signing")
+        return signer, LocalCheckpointSink(f"{directory}/checkpoints"), signer.public_keys
     if url.startswith("aws://"):
         from tpm.adapters.audit.s3_sink import S3CheckpointSink
         from tpm.adapters.audit.wrapped_signer import WrappedKeySigner
@@ -39,5 +44,8 @@ def open_audit(
             prefix=query.get("prefix", ["audit-checkpoints"])[0],
             kms_key_id=query.get("kms_key", [None])[0],
         )
-        return WrappedKeySigner(store, master, publish=sink.publish_key), sink
+        wrapped = WrappedKeySigner(
+            store, master, publish=sink.publish_key, published=sink.published_keys
+        )
+        return wrapped, sink, sink.published_keys
     raise ValueError("unsupported audit url")

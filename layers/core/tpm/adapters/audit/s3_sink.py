@@ -10,9 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 from botocore.exceptions import ClientError
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from tpm.errors import DependencyUnavailable, IntegrityError
-from tpm.security.audit_checkpoints import Checkpoint
+from tpm.security.audit_checkpoints import Checkpoint, key_id_for
 
 _TRANSIENT = {"SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout", "Throttling"}
 
@@ -48,7 +50,27 @@ class S3CheckpointSink:
                 raise IntegrityError("a different checkpoint for this seq is already sealed")
 
     def publish_key(self, key_id: str, public_pem: bytes) -> None:
-        self._put_once(f"{self.prefix}/keys/{key_id.replace(':', '_')}.pem", public_pem)
+        """Writes the public key once; a key already there is never replaced."""
+        self._put_once(self._key_path(key_id), public_pem)
+
+    def published_keys(self) -> dict[str, Ed25519PublicKey]:
+        """Every public key ever published (write-once objects: the table cannot change
+        them). An object whose key does not match its name is not trusted."""
+        keys: dict[str, Ed25519PublicKey] = {}
+        for name in self._list(f"{self.prefix}/keys/"):
+            try:
+                key = serialization.load_pem_public_key(self._get(name))
+            except ValueError:
+                continue
+            if not isinstance(key, Ed25519PublicKey):
+                continue
+            key_id = key_id_for(key)
+            if self._key_path(key_id) == name:
+                keys[key_id] = key
+        return keys
+
+    def _key_path(self, key_id: str) -> str:
+        return f"{self.prefix}/keys/{key_id.replace(':', '_')}.pem"
 
     def read(self, practice_id: str) -> list[Checkpoint]:
         return [Checkpoint.model_validate_json(self._get(k)) for k in self._keys(practice_id)]
@@ -80,12 +102,13 @@ class S3CheckpointSink:
             raise _mapped(exc) from exc
 
     def _keys(self, practice_id: str) -> list[str]:
+        return self._list(f"{self.prefix}/{practice_id}/")
+
+    def _list(self, prefix: str) -> list[str]:
         keys: list[str] = []
         paginator = self.client.get_paginator("list_objects_v2")
         try:
-            for page in paginator.paginate(
-                Bucket=self.bucket, Prefix=f"{self.prefix}/{practice_id}/"
-            ):
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
                 keys += [obj["Key"] for obj in page.get("Contents", [])]
         except ClientError as exc:
             raise _mapped(exc) from exc

@@ -17,7 +17,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from tpm.adapters.keys.base import MasterKey
-from tpm.adapters.store.base import SYSTEM_PRACTICE, Absent, ConditionFailed, Item, Store
+from tpm.adapters.store.base import (
+    SYSTEM_PRACTICE,
+    Absent,
+    ConditionFailed,
+    Item,
+    Store,
+    VersionIs,
+)
 from tpm.errors import IntegrityError
 from tpm.security.audit_checkpoints import key_id_for
 
@@ -31,10 +38,12 @@ class WrappedKeySigner:
         store: Store,
         master: MasterKey,
         publish: Callable[[str, bytes], None] | None = None,
+        published: Callable[[], dict[str, Ed25519PublicKey]] | None = None,
     ) -> None:
         self._system = store.practice(SYSTEM_PRACTICE)
         self._master = master
         self._publish = publish
+        self._published = published
         self._lock = threading.Lock()
         self._key: Ed25519PrivateKey | None = None
         self._key_id = ""
@@ -48,6 +57,10 @@ class WrappedKeySigner:
         return self._load().sign(message)
 
     def public_keys(self) -> dict[str, Ed25519PublicKey]:
+        """Every key ever used, as published write-once outside the table (what
+        verification trusts); without a publication place, the table's current key."""
+        if self._published is not None:
+            return self._published()
         item = self._system.get(_PK, _SK)
         if item is None:
             return {}
@@ -60,11 +73,36 @@ class WrappedKeySigner:
         with self._lock:
             if self._key is None:
                 item = self._system.get(_PK, _SK) or self._create()
-                self._key = self._open(item)
-                self._key_id = key_id_for(self._key.public_key())
+                key = self._open(item)
+                if self._publish is not None:
+                    # Once per process: a key whose first publication was lost (a crash
+                    # between the row and the S3 object) is published before it signs
+                    # anything; verification trusts only published keys.
+                    self._publish(key_id_for(key.public_key()), bytes(item["public_pem"]))
+                self._key = key
+                self._key_id = key_id_for(key.public_key())
             return self._key
 
-    def _create(self) -> Item:
+    def rotate(self) -> str:
+        """Replaces the signing key with a new one, published before it is used; returns
+        its id. Signatures by the old key keep verifying: its published copy stays."""
+        with self._lock:
+            current = self._system.get(_PK, _SK)
+            item = self._new_item()
+            if self._publish is not None:
+                self._publish(str(item["key_id"]), bytes(item["public_pem"]))
+            if current is None:
+                self._system.put(item | {"version": 1}, Absent())
+            else:
+                version = current.get("version")
+                if isinstance(version, int):
+                    self._system.put(item | {"version": version + 1}, VersionIs(version))
+                else:  # a row from before rows carried a version
+                    self._system.put(item | {"version": 1})
+            self._key = None
+        return self.key_id
+
+    def _new_item(self) -> Item:
         private = Ed25519PrivateKey.generate()
         kid = key_id_for(private.public_key())
         data_key, wrapped = self._master.generate_data_key(self._context(kid))
@@ -77,7 +115,7 @@ class WrappedKeySigner:
         public_pem = private.public_key().public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         )
-        item: Item = {
+        return {
             "pk": _PK,
             "sk": _SK,
             "key_id": kid,
@@ -86,6 +124,9 @@ class WrappedKeySigner:
             "nonce": nonce,
             "sealed_private": AESGCM(data_key).encrypt(nonce, raw, kid.encode()),
         }
+
+    def _create(self) -> Item:
+        item = self._new_item() | {"version": 1}
         try:
             self._system.put(item, Absent())
         except ConditionFailed:
@@ -94,7 +135,7 @@ class WrappedKeySigner:
                 raise
             return existing
         if self._publish is not None:
-            self._publish(kid, public_pem)
+            self._publish(str(item["key_id"]), bytes(item["public_pem"]))
         return item
 
     def _open(self, item: Item) -> Ed25519PrivateKey:

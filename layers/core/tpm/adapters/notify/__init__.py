@@ -32,16 +32,36 @@ class DeliveryRejected(TpmError):
     message = "The message was not accepted for delivery."
 
 
+def unsubscribe_headers(url: str) -> list[tuple[str, str]]:
+    """RFC 2369 List-Unsubscribe with RFC 8058 one-click: the mail client POSTs
+    `List-Unsubscribe=One-Click` to the URL (never a GET, which scanners prefetch)."""
+    return [
+        ("List-Unsubscribe", f"<{url}>"),
+        ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+    ]
+
+
 class Notifier(Protocol):
     # The vendor key this notifier delivers through (None: nothing leaves this machine).
     vendor: str | None
 
     def send_email(
-        self, to: str, subject: str, text: str, *, guard: OutboundGuard, carries_phi: bool = True
+        self,
+        to: str,
+        subject: str,
+        text: str,
+        *,
+        guard: OutboundGuard,
+        carries_phi: bool = True,
+        unsubscribe_url: str | None = None,
     ) -> str:
         """Sends a plain-text email; returns the provider's message id. Asks `guard`
         first (AgreementRequired: nothing was sent). A message to or about a patient
-        carries PHI; only staff notices with no patient detail may say otherwise."""
+        carries PHI; only staff notices with no patient detail may say otherwise.
+
+        `unsubscribe_url` (messages a patient may stop): sent as `List-Unsubscribe` with
+        RFC 8058 one-click `List-Unsubscribe-Post`, so mail clients offer "unsubscribe"
+        and POST to it themselves (a GET of the link only shows a confirmation page)."""
         ...
 
     def send_sms(

@@ -16,9 +16,23 @@ class AwsNotifier:
         self.sms = sms
 
     def send_email(
-        self, to: str, subject: str, text: str, *, guard: OutboundGuard, carries_phi: bool = True
+        self,
+        to: str,
+        subject: str,
+        text: str,
+        *,
+        guard: OutboundGuard,
+        carries_phi: bool = True,
+        unsubscribe_url: str | None = None,
     ) -> str:
-        return self.email.send_email(to, subject, text, guard=guard, carries_phi=carries_phi)
+        return self.email.send_email(
+            to,
+            subject,
+            text,
+            guard=guard,
+            carries_phi=carries_phi,
+            unsubscribe_url=unsubscribe_url,
+        )
 
     def send_sms(
         self, to: str, text: str, *, guard: OutboundGuard, carries_phi: bool = True

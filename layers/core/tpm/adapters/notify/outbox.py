@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
+from tpm.adapters.notify import unsubscribe_headers
 from tpm.adapters.outbound import OutboundGuard
 from tpm.ids import new_id
 
@@ -20,6 +21,7 @@ class OutboxEntry:
     to: str
     subject: str | None
     text: str
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 class OutboxNotifier:
@@ -32,11 +34,19 @@ class OutboxNotifier:
         self._sent: list[OutboxEntry] = []
 
     def send_email(
-        self, to: str, subject: str, text: str, *, guard: OutboundGuard, carries_phi: bool = True
+        self,
+        to: str,
+        subject: str,
+        text: str,
+        *,
+        guard: OutboundGuard,
+        carries_phi: bool = True,
+        unsubscribe_url: str | None = None,
     ) -> str:
         if self.vendor is not None:
             guard.require(self.vendor, carries_phi=carries_phi)
-        return self._keep("email", to, subject, text)
+        headers = tuple(unsubscribe_headers(unsubscribe_url)) if unsubscribe_url else ()
+        return self._keep("email", to, subject, text, headers)
 
     def send_sms(
         self, to: str, text: str, *, guard: OutboundGuard, carries_phi: bool = True
@@ -50,8 +60,15 @@ class OutboxNotifier:
         with self._lock:
             return list(self._sent)
 
-    def _keep(self, channel: str, to: str, subject: str | None, text: str) -> str:
-        entry = OutboxEntry(new_id("obx"), channel, to, subject, text)
+    def _keep(
+        self,
+        channel: str,
+        to: str,
+        subject: str | None,
+        text: str,
+        headers: tuple[tuple[str, str], ...] = (),
+    ) -> str:
+        entry = OutboxEntry(new_id("obx"), channel, to, subject, text, headers)
         with self._lock:
             self._sent.append(entry)
             del self._sent[:-_KEEP]

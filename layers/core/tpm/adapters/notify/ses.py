@@ -9,6 +9,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from tpm.adapters.notify import unsubscribe_headers
 from tpm.adapters.notify.errors import translate
 from tpm.adapters.outbound import OutboundGuard
 
@@ -42,7 +43,14 @@ class SesNotifier:
         return self._client
 
     def send_email(
-        self, to: str, subject: str, text: str, *, guard: OutboundGuard, carries_phi: bool = True
+        self,
+        to: str,
+        subject: str,
+        text: str,
+        *,
+        guard: OutboundGuard,
+        carries_phi: bool = True,
+        unsubscribe_url: str | None = None,
     ) -> str:
         guard.require("aws", carries_phi=carries_phi)  # before anything leaves
         request: dict[str, Any] = {
@@ -55,6 +63,11 @@ class SesNotifier:
                 }
             },
         }
+        if unsubscribe_url:
+            request["Content"]["Simple"]["Headers"] = [
+                {"Name": name, "Value": value}
+                for name, value in unsubscribe_headers(unsubscribe_url)
+            ]
         if self.configuration_set:
             request["ConfigurationSetName"] = self.configuration_set
         try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 import threading
 import time
+import uuid
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -170,9 +171,19 @@ class DynamoPracticeStore:
         self._store.calls.add("transact")
         check_transaction(operations)
         items = [self._transact_item(op) for op in operations]
+        # One token for every attempt of this commit (botocore's retries after a lost
+        # response, and ours after throttling): DynamoDB applies a token's transaction at
+        # most once in 10 minutes and answers a repeat with success, so a commit that
+        # landed but whose answer was lost is not retried into ConditionalCheckFailed
+        # (a false 409, or a second audit event from the rebuilt unit).
+        token = str(uuid.uuid4())
         for attempt in range(TRANSACT_ATTEMPTS):
             try:
-                _call(self._store.client.transact_write_items, TransactItems=items)
+                _call(
+                    self._store.client.transact_write_items,
+                    TransactItems=items,
+                    ClientRequestToken=token,
+                )
                 return
             except ClientError as exc:
                 code = _code(exc)

@@ -12,7 +12,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -131,10 +131,16 @@ class SqliteStore:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
+                conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                # Whatever failed — a condition, our code, or the COMMIT itself (disk full,
+                # I/O error) — the connection must not stay inside the transaction: every
+                # later write on this thread would fail with "transaction within a
+                # transaction" (a failed COMMIT leaves the transaction open).
+                if conn.in_transaction:
+                    with suppress(sqlite3.Error):
+                        conn.execute("ROLLBACK")
                 raise
-            conn.execute("COMMIT")
 
 
 class SqlitePracticeStore:

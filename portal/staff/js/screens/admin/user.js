@@ -48,7 +48,9 @@ export async function render(view, { userId }) {
     view.append(el("section", { class: "card", "aria-label": "Approval" }, approve, out));
   }
 
-  if (can("user.update_roles")) {
+  if (can("user.update_roles") && self) {
+    view.append(el("section", { class: "card", "aria-label": "Roles" }, el("p", { class: "hint", text: "Nobody changes their own roles: another administrator (an owner, for the owner role) changes yours." })));
+  } else if (can("user.update_roles")) {
     const form = el(
       "form",
       { id: "roles-form", novalidate: true, "aria-labelledby": "roles-title" },
@@ -80,14 +82,23 @@ export async function render(view, { userId }) {
   if (can("user.deactivate") && !self) {
     const box = el("section", { class: "card", "aria-labelledby": "access-title" }, el("h2", { id: "access-title", text: "Access" }));
     if (user.status === "deactivated") {
-      const button = el("button", { type: "button", text: "Reactivate account" });
+      // With provisioning approval on, a reactivation takes two administrators: the first
+      // asks (the account stays deactivated), a second one approves.
+      const asked = user.reactivation_requested_by;
+      const mine = Boolean(asked && current.me && asked === current.me.id);
+      const button = el("button", { type: "button", text: asked ? "Approve reactivation" : "Reactivate account", disabled: mine });
       button.addEventListener("click", () =>
         busy(button, async () => {
-          await call("POST", `${path}/reactivate`, { version: user.version });
-          await again(`${user.display_name} can sign in again.`);
+          const after = await call("POST", `${path}/reactivate`, { version: user.version });
+          await again(after.status === "active" ? `${user.display_name} can sign in again.` : "Reactivation requested: a second administrator must approve it.");
         }),
       );
-      box.append(el("p", { text: "This account is deactivated: it cannot sign in. Reactivating lets the person sign in again with their password and authenticator." }), button);
+      const text = asked
+        ? mine
+          ? "You asked for this account's reactivation; a second administrator must approve it."
+          : "Another administrator asked for this account's reactivation. Approving lets the person sign in again with their password and authenticator."
+        : "This account is deactivated: it cannot sign in. Reactivating lets the person sign in again with their password and authenticator.";
+      box.append(el("p", { id: "reactivation-state", text }), button);
     } else {
       const open = el("button", { type: "button", class: "danger", text: "Deactivate account" });
       const confirm = el(
