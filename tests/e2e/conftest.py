@@ -30,7 +30,9 @@ from playwright.sync_api import (
     sync_playwright,
 )
 from portal_api import (
+    AdminSession,
     Catalogue,
+    admin_session,
     invite_new_patient,
     screenshot,
     set_up_catalogue,
@@ -142,12 +144,18 @@ def portal_url(dev_server: DevServer) -> str:
 
 
 @pytest.fixture(scope="session")
-def catalogue(portal_url: str) -> Catalogue:
+def admin(portal_url: str) -> AdminSession:
+    """The demo admin of this server (MFA enrolled once; later sign-ins use recovery codes)."""
+    return admin_session(portal_url)
+
+
+@pytest.fixture(scope="session")
+def catalogue(admin: AdminSession) -> Catalogue:
     """The demo practice set up once per server by its admin (MFA enrolled on the way):
     catalogue, online booking, and no quiet hours (a night-time run would hold messages)."""
-    admin = staff(portal_url, Role.ADMIN)
-    use_no_quiet_hours(admin)
-    return set_up_catalogue(admin)
+    client = admin.client()
+    use_no_quiet_hours(client)
+    return set_up_catalogue(client)
 
 
 @dataclass(frozen=True)
