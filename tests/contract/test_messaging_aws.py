@@ -30,9 +30,11 @@ from tpm.domain.patients import Patient
 from tpm.domain.users import User, UserStatus
 from tpm.ids import new_id
 from tpm.local.bootstrap import local_settings
+from tpm.local.demo import demo_vendors
 from tpm.repositories.patients import PatientRepository
 from tpm.repositories.relationships import StoreRelationships
 from tpm.repositories.users import UserRepository
+from tpm.repositories.vendors import VendorRepository
 from tpm.runtime import Runtime, build_runtime
 from tpm.security.audit import AuditTrail
 from tpm.security.envelope import FieldCipher
@@ -113,8 +115,12 @@ def seed(runtime: Runtime) -> tuple[str, Principal, Principal]:
             "patient_id": patient.id,
         }
     )
+    # The business associate register: AWS (SES here) under an executed agreement, or the
+    # notifier refuses to send.
+    vendors = demo_vendors(now.date(), "test", now)
     store.transact(
         [
+            *[op for v in vendors for op in VendorRepository.create_ops(v)],
             *users.create_ops(clinician),
             *users.create_ops(account),
             PatientRepository(store, runtime.cipher).create_op(patient),
