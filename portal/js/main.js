@@ -56,7 +56,6 @@ async function enter() {
     loadDocuments(),
     loadMeasures(),
     loadIntake(),
-    loadMessages(),
   ]);
   renderBookingChoices();
   $("practice-name").textContent = (await practice).name;
@@ -66,6 +65,11 @@ async function enter() {
   show(true);
   announce("Signed in.");
   $("app-title").focus();
+  // Messages load after the view shows (nothing in them can be typed over early): the
+  // sign-in does not wait for them.
+  loadMessages().catch((error) => {
+    if (!error.handled) showError(describe(error));
+  });
 }
 
 whenSessionEnds((why) =>

@@ -211,13 +211,14 @@ async function sendReply(event) {
 // ---- a new conversation -----------------------------------------------------------------
 
 async function openCompose() {
-  $("inbox-view").hidden = true;
-  $("thread-view").hidden = true;
-  $("compose-form").hidden = false;
+  // The saved draft is fetched before the form shows, so nothing typed is overwritten.
   const drafts = await call("GET", "/v1/me/message-drafts?limit=10");
   draft = drafts.items.find((d) => d.thread_id === null) || null;
   $("compose-subject").value = draft ? draft.subject : "";
   $("compose-body").value = draft ? draft.body : "";
+  $("inbox-view").hidden = true;
+  $("thread-view").hidden = true;
+  $("compose-form").hidden = false;
   $("compose-title").focus();
   if (draft) announce("Your saved draft is back in the form.");
 }
