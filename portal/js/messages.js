@@ -4,7 +4,7 @@
 // hours shows the practice's auto-reply before sending, and the reply itself arrives in the
 // conversation. Everything is set as text, never markup.
 
-import { call } from "./api.js";
+import { call } from "../shared/api.js";
 import { $, announce, busy, el, formatWhen, showError } from "./ui.js";
 
 const MAX_FILE = 4 * 1024 * 1024;
