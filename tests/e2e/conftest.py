@@ -30,9 +30,7 @@ from playwright.sync_api import (
     sync_playwright,
 )
 from portal_api import (
-    AdminSession,
     Catalogue,
-    admin_session,
     invite_new_patient,
     screenshot,
     set_up_catalogue,
@@ -144,18 +142,12 @@ def portal_url(dev_server: DevServer) -> str:
 
 
 @pytest.fixture(scope="session")
-def admin(portal_url: str) -> AdminSession:
-    """The demo admin of this server (MFA enrolled once; later sign-ins use recovery codes)."""
-    return admin_session(portal_url)
-
-
-@pytest.fixture(scope="session")
-def catalogue(admin: AdminSession) -> Catalogue:
+def catalogue(portal_url: str) -> Catalogue:
     """The demo practice set up once per server by its admin (MFA enrolled on the way):
     catalogue, online booking, and no quiet hours (a night-time run would hold messages)."""
-    client = admin.client()
-    use_no_quiet_hours(client)
-    return set_up_catalogue(client)
+    admin = staff(portal_url, Role.ADMIN)
+    use_no_quiet_hours(admin)
+    return set_up_catalogue(admin)
 
 
 @dataclass(frozen=True)

@@ -105,44 +105,6 @@ def enrol_totp(client: httpx.Client) -> str:
     return secret
 
 
-@dataclass
-class AdminSession:
-    """The demo admin, MFA enrolled once per server: `client()` is the first signed-in
-    client, then a fresh MFA sign-in each time (with a recovery code: a TOTP code cannot be
-    used twice within its 30 seconds)."""
-
-    base: str
-    first: httpx.Client | None
-    recovery_codes: list[str]
-
-    def client(self) -> httpx.Client:
-        if self.first is not None:
-            first, self.first = self.first, None
-            return first
-        demo = account(Role.ADMIN)
-        body = {"practice": PRACTICE, "email": demo.email, "password": demo.password}
-        login = httpx.post(f"{self.base}/v1/auth/login", json=body, timeout=TIMEOUT)
-        mfa = {
-            "practice": PRACTICE,
-            "challenge": login.raise_for_status().json()["challenge"],
-            "recovery_code": self.recovery_codes.pop(),
-        }
-        tokens = httpx.post(f"{self.base}/v1/auth/mfa", json=mfa, timeout=TIMEOUT)
-        token = tokens.raise_for_status().json()["access_token"]
-        return httpx.Client(
-            base_url=self.base, headers={"Authorization": f"Bearer {token}"}, timeout=TIMEOUT
-        )
-
-
-def admin_session(base: str) -> AdminSession:
-    demo = account(Role.ADMIN)
-    client = sign_in(base, demo.email, demo.password)
-    secret = str(client.post("/v1/me/mfa/totp").raise_for_status().json()["secret"])
-    confirm = {"code": pyotp.TOTP(secret).now()}
-    codes = client.post("/v1/me/mfa/totp/confirm", json=confirm).raise_for_status().json()
-    return AdminSession(base, client, list(codes["recovery_codes"]))
-
-
 def staff(base: str, role: Role) -> httpx.Client:
     """Roles that must use MFA enrol before anything else: sign in, enrol, carry on (the
     secret is remembered, so later sign-ins, in the API or the browser, answer with a
