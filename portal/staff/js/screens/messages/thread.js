@@ -131,7 +131,14 @@ function recordPart(thread, redraw) {
       event.preventDefault();
       clearErrors(form);
       const body = { hold: holding, version: thread.version };
-      if (holding) body.reason = form.elements.reason.value.trim() || null;
+      const words = { missing: "Give a reason for the hold." };
+      if (holding) {
+        body.reason = form.elements.reason.value.trim();
+        if (!body.reason) {
+          showFormError(form, { code: "validation_failed", details: { fields: [{ path: "body.reason", type: "missing" }] } }, words);
+          return;
+        }
+      }
       busy(event.submitter, async () => {
         try {
           await call("POST", `/v1/threads/${thread.id}/legal-hold`, body);
@@ -140,7 +147,7 @@ function recordPart(thread, redraw) {
             await redraw("The conversation changed meanwhile and is reloaded. Try again.");
             return;
           }
-          showFormError(form, error, { value_error: "Give a reason for the hold." });
+          showFormError(form, error, words);
           return;
         }
         await redraw(holding ? "Legal hold placed: nothing in this conversation can be removed, even after retention." : "Legal hold released.");
