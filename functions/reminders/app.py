@@ -132,8 +132,11 @@ class OutboxView(BaseModel):
     to: str = Field(description="The recipient, masked.")
     subject: str | None
     text: str
-    appointment_id: str
+    appointment_id: str = Field(description="The appointment a reminder is about; empty otherwise.")
     patient_id: str
+    thread_id: str | None = Field(
+        default=None, description="The message thread a 'secure message waiting' notice is about."
+    )
 
     @classmethod
     def of(cls, m: OutboxMessage) -> OutboxView:
@@ -146,6 +149,7 @@ class OutboxView(BaseModel):
             text=m.text,
             appointment_id=m.appointment_id,
             patient_id=m.patient_id,
+            thread_id=m.thread_id,
         )
 
 

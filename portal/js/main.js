@@ -7,6 +7,7 @@ import { renderBookingChoices, setUpBooking } from "./booking.js";
 import { loadDocuments, setUpDocuments } from "./documents.js";
 import { loadIntake, resetIntake } from "./intake.js";
 import { loadMeasures, resetMeasures } from "./measures.js";
+import { loadMessages, resetMessages, setUpMessages } from "./messages.js";
 import { loadProfile, setUpProfile } from "./profile.js";
 import { setUpRequest } from "./request.js";
 import { resetSignIn, setUpSignIn } from "./signin.js";
@@ -28,6 +29,7 @@ function signedOut(message) {
   for (const id of ["upcoming", "past", "access-rows", "documents-list"]) $(id).replaceChildren();
   resetMeasures();
   resetIntake();
+  resetMessages();
   $("profile-form").reset();
   showError("");
   $("status").textContent = "";
@@ -63,6 +65,11 @@ async function enter() {
   show(true);
   announce("Signed in.");
   $("app-title").focus();
+  // Messages load after the view shows (nothing in them can be typed over early): the
+  // sign-in does not wait for them.
+  loadMessages().catch((error) => {
+    if (!error.handled) showError(describe(error));
+  });
 }
 
 whenSessionEnds((why) =>
@@ -85,6 +92,7 @@ setUpRequest();
 setUpProfile();
 setUpAccessLog();
 setUpDocuments();
+setUpMessages();
 
 $("signout").addEventListener("click", async () => {
   try {

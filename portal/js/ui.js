@@ -24,6 +24,8 @@ export const describe = describer(
     verification_locked: "Too many attempts. The practice has been asked to help you; you can also call them.",
     document_changed: "This document was just updated. Please read it again before you sign.",
     intake_step_not_open: "That step is not open right now. Please reload the page.",
+    message_restricted: "This message is being reviewed by the practice and cannot be opened.",
+    payload_too_large: "That file is too large to send (4 MB at most).",
   },
   {
     cancel_window: "It is too close to the appointment to cancel online. Please call the practice.",

@@ -316,3 +316,18 @@ def serious_violations(page: Page) -> list[str]:
         for v in results.response["violations"]
         if v["impact"] in ("serious", "critical")
     ]
+
+
+def run_messaging_sweep(data_dir: Path, as_of: datetime | None = None) -> str:
+    """Messaging's scheduled jobs (escalation, notices), run now by the operator command
+    against the server's data dir; `as_of` judges deadlines as at a later time, so a test
+    need not wait 48 hours for an escalation. Returns what it printed (counts only)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TPM_")}
+    command = [sys.executable, "-m", "tpm.cli", "messaging", "sweep", "--data-dir", str(data_dir)]
+    if as_of is not None:
+        command += ["--as-of", as_of.isoformat()]
+    done = subprocess.run(
+        command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, f"tpm messaging sweep failed:\n{done.stdout}\n{done.stderr}"
+    return done.stdout

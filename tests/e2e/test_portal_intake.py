@@ -106,6 +106,8 @@ def test_a_patient_completes_the_intake_checklist(
     assert serious_violations(page) == []
     section.get_by_label("Date of birth").fill("1985-05-05")
     section.get_by_role("button", name="Send me a code").click()
+    # The code field appears once the code was sent; only then is it in the outbox.
+    expect(section.get_by_label("One-time code")).to_be_visible()
     section.get_by_label("One-time code").fill(latest_code(portal_url))
     section.get_by_role("button", name="Confirm").click()
     expect(page.get_by_role("status")).to_contain_text("identity is confirmed")

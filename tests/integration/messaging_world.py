@@ -30,8 +30,9 @@ from tpm.security.audit_chain import AuditEvent, ChainedEvent
 from tpm.security.principal import Role, SystemActor
 from tpm.services.messaging_sweep import MessagingSweep, SweepReport
 
-# Monday 7 December 2026, 10:00 in Chicago: the office is open (default hours 9-17).
-MONDAY_MORNING = datetime(2026, 12, 7, 16, 0, tzinfo=UTC)
+# Monday 7 December 2026, 10:00 in Chicago: the office is open (default hours 9-17). With
+# microseconds, like a real clock (stored times are kept to the millisecond).
+MONDAY_MORNING = datetime(2026, 12, 7, 16, 0, 0, 123456, tzinfo=UTC)
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 40
 PASSWORD = "quiet-harbor-lantern-52"
 

@@ -13,6 +13,7 @@ import pytest
 from messaging_world import Msg, attachment, messaging_practice
 
 from tpm.clock import to_rfc3339
+from tpm.repositories.incidents import IncidentRepository
 from tpm.repositories.messaging import MessagingRepository
 from tpm.security.principal import Role
 from tpm.services.messaging_sweep import MessagingSweep
@@ -54,6 +55,18 @@ def test_flagging_restricts_the_message_for_everyone_at_once(msg: Msg) -> None:
     events = [e for e in msg.events_after(before) if e.action == "message.flag"]
     assert [(e.resource_id, e.reason_code, e.patient_id) for e in events] == [
         (thread_id, "third_party_phi", msg.patient_id())
+    ]
+    # AND an incident is open for the privacy officer, with who, when and why
+    store = msg.runtime.store.practice(msg.practice_id)
+    incident = IncidentRepository(store, msg.runtime.cipher).get(flag["incident_id"])
+    assert incident is not None
+    assert incident.source.value == "messaging_escalation"
+    assert incident.reference == message_id
+    assert incident.patient_ids == (msg.patient_id(),)
+    assert incident.details == "Another patient's results."
+    opened = [e for e in msg.events_after(before) if e.action == "incident.open"]
+    assert [(e.resource_id, e.actor_id) for e in opened] == [
+        (incident.id, msg.user_id(Role.CLINICIAN))
     ]
     for who in (Role.CLINICIAN, Role.PATIENT):
         shown = msg.ok("GET", f"/v1/threads/{thread_id}", who)["messages"][0]

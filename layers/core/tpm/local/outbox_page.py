@@ -52,7 +52,7 @@ def render_outbox(runtime: Runtime, limit: int = 200) -> str:
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         "<title>tpm dev outbox</title></head><body><main>"
-        "<h1>Outbox (local)</h1><p>Messages the reminder sweep sent, as delivered.</p>"
+        "<h1>Outbox (local)</h1><p>Reminders and secure-message notices, as delivered.</p>"
         '<table><thead><tr><th scope="col">Sent (UTC)</th><th scope="col">Channel</th>'
         '<th scope="col">To</th><th scope="col">Message</th></tr></thead>'
         f"<tbody>{body}</tbody></table></main></body></html>"

@@ -12,17 +12,24 @@ from dataclasses import dataclass
 
 from tpm.adapters.store.base import ConditionFailed, Item
 from tpm.domain.documents import Document
+from tpm.domain.incidents import IncidentSource
 from tpm.domain.messaging import FlagReason, LegalHold, Message, MessageFlag, Restriction, Thread
 from tpm.errors import Conflict, NotFound, VersionConflict
 from tpm.ids import new_id
 from tpm.repositories.documents import DocumentRepository
 from tpm.repositories.messaging_jobs import FlagRepository, queue_page, review_page
 from tpm.services.context import ServiceContext
+from tpm.services.incidents import prepare_incident
 from tpm.services.messaging_access import KIND, MessagingAccess
 from tpm.services.practices import get_practice
 from tpm.services.thread_pdf import render_thread_pdf
 
 FLAG_KIND = "message_flag"
+REASON_WORDS = {
+    FlagReason.WRONG_RECIPIENT: "sent to the wrong recipient",
+    FlagReason.THIRD_PARTY_PHI: "holds another person's health information",
+    FlagReason.OTHER: "other reason, see the note",
+}
 
 
 class AlreadyRestricted(Conflict):
@@ -66,8 +73,9 @@ class ReviewService:
         self, thread_id: str, message_id: str, reason: FlagReason, note: str | None
     ) -> MessageFlag:
         """Restricts the message at once (its text and files are withheld from every
-        reader, the patient included) and records who flagged it, when and why, for the
-        privacy officer. In one transaction with the audit event."""
+        reader, the patient included), records who flagged it, when and why, and opens a
+        security incident for the privacy officer (compliance role) — one transaction with
+        both audit events (`message.flag`, `incident.open`)."""
         ctx = self.ctx
         reached = self.access.load("message.flag", thread_id)
         message = self.repo.get_message(thread_id, message_id)
@@ -76,8 +84,24 @@ class ReviewService:
         if message.restricted:
             raise AlreadyRestricted()
         now = ctx.now()
+        flag_id = new_id("mfl")
+        # The privacy officer's incident, opened in the same transaction (tpm.services.
+        # incidents): the summary and the flagger's note are sealed there; the reference
+        # is the message id. One incident per message, however often it is flagged.
+        incident = prepare_incident(
+            ctx.runtime,
+            ctx.store,
+            ctx.principal,
+            source=IncidentSource.MESSAGING_ESCALATION,
+            summary=f"A secure message was flagged as an inappropriate disclosure "
+            f"({REASON_WORDS[reason]}).",
+            details=note or "",
+            reference=message.id,
+            patient_ids=[message.patient_id],
+            dedupe_key=f"message:{message.id}",
+        )
         flag = MessageFlag(
-            id=new_id("mfl"),
+            id=flag_id,
             message_id=message.id,
             thread_id=thread_id,
             patient_id=message.patient_id,
@@ -85,6 +109,7 @@ class ReviewService:
             note=note,
             flagged_by=ctx.principal.user_id,
             flagged_at=now,
+            incident_id=incident.incident.id,
         )
         restricted = message.model_copy(
             update={
@@ -94,16 +119,20 @@ class ReviewService:
                 "version": message.version + 1,
             }
         )
-        ops = [self.repo.message_op(restricted), self.flags.create_op(flag)]
-        try:
-            ctx.write(
-                reached.access,
-                lambda: list(ops),
+        ops = [self.repo.message_op(restricted), self.flags.create_op(flag), *incident.operations]
+        events = [
+            ctx.event(
+                reached.access.action,
                 KIND,
                 thread_id,
                 patient_id=message.patient_id,
+                break_glass=reached.access.break_glass,
                 reason_code=reason.value,
-            )
+            ),
+            incident.event,
+        ]
+        try:
+            ctx.runtime.audit.write_many_with_audit(ctx.store, lambda: list(ops), events)
         except ConditionFailed as exc:
             raise AlreadyRestricted() from exc
         return flag

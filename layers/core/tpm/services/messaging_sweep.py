@@ -32,6 +32,7 @@ from datetime import datetime
 
 from tpm.adapters.notify import DeliveryRejected
 from tpm.adapters.store.base import ConditionFailed, Operation, PracticeStore, TransactionConflict
+from tpm.clock import to_rfc3339
 from tpm.domain.messaging import Thread, retain_until
 from tpm.domain.practice import Practice
 from tpm.domain.reminders import render
@@ -116,9 +117,17 @@ class _Here:
 
 
 class MessagingSweep:
-    def __init__(self, runtime: Runtime, *, run_id: str | None = None) -> None:
+    def __init__(
+        self, runtime: Runtime, *, run_id: str | None = None, as_of: datetime | None = None
+    ) -> None:
         self.rt = runtime
         self.run_id = run_id or new_id("run")
+        # `tpm messaging sweep --as-of`: deadlines judged as at a later time (a test install
+        # checking its escalation settings end to end); None = the clock.
+        self.as_of = as_of
+
+    def now(self) -> datetime:
+        return self.as_of or self.rt.clock.now()
 
     def run(self, should_stop: Callable[[], bool] = lambda: False) -> SweepReport:
         return self._each(lambda pid: self.sweep_practice(pid, should_stop), should_stop)
@@ -215,7 +224,7 @@ class MessagingSweep:
             report.skipped += 1
             return
         outbox = OutboxRepository(store, self.rt.cipher)
-        now = self.rt.clock.now()
+        now = self.now()
         ops: list[Operation] = [
             outbox.record_op(
                 at=now,
@@ -275,7 +284,7 @@ class MessagingSweep:
     def _escalate(self, here: _Here, report: SweepReport, should_stop: Callable[[], bool]) -> None:
         store = here.store
         repo = MessagingRepository(store, self.rt.cipher)
-        now = self.rt.clock.now()
+        now = self.now()
         cursor: str | None = None
         while not should_stop():
             due, cursor = due_escalations(store, now, PAGE, cursor)
@@ -283,7 +292,9 @@ class MessagingSweep:
                 thread = repo.get_thread(thread_id)
                 if (
                     thread is None
-                    or thread.escalation_due != at
+                    or thread.escalation_due is None
+                    # The row's time is kept to the millisecond (RFC 3339), the thread's exactly.
+                    or to_rfc3339(thread.escalation_due) != to_rfc3339(at)
                     or thread.awaiting_since is None
                     or thread.escalated_at is not None
                 ):
@@ -342,7 +353,7 @@ class MessagingSweep:
         here = self._here(practice_id)
         repo = MessagingRepository(here.store, self.rt.cipher)
         years = here.practice.settings.messaging.retention_years
-        now = self.rt.clock.now()
+        now = self.now()
         before = now.replace(year=now.year - years, day=min(now.day, 28))
         cursor: str | None = None
         while True:

@@ -8,6 +8,7 @@ import { can } from "../../permissions.js";
 import { announce, busy, clearErrors, el, formatWhen, heading, showFormError, table } from "../../ui.js";
 import { ackCell, flagText, staffNames } from "../clinical/flag-ack.js";
 import { documentsPart } from "./documents.js";
+import { messagesPart } from "./messages.js";
 import { formatDob, patientName } from "./search.js";
 
 const DAY = 86_400_000;
@@ -264,5 +265,6 @@ export async function render(view, { patientId }) {
   add("note.list", "chart-notes", "Notes", () => notes(patientId));
   add("measure.series.read", "chart-measures", "Measures", () => measures(patientId));
   add("document.list", "chart-documents", "Documents", (box) => documentsPart(patientId, box));
+  add("message.list", "chart-messages", "Messages", () => messagesPart(patientId));
   await Promise.all(loads);
 }
