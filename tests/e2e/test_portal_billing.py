@@ -1,0 +1,60 @@
+"""Billing in the portal: the patient sees what they owe and downloads their statement as
+a PDF (never emailed), under the portal's strict Content-Security-Policy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import PortalPatient
+from playwright.sync_api import Page, expect
+from portal_api import (
+    account,
+    enrol_totp,
+    ok,
+    screenshot,
+    serious_violations,
+    sign_in,
+    sign_in_portal,
+    staff,
+)
+
+from tpm.security.principal import Role
+
+pytestmark = pytest.mark.e2e
+
+
+def test_patient_sees_balance_and_downloads_statement(
+    page: Page, portal_url: str, new_patient: PortalPatient, tmp_path: Path
+) -> None:
+    # GIVEN the desk records a refund owed back (the patient balance is 25.00)
+    desk = staff(portal_url, Role.FRONT_DESK)
+    # (the only e2e test that signs the biller in: enrolling its MFA disturbs nobody)
+    demo = account(Role.BILLER)
+    biller = sign_in(portal_url, demo.email, demo.password)
+    enrol_totp(biller)
+    path = f"/v1/patients/{new_patient.patient_id}/adjustments"
+    ok(
+        biller.post(
+            path, json={"kind": "refund", "amount": "25.00", "reason": "overpayment returned"}
+        )
+    )
+    assert (
+        ok(desk.get(f"/v1/patients/{new_patient.patient_id}/ledger"))["patient_balance"] == "25.00"
+    )
+    # WHEN the patient signs in
+    sign_in_portal(page, new_patient.email, new_patient.password)
+    billing = page.get_by_role("region", name="Billing")
+    # THEN they see the balance and can save their statement
+    expect(billing).to_contain_text("You owe: $25.00")
+    screenshot(page, "billing")
+    assert serious_violations(page) == []
+    with page.expect_download() as info:
+        billing.get_by_role("button", name="Download my statement (PDF)").click()
+    saved = tmp_path / "statement.pdf"
+    info.value.save_as(saved)
+    assert saved.read_bytes().startswith(b"%PDF")
+    expect(page.get_by_role("status")).to_have_text("Downloading statement.pdf.")
+    with page.expect_download() as info:
+        billing.get_by_role("button", name="Download a superbill for this year (PDF)").click()
+    assert info.value.suggested_filename == "superbill.pdf"
