@@ -3,10 +3,11 @@ a PDF (never emailed), under the portal's strict Content-Security-Policy."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import PortalPatient
+from conftest import DevServer, PortalPatient, start_dev_server
 from playwright.sync_api import Page, expect
 from portal_api import (
     account,
@@ -24,12 +25,27 @@ from tpm.security.principal import Role
 pytestmark = pytest.mark.e2e
 
 
+# A server of its own: this test signs the biller in (enrolling its MFA) and adds sign-ins
+# that would count against the shared server's per-address sign-in limit.
+@pytest.fixture(scope="module")
+def dev_server(
+    chromium_path: str, tmp_path_factory: pytest.TempPathFactory, project_root: Path
+) -> Iterator[DevServer]:
+    with start_dev_server(tmp_path_factory.mktemp("billing"), project_root) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def portal_url(dev_server: DevServer) -> str:
+    return dev_server.base
+
+
 def test_patient_sees_balance_and_downloads_statement(
     page: Page, portal_url: str, new_patient: PortalPatient, tmp_path: Path
 ) -> None:
     # GIVEN the desk records a refund owed back (the patient balance is 25.00)
     desk = staff(portal_url, Role.FRONT_DESK)
-    # (the only e2e test that signs the biller in: enrolling its MFA disturbs nobody)
+    # (on this module's own server: enrolling the biller's MFA disturbs nobody)
     demo = account(Role.BILLER)
     biller = sign_in(portal_url, demo.email, demo.password)
     enrol_totp(biller)
