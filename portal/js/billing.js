@@ -2,7 +2,7 @@
 // the API as base64 JSON (an authenticated, audited call) and is saved through a Blob and
 // a short-lived object URL: statements are never emailed and never have a URL of their own.
 
-import { call } from "./api.js";
+import { call } from "../shared/api.js";
 import { $, announce, busy } from "./ui.js";
 
 const KEEP_URL_MS = 60_000;
