@@ -391,6 +391,25 @@ class ExceptionView(BaseModel):
     claim_ref: str | None
     amount: Decimal | None
     message: str
+    version: int = 1
+    resolution: str | None = None
+    note: str | None = None
+    resolved_by: str | None = None
+    resolved_at: datetime | None = None
+
+
+class ResolveIn(_In):
+    version: int = Field(ge=1, description="The version you loaded.")
+    resolution: Literal[
+        "posted_by_hand", "claim_corrected", "payer_contacted", "duplicate", "not_ours", "other"
+    ]
+    note: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        pattern=r"^[A-Za-z0-9 .,;:()'/#-]+$",
+        description="Codes and ids (claim, trace, check number), never clinical detail.",
+    )
 
 
 @app.post(
@@ -414,6 +433,18 @@ def list_exceptions(
     return Page[ExceptionView](
         items=[ExceptionView.model_validate(i) for i in items], next_cursor=next_cursor
     )
+
+
+@app.post(
+    "/v1/billing/exceptions/<exceptionId>/resolve",
+    summary="Close an exception with how it was dealt with",
+    tags=TAGS,
+)
+def resolve_exception(exceptionId: str, body: ResolveIn) -> ExceptionView:  # noqa: N803
+    resolved = InboundFiles(service_context(app)).resolve(
+        exceptionId, body.version, body.resolution, body.note
+    )
+    return ExceptionView.model_validate(resolved)
 
 
 # ---- ledger ------------------------------------------------------------------------------------

@@ -20,7 +20,12 @@ from tpm.adapters.store.base import Put
 from tpm.domain.billing.gfe import GoodFaithEstimate
 from tpm.domain.billing.ledger import AdjustmentRequest
 from tpm.ids import new_id
-from tpm.repositories.billing import BatchRepository, BillingSetupRepository, LedgerRepository
+from tpm.repositories.billing import (
+    BatchRepository,
+    BillingSetupRepository,
+    LedgerRepository,
+    RemittanceRepository,
+)
 from tpm.repositories.patients import PatientRepository
 from tpm.security.principal import Role
 
@@ -115,6 +120,22 @@ def request_target(world: World, role: Role, variant: str) -> tuple[dict[str, st
     )
     world.system_write(world.a.id, [LedgerRepository.request_op(request)])
     return {"requestId": request.id, "patientId": pid}, {"approve": True}
+
+
+def exception_target(world: World, role: Role, variant: str) -> tuple[dict[str, str], Any]:
+    exc = {
+        "id": new_id("bex"),
+        "at": world.runtime.clock.now().isoformat(),
+        "status": "open",
+        "kind": "unmatched_claim",
+        "remit_id": new_id("rmt"),
+        "claim_ref": "CUNKNOWN",
+        "amount": "50.00",
+        "message": "No claim CUNKNOWN.",
+        "version": 1,
+    }
+    world.system_write(world.a.id, [RemittanceRepository.exception_op(exc)])
+    return {"exceptionId": str(exc["id"])}, {"version": 1, "resolution": "not_ours"}
 
 
 def patient_body(body: Any) -> Target:
@@ -355,6 +376,13 @@ CASES: list[Case] = [
         audit=("remittance.post",),
     ),
     Case("GET", "/v1/billing/exceptions", {OW: 200, B: 200}, audit=("billing.exception.read",)),
+    Case(
+        "POST",
+        "/v1/billing/exceptions/{exceptionId}/resolve",
+        {OW: 200, B: 200},
+        target=exception_target,
+        audit=("billing.exception.resolve",),
+    ),
     Case(
         "GET",
         "/v1/patients/{patientId}/ledger",

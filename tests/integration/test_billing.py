@@ -358,6 +358,38 @@ def test_unbalanced_835_goes_to_the_exception_queue(world: SchedulingWorld) -> N
     )
     kinds = {e["kind"] for e in world.ok("GET", "/v1/billing/exceptions", "biller")["items"]}
     assert kinds == {"unbalanced_file", "unmatched_claim"}
+    # WHEN the biller closes the unknown claim's exception, saying how
+    stray = next(
+        e
+        for e in world.ok("GET", "/v1/billing/exceptions", "biller")["items"]
+        if e["kind"] == "unmatched_claim"
+    )
+    path = f"/v1/billing/exceptions/{stray['id']}/resolve"
+    bad = world.call("POST", path, "biller", {"version": 1, "resolution": "shrug"})
+    assert (bad.status, bad.body["error"]["code"]) == (422, "validation_failed")
+    stale = world.call("POST", path, "biller", {"version": 5, "resolution": "not_ours"})
+    assert (stale.status, stale.body["error"]["code"]) == (409, "version_conflict")
+    done = world.ok(
+        "POST", path, "biller", {"version": 1, "resolution": "not_ours", "note": "Trace EFT-2"}
+    )
+    assert (done["status"], done["resolution"], done["note"], done["version"]) == (
+        "resolved",
+        "not_ours",
+        "Trace EFT-2",
+        2,
+    )
+    assert done["resolved_by"] == world.users["biller"].id
+    # THEN it leaves the open queue for the resolved one, and cannot be closed twice
+    still_open = world.ok("GET", "/v1/billing/exceptions", "biller")["items"]
+    assert [e["kind"] for e in still_open] == ["unbalanced_file"]
+    resolved = world.ok("GET", "/v1/billing/exceptions", "biller", query={"status": "resolved"})
+    assert [e["id"] for e in resolved["items"]] == [stray["id"]]
+    again = world.call("POST", path, "biller", {"version": 2, "resolution": "not_ours"})
+    assert (again.status, again.body["error"]["code"]) == (409, "exception_resolved")
+    # AND a clinician may not close exceptions at all
+    assert (
+        world.call("POST", path, "clinician", {"version": 2, "resolution": "other"}).status == 403
+    )
 
 
 def test_frequency_7_without_payer_claim_number_is_refused(world: SchedulingWorld) -> None:

@@ -327,6 +327,10 @@ class RemittanceRepository:
         }
         return Put(item, Absent() if condition_version is None else VersionIs(condition_version))
 
+    def exception(self, exception_id: str) -> dict[str, Any] | None:
+        item = self.store.get(f"BILLING_EXCEPTION#{exception_id}", "EXCEPTION")
+        return None if item is None else {k: v for k, v in item.items() if k not in _LAYOUT}
+
     def exceptions(
         self, status: str, limit: int, cursor: str | None
     ) -> tuple[list[dict[str, Any]], str | None]:

@@ -31,7 +31,7 @@ from tpm.domain.billing.claims import ClaimEvent, ClaimRecord
 from tpm.domain.billing.ledger import Bucket, EntryKind, LedgerEntry, cents, reversal_of
 from tpm.domain.billing.remit835 import ClaimPayment, Remittance, balance, read_835
 from tpm.domain.billing.x12 import X12SyntaxError, parse
-from tpm.errors import Conflict, ValidationFailed
+from tpm.errors import Conflict, NotFound, ValidationFailed, VersionConflict
 from tpm.ids import new_id
 from tpm.repositories.billing import (
     BatchRepository,
@@ -55,6 +55,22 @@ def audit_code(text: str) -> str:
 class DuplicateRemittance(Conflict):
     code = "duplicate_remittance"
     message = "This remittance was already received (same payer, trace, amount and date)."
+
+
+class ExceptionResolved(Conflict):
+    code = "exception_resolved"
+    message = "This exception was already resolved."
+
+
+# How a biller closes an exception; the note beside it holds codes and ids, never PHI.
+RESOLUTIONS = (
+    "posted_by_hand",
+    "claim_corrected",
+    "payer_contacted",
+    "duplicate",
+    "not_ours",
+    "other",
+)
 
 
 @dataclass
@@ -457,3 +473,43 @@ class InboundFiles:
         items, next_cursor = self.remits.exceptions(status, limit, cursor)
         self.ctx.record(access, "billing_exception", reason_code=f"count_{len(items)}")
         return items, next_cursor
+
+    def resolve(
+        self, exception_id: str, version: int, resolution: str, note: str | None
+    ) -> dict[str, Any]:
+        """Closes an exception with how it was dealt with (who and when are kept). The
+        posting itself happens elsewhere (a payment, an adjustment, a corrected claim):
+        this records that the queue item needs nothing more."""
+        ctx = self.ctx
+        ctx.authorize_list("billing.exception.resolve", resource_kind="billing_exception")
+        exc = self.remits.exception(exception_id)
+        if exc is None:
+            raise NotFound()
+        access = ctx.authorize(
+            "billing.exception.resolve",
+            resource_kind="billing_exception",
+            resource_id=exception_id,
+        )
+        if exc["status"] != "open":
+            raise ExceptionResolved()
+        if int(exc["version"]) != version:
+            raise VersionConflict(current_version=int(exc["version"]))
+        resolved = exc | {
+            "status": "resolved",
+            "resolution": resolution,
+            "note": note,
+            "resolved_by": ctx.principal.user_id,
+            "resolved_at": ctx.now().isoformat(),
+            "version": version + 1,
+        }
+        try:
+            ctx.write(
+                access,
+                lambda: [RemittanceRepository.exception_op(resolved, condition_version=version)],
+                "billing_exception",
+                exception_id,
+                reason_code=resolution,
+            )
+        except ConditionFailed as exc_:
+            raise VersionConflict(current_version=version) from exc_
+        return resolved
