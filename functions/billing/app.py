@@ -223,6 +223,10 @@ class CorrectionIn(_In):
     )
 
 
+class ResubmitIn(_In):
+    version: int = Field(ge=1, description="The claim version you loaded.")
+
+
 class BatchIn(_In):
     claim_ids: list[Annotated[str, Field(pattern=r"^clm_[0-9a-z]{26}$")]] = Field(
         min_length=1, max_length=1000
@@ -350,6 +354,15 @@ def get_claim(claimId: str) -> ClaimView:  # noqa: N803
 def correct_claim(claimId: str, body: CorrectionIn) -> Response[str]:  # noqa: N803
     claim = ClaimService(service_context(app)).correct(claimId, body.frequency, body.diagnoses)
     return created(ClaimView.of(claim), f"/v1/claims/{claim.id}")
+
+
+@app.post(
+    "/v1/claims/<claimId>/resubmit",
+    summary="Validate a claim with problems or a rejected claim again, as an original",
+    tags=TAGS,
+)
+def resubmit_claim(claimId: str, body: ResubmitIn) -> ClaimView:  # noqa: N803
+    return ClaimView.of(ClaimService(service_context(app)).resubmit(claimId, body.version))
 
 
 @app.post(

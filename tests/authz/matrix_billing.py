@@ -366,6 +366,15 @@ CASES: list[Case] = [
         patient_scoped=True,
     ),
     Case(
+        "POST",
+        "/v1/claims/{claimId}/resubmit",
+        {OW: BILLING_PATIENT, B: BILLING_PATIENT},
+        variants=PATIENT_VARIANTS,
+        target=claim_target("rejected", body=lambda: {"version": 1}),
+        audit=("claim.correct",),
+        patient_scoped=True,
+    ),
+    Case(
         "POST", "/v1/claim-batches", {OW: 201, B: 201}, target=batch_body, audit=("claim.submit",)
     ),
     Case(

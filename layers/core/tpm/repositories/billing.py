@@ -11,6 +11,9 @@ PATIENT#<pat> / SLIDING_SCALE            a self-pay patient's discount (version)
 CLAIM#<clm> / CLAIM                      claim (gsi1 CLAIMS#<status> / <created>#<clm>,
                                          gsi2 PATIENT_CLAIMS#<pat> / <created>#<clm>)
 CLAIM_PCN#<pcn> / CLAIM                  our claim control number -> claim id
+CLAIM#<clm> / WORKFLOW                   the claim workflow's callback token and stage
+                                         (token sealed)
+CLAIM#<clm> / DONE#<task key>            a workflow task already applied (idempotency)
 BATCH#<bat> / BATCH                      an 837P file (gsi1 BATCH_GS#<GS06> / BATCH)
 LEDGER#<pat> / <at>#<led>                ledger entry, append-only
                                          (gsi1 LEDGER_MONTH#<yyyy-mm> / <at>#<led>,
@@ -42,6 +45,8 @@ from tpm.domain.billing.setup import (
     Payer,
     SlidingScale,
 )
+from tpm.repositories.sealing import Sealer
+from tpm.security.envelope import FieldCipher
 
 M = TypeVar("M", bound=BaseModel)
 _LAYOUT = frozenset({"pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk"})
@@ -174,6 +179,46 @@ class ClaimRepository:
 
     def update_op(self, claim: ClaimRecord) -> Put:
         return Put(self.to_item(claim), VersionIs(claim.version - 1))
+
+
+class ClaimWorkflowRepository:
+    """Where the claim workflow (statemachines/billing.asl.json) keeps its callback token:
+    one row per claim, the token sealed (whoever holds it can move the execution on)."""
+
+    KIND = "claim-workflow-token"
+
+    def __init__(self, store: PracticeStore, cipher: FieldCipher) -> None:
+        self.store = store
+        self.cipher = cipher
+
+    def _sealer(self, claim_id: str) -> Sealer:
+        return Sealer(self.cipher, self.store.practice_id, self.KIND, claim_id)
+
+    def token(self, claim_id: str) -> tuple[str, str] | None:
+        """(token, stage) the execution waits with, if any."""
+        item = self.store.get(f"CLAIM#{claim_id}", "WORKFLOW")
+        if item is None:
+            return None
+        token = self._sealer(claim_id).open("token", item.get("token"))
+        return (token, str(item["stage"])) if token else None
+
+    def token_op(self, claim_id: str, token: str, stage: str, at: datetime) -> Put:
+        return Put(
+            {
+                "pk": f"CLAIM#{claim_id}",
+                "sk": "WORKFLOW",
+                "token": self._sealer(claim_id).seal("token", token),
+                "stage": stage,
+                "stored_at": _stamp(at),
+            }
+        )
+
+    def done(self, claim_id: str, key: str) -> bool:
+        return self.store.get(f"CLAIM#{claim_id}", f"DONE#{key}") is not None
+
+    @staticmethod
+    def done_op(claim_id: str, key: str) -> Put:
+        return Put({"pk": f"CLAIM#{claim_id}", "sk": f"DONE#{key}"}, Absent())
 
 
 class BatchRepository:

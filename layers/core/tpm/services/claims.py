@@ -44,6 +44,7 @@ from tpm.repositories.billing import (
 )
 from tpm.repositories.charges import ChargeRepository
 from tpm.repositories.patients import PatientRepository
+from tpm.services import claim_workflow
 from tpm.services.context import ServiceContext
 from tpm.services.part2 import require_part2_consent
 
@@ -58,6 +59,11 @@ class ChargeAlreadyClaimed(Conflict):
 class ClaimNotBatchable(Conflict):
     code = "claim_not_batchable"
     message = "Only validated claims can be batched."
+
+
+class ClaimNotResubmittable(Conflict):
+    code = "claim_not_resubmittable"
+    message = "Only a claim with problems or a rejected one (999 or 277CA) is resubmitted."
 
 
 class InvalidClaimFile(ValidationFailed):
@@ -259,6 +265,7 @@ class ClaimService:
             )
         except ConditionFailed as exc:
             raise ChargeAlreadyClaimed() from exc
+        claim_workflow.start(ctx.runtime, ctx.practice_id, claim_id)
         return record
 
     def _record(
@@ -536,6 +543,54 @@ class ClaimService:
             )
         except ConditionFailed as exc:
             raise VersionConflict(current_version=original.version) from exc
+        claim_workflow.start(ctx.runtime, ctx.practice_id, new_claim_id)
+        claim_workflow.advance(ctx.runtime, ctx.practice_id, [original.id])
+        return record
+
+    def resubmit(self, claim_id: str, version: int) -> ClaimRecord:
+        """A claim with problems, or one a 999/277CA rejected (the payer never received
+        it), validated again as an original (frequency 1) with today's set-up and patient
+        details (fix those first): validated goes back to the batch queue, invalid keeps
+        its problems. Same claim id and CLM01: nothing was adjudicated under it."""
+        ctx = self.ctx
+        ctx.authorize_list("claim.correct", resource_kind=KIND)
+        original = self.claims.get(claim_id)
+        if original is None:
+            raise NotFound()
+        access = ctx.authorize(
+            "claim.correct",
+            resource_kind=KIND,
+            resource_id=claim_id,
+            patient_id=original.patient_id,
+        )
+        if original.version != version:
+            raise VersionConflict(current_version=original.version)
+        if not self.resubmittable(original):
+            raise ClaimNotResubmittable(current_status=original.status)
+        patient = self.patients.get(original.patient_id)
+        if patient is None:
+            raise NotFound()
+        setup = self._setup_of(original)
+        event = ClaimEvent(
+            at=ctx.now(),
+            by=ctx.principal.user_id,
+            event="resubmitted",
+            detail=f"was {original.status}; as an original (frequency 1)",
+        )
+        again = original.moved(original.status, event, frequency="1", batch_id=None, problems=())
+        record = self.validated(again, setup, patient)
+        try:
+            ctx.write(
+                access,
+                lambda: [self.claims.update_op(record)],
+                KIND,
+                claim_id,
+                patient_id=original.patient_id,
+                reason_code=record.status,
+            )
+        except ConditionFailed as exc:
+            raise VersionConflict(current_version=original.version) from exc
+        claim_workflow.advance(ctx.runtime, ctx.practice_id, [claim_id])
         return record
 
     def _setup_of(self, claim: ClaimRecord) -> ClaimContext:
@@ -611,6 +666,7 @@ class ClaimService:
                 )
             except ConditionFailed as exc:
                 raise VersionConflict(current_version=None) from exc
+        claim_workflow.advance(ctx.runtime, ctx.practice_id, [c.id for c in records])
         return batch
 
     def render_batch(self, records: list[ClaimRecord]) -> tuple[str, int]:

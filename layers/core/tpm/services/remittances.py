@@ -40,6 +40,7 @@ from tpm.repositories.billing import (
     RemittanceRepository,
 )
 from tpm.security.policy import Access
+from tpm.services import claim_workflow
 from tpm.services.claims import deferred
 from tpm.services.context import ServiceContext
 
@@ -170,6 +171,7 @@ class InboundFiles:
             patient_id=claim.patient_id,
             reason_code=event,
         )
+        claim_workflow.advance(self.ctx.runtime, self.ctx.practice_id, [claim.id])
 
     def _ack_999(self, access: Access, remit_id: str, segments: list[Any]) -> InboundResult:
         ack = read_999(segments)
@@ -375,6 +377,7 @@ class InboundFiles:
                 patient_id=claim.patient_id,
                 reason_code=event,
             )
+            claim_workflow.advance(ctx.runtime, ctx.practice_id, [claim.id])
             return
         else:
             control_of = {(ln.procedure, ln.charge): ln.control_number for ln in claim.lines}
@@ -421,6 +424,7 @@ class InboundFiles:
                 patient_id=claim.patient_id,
                 reason_code=event,
             )
+        claim_workflow.advance(ctx.runtime, ctx.practice_id, [claim.id])
 
     @staticmethod
     def _adjustment(

@@ -18,6 +18,7 @@ from tpm.adapters.store.base import ConditionFailed, Operation
 from tpm.domain.billing.claims import ClaimEvent
 from tpm.errors import Conflict, DependencyUnavailable, NotFound, TpmError, VersionConflict
 from tpm.repositories.billing import BatchRepository, ClaimRepository
+from tpm.services import claim_workflow
 from tpm.services.claims import deferred
 from tpm.services.context import ServiceContext
 from tpm.services.remittances import InboundFiles, InboundResult
@@ -96,6 +97,7 @@ class Submission:
                 )
             except ConditionFailed as exc:
                 raise VersionConflict(current_version=int(batch["version"])) from exc
+        claim_workflow.advance(ctx.runtime, ctx.practice_id, list(batch["claim_ids"]))
         return changed
 
     def collect(self) -> list[Collected]:
