@@ -283,7 +283,8 @@ def charge_target(world: World, role: Role, variant: str) -> tuple[dict[str, str
     return {"chargeId": charge.id, "patientId": pid}, None
 
 
-SETUP_READ = {OW: 200, A: 200, B: 200}
+SETUP_READ = {OW: 200, A: 200, B: 200, F: 200}  # front desk: fees and clinicians for GFEs
+SETUP_MANAGE = {OW: 200, A: 200, B: 200}
 SETUP_WRITE_201 = {OW: 201, A: 201, B: 201}
 BILLING_PATIENT = (200, 200, 404)
 BILLERS_201 = {OW: (201, 201, 404), B: (201, 201, 404)}
@@ -293,7 +294,7 @@ CASES: list[Case] = [
     Case(
         "PUT",
         "/v1/billing/settings",
-        SETUP_READ,
+        SETUP_MANAGE,
         target=settings_body,
         audit=("billing.setup.manage",),
     ),
@@ -308,7 +309,7 @@ CASES: list[Case] = [
     Case(
         "PATCH",
         "/v1/billing/payers/{payerId}",
-        SETUP_READ,
+        SETUP_MANAGE,
         target=payer_target,
         audit=("billing.setup.manage",),
     ),

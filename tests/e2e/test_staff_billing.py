@@ -1,0 +1,162 @@
+"""Billing in the staff app, on the demo practice's billing (tpm.local.demo_billing): the
+biller works the queues (ready to bill, a paid claim with its history), closes a posting
+exception saying how, builds a claim from a charge and sends it in a batch, and sees that
+their own write-off waits for someone else; the owner approves it and the patient's
+account shows it with both names. axe on each screen; CSP violations fail."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import DevServer, start_dev_server
+from playwright.sync_api import Page, expect
+from staff_ui import NAV, check_axe, shoot, sign_in_staff
+
+from tpm.security.principal import Role
+
+pytestmark = pytest.mark.e2e
+
+
+# A server of its own: the test works through the demo practice's billing data (closing
+# its exception, deciding its write-off), which no other test may find half-used.
+@pytest.fixture(scope="module")
+def dev_server(
+    chromium_path: str, tmp_path_factory: pytest.TempPathFactory, project_root: Path
+) -> Iterator[DevServer]:
+    with start_dev_server(tmp_path_factory.mktemp("staff-billing"), project_root) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def portal_url(dev_server: DevServer) -> str:
+    return dev_server.base
+
+
+def test_a_biller_works_the_queues_and_a_second_person_approves(
+    page: Page, portal_url: str
+) -> None:
+    # GIVEN the biller signed in: billing's screens are in the menu
+    sign_in_staff(page, Role.BILLER)
+    nav = page.get_by_role("navigation", name=NAV)
+    for link in ("Billing", "Posting exceptions", "Approvals", "Reconciliation"):
+        expect(nav.get_by_role("link", name=link)).to_be_visible()
+    # WHEN they open the work queues: signed notes' charges are ready to bill
+    nav.get_by_role("link", name="Billing").click()
+    expect(page.get_by_role("heading", name="Billing", exact=True)).to_be_focused()
+    ready = page.get_by_role("table", name="Charges ready to bill, oldest first")
+    expect(ready.locator("tbody tr").first).to_be_visible()
+    check_axe(page)
+    shoot(page, "staff-billing-queues")
+
+    # AND the paid queue holds Riley's claim, paid by the demo 835 (copay to the patient)
+    page.get_by_label("Work queue").select_option("paid")
+    paid = page.get_by_role("table", name="Claims: Paid, oldest first")
+    row = paid.locator("tbody tr").filter(has_text="Testcase")
+    expect(row).to_contain_text("Paid")
+    row.get_by_role("link", name=re.compile(r"^C")).click()
+    expect(page.get_by_role("heading", name=re.compile(r"^Claim C"))).to_be_focused()
+    assert re.search(r"#/billing/claims/clm_[0-9a-z]+$", page.url)
+    history = page.get_by_role("table", name="What happened to this claim, oldest first")
+    for event in ("created", "validated", "batched", "submitted", "277ca_accepted", "835_paid"):
+        expect(history).to_contain_text(event)
+    expect(page.get_by_text("Patient responsibility")).to_be_visible()
+    check_axe(page)
+    shoot(page, "staff-billing-claim")
+
+    # WHEN they close the posting exception (an 835 line for a claim not ours)
+    nav.get_by_role("link", name="Posting exceptions").click()
+    expect(page.get_by_role("heading", name="Posting exceptions")).to_be_focused()
+    queue = page.get_by_role("table", name="Open posting exceptions, oldest first")
+    stray = queue.locator("tbody tr").filter(has_text="CNOTOURS01")
+    expect(stray).to_contain_text("No such claim")
+    check_axe(page)
+    shoot(page, "staff-billing-exceptions")
+    stray.get_by_role("button", name=re.compile("^Resolve")).click()
+    stray.get_by_label("How was it dealt with?").select_option("not_ours")
+    stray.get_by_label("Note (optional)").fill("Trace checked; payer told")
+    stray.get_by_role("button", name="Close exception").click()
+    # THEN it leaves the open queue, announced; the resolved list says how
+    expect(page.get_by_role("status")).to_have_text("Exception closed.")
+    expect(page.get_by_role("heading", name="0 open")).to_be_focused()
+    page.get_by_label("Show").select_option("resolved")
+    resolved = page.get_by_role("table", name="Resolved posting exceptions")
+    expect(resolved).to_contain_text(
+        "Not ours (another practice's claim) — Trace checked; payer told"
+    )
+    check_axe(page)
+
+    # WHEN they try to build a claim for Morgan, who has no insurance on file
+    nav.get_by_role("link", name="Billing").click()
+    ready = page.get_by_role("table", name="Charges ready to bill, oldest first")
+    morgan = ready.locator("tbody tr").filter(has_text="Fictional (synthetic), Morgan").first
+    morgan.get_by_role("checkbox").check()
+    page.get_by_role("button", name="Build a claim from the chosen charges").click()
+    # THEN it is refused with what to do, next to the button
+    refused = page.get_by_role("alert").filter(has_text="This claim cannot be built")
+    expect(refused).to_be_focused()
+    expect(refused).to_contain_text("The patient has no insurance (payer id) on file")
+    check_axe(page)
+    # AND billing that charge to the patient instead is announced
+    morgan.get_by_role("button", name=re.compile("^Bill to patient")).click()
+    expect(page.get_by_role("status")).to_have_text(
+        "Billed to Fictional (synthetic), Morgan as self-pay."
+    )
+
+    # WHEN they batch Avery's validated claim and send it to the clearinghouse
+    page.get_by_label("Work queue").select_option("validated")
+    batchable = page.get_by_role("table", name="Claims: Ready to batch, oldest first")
+    avery = batchable.locator("tbody tr").filter(has_text="Sample (synthetic), Avery")
+    pcn = avery.get_by_role("link").first.inner_text()
+    expect(avery.get_by_role("checkbox")).to_be_checked()
+    check_axe(page)
+    shoot(page, "staff-billing-batch")
+    page.get_by_role("button", name="Batch and send to the clearinghouse").click()
+    expect(page.get_by_role("status")).to_contain_text("validated and sent to the clearinghouse")
+    # THEN it is in the submitted queue
+    page.get_by_label("Work queue").select_option("submitted")
+    sent = page.get_by_role("table", name="Claims: Submitted, oldest first")
+    expect(sent).to_contain_text(pcn)
+
+    # WHEN the biller opens the approvals: their own write-off waits for someone else
+    nav.get_by_role("link", name="Approvals").click()
+    expect(page.get_by_role("heading", name="Approvals")).to_be_focused()
+    waiting = page.get_by_role(
+        "table", name="Write-offs and refunds waiting for approval, oldest first"
+    )
+    mine = waiting.locator("tbody tr").filter(has_text="hardship (synthetic)")
+    expect(mine).to_contain_text("Your request: someone else approves it")
+    expect(mine.get_by_role("button", name=re.compile("^Approve"))).to_have_count(0)
+    check_axe(page)
+    page.get_by_role("button", name="Sign out").click()
+
+    # THEN the owner approves it
+    sign_in_staff(page, Role.OWNER, "/staff/#/billing/approvals")
+    expect(page.get_by_role("heading", name="Approvals")).to_be_focused()
+    waiting = page.get_by_role(
+        "table", name="Write-offs and refunds waiting for approval, oldest first"
+    )
+    row = waiting.locator("tbody tr").filter(has_text="hardship (synthetic)")
+    shoot(page, "staff-billing-approvals")
+    row.get_by_role("button", name=re.compile("^Approve")).click()
+    expect(page.get_by_role("status")).to_have_text(
+        re.compile(r"^Approved: the write-off is on Testcase \(synthetic\), Riley's ledger\.$")
+    )
+    # AND Riley's account shows the write-off with both names and nothing left to pay
+    expect(page.get_by_role("heading", name="0 waiting")).to_be_focused()
+    page.goto(page.url.split("#")[0] + "#/billing")
+    page.get_by_label("Work queue").select_option("paid")
+    page.get_by_role("table", name="Claims: Paid, oldest first").get_by_role(
+        "link", name="Testcase (synthetic), Riley"
+    ).click()
+    expect(page.get_by_role("heading", name="Testcase (synthetic), Riley: account")).to_be_focused()
+    assert re.search(r"#/billing/patients/pat_[0-9a-z]+$", page.url)
+    balances = page.locator("#account-summary dl.facts")
+    expect(balances).to_contain_text("Patient owes")
+    expect(balances.locator("dd").first).to_have_text("$0.00")
+    entries = page.get_by_role("table", name="Ledger entries, oldest first")
+    expect(entries.locator("tbody tr").filter(has_text="Write-off")).to_contain_text("approved by")
+    check_axe(page)
+    shoot(page, "staff-billing-account")
