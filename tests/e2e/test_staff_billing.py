@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from conftest import DevServer, start_dev_server
@@ -160,3 +162,77 @@ def test_a_biller_works_the_queues_and_a_second_person_approves(
     expect(entries.locator("tbody tr").filter(has_text="Write-off")).to_contain_text("approved by")
     check_axe(page)
     shoot(page, "staff-billing-account")
+
+
+def test_the_front_desk_works_a_patients_account(page: Page) -> None:
+    # GIVEN the front desk opens Avery's record and goes to the account from it
+    sign_in_staff(page, Role.FRONT_DESK, "/staff/#/patients")
+    page.get_by_label("Name").fill("Avery")
+    page.get_by_role("button", name="Search").click()
+    page.get_by_role("link", name=re.compile("^Sample \\(synthetic\\), Avery")).click()
+    page.get_by_role("link", name=re.compile("^Account:")).click()
+    expect(page.get_by_role("heading", name="Sample (synthetic), Avery: account")).to_be_focused()
+    # (the desk has no claims: no link to billing's queues, claims stay out of reach)
+    expect(page.get_by_role("link", name="Billing", exact=True)).to_have_count(0)
+    check_axe(page)
+    # WHEN they check eligibility: the simulated clearinghouse answers a 271
+    page.get_by_role("button", name="Check eligibility now (270/271)").click()
+    expect(page.get_by_role("status")).to_have_text("Eligibility checked.")
+    expect(page.locator("#eligibility-result")).to_contain_text("Coverage is active.")
+    expect(page.get_by_role("table", name="Mental-health benefits")).to_be_visible()
+    # AND write a Good Faith Estimate (12 to 26 sessions at $200)
+    form = page.locator("#estimate-form")
+    form.get_by_label("Fee per session ($)").fill("200.00")
+    form.get_by_role("button", name="Write the estimate").click()
+    expect(page.get_by_role("status")).to_have_text(re.compile("^Estimate written"))
+    estimates = page.get_by_role("table", name="Good Faith Estimates, newest first")
+    expect(estimates).to_contain_text("$2,400.00 \u2013 $5,200.00")
+    # AND a payment with a bad amount is refused next to the field, changing nothing
+    pay = page.locator("#payment-form")
+    pay.get_by_label("Amount ($)").fill("twenty")
+    pay.get_by_role("button", name="Record payment").click()
+    expect(pay.get_by_role("alert")).to_contain_text("There is a problem")
+    # THEN a good one is recorded and shows in the ledger
+    pay.get_by_label("Amount ($)").fill("20.00")
+    pay.get_by_role("button", name="Record payment").click()
+    expect(page.get_by_role("status")).to_have_text("Payment of $20.00 recorded.")
+    entries = page.get_by_role("table", name="Ledger entries, oldest first")
+    expect(entries.locator("tbody tr").filter(has_text="Patient payment")).to_contain_text(
+        "\u2212$20.00"
+    )
+    check_axe(page)
+    shoot(page, "staff-billing-account-desk")
+
+
+def test_a_biller_reconciles_the_bank_statement(page: Page) -> None:
+    # GIVEN the demo 835 paid $280.00 by EFT yesterday (trace EFT<yyyymmdd>01): Riley's
+    # claim and the line for a claim not ours
+    sign_in_staff(page, Role.BILLER, "/staff/#/billing/reconciliation")
+    expect(page.get_by_role("heading", name="Reconciliation")).to_be_focused()
+    today = datetime.now(ZoneInfo("America/Chicago")).date()  # the demo practice's day
+    paid = (today - timedelta(days=1)).strftime("%Y%m%d")
+    statement = (
+        "Date,Amount,Description\n"
+        f"{paid[:4]}-{paid[4:6]}-{paid[6:]},280.00,HCCLAIMPMT TRN*1*EFT{paid}01\n"
+        f"{paid[:4]}-{paid[4:6]}-{paid[6:]},15.00,UNKNOWN DEPOSIT\n"
+    )
+    # WHEN they paste the bank's CSV and match it
+    page.get_by_label("Statement text").fill(statement)
+    page.get_by_role("button", name="Match deposits").click()
+    # THEN the EFT matches its 835 and the other deposit has no source
+    expect(
+        page.get_by_role("heading", name=re.compile("^1 matched, 0 differing, 1 deposits"))
+    ).to_be_focused()
+    expect(page.get_by_role("table", name="Matched deposits")).to_contain_text(
+        "835 remittance (EFT)"
+    )
+    expect(
+        page.get_by_role("table", name="Deposits without a source (unapplied cash)")
+    ).to_contain_text("$15.00")
+    check_axe(page)
+    # AND this month's AR rolls forward and adds up
+    page.get_by_label("Month", exact=True).fill(today.strftime("%Y-%m"))
+    page.get_by_role("button", name="Roll forward").click()
+    expect(page.get_by_text("Adds up: the roll-forward equals the ledger.")).to_be_visible()
+    check_axe(page)
+    shoot(page, "staff-billing-reconciliation")
