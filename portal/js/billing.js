@@ -51,9 +51,46 @@ export async function loadBilling(id) {
   const ledger = await call("GET", `/v1/patients/${encodeURIComponent(patientId)}/ledger`);
   $("billing-balance").textContent = money(ledger.patient_balance);
   $("billing-insurance").textContent = money(ledger.insurance_balance);
+  const owed = Number(ledger.patient_balance) > 0 ? String(ledger.patient_balance) : "";
+  $("billing-pay-amount").value = owed;
+  return ledger;
+}
+
+function payError(message) {
+  const box = $("billing-pay-error");
+  box.textContent = message;
+  box.hidden = !message;
+  if (message) $("billing-pay-amount").setAttribute("aria-invalid", "true");
+  else $("billing-pay-amount").removeAttribute("aria-invalid");
+}
+
+/** A hosted checkout for the amount: the processor's page opens in a new tab (this tab
+ * keeps the session, which lives in memory only); nothing about the patient goes there. */
+async function startPayment(event) {
+  event.preventDefault();
+  payError("");
+  const amount = $("billing-pay-amount").value.trim();
+  if (!/^\d{1,7}(\.\d{1,2})?$/.test(amount) || Number(amount) <= 0) {
+    payError("Enter an amount in dollars, like 40.00.");
+    $("billing-pay-amount").focus();
+    return;
+  }
+  const started = await call("POST", `/v1/patients/${encodeURIComponent(patientId)}/card-checkout`, { amount });
+  $("billing-pay-link").href = started.url;
+  $("billing-pay-link").textContent = `Pay ${money(started.amount)} on the secure card page (new tab)`;
+  $("billing-pay-next").hidden = false;
+  $("billing-pay-link").focus();
+  announce("The secure card page is ready: open it to pay.");
+}
+
+async function paid() {
+  const ledger = await loadBilling(patientId);
+  announce(`Balance updated: you owe ${money(ledger.patient_balance)}.`);
 }
 
 export function setUpBilling() {
   $("billing-statement").addEventListener("click", (e) => busy(e.currentTarget, downloadStatement));
   $("billing-superbill").addEventListener("click", (e) => busy(e.currentTarget, downloadSuperbill));
+  $("billing-pay").addEventListener("submit", (e) => busy(e.submitter, () => startPayment(e)));
+  $("billing-pay-done").addEventListener("click", (e) => busy(e.currentTarget, paid));
 }

@@ -1,5 +1,6 @@
-"""Billing in the portal: the patient sees what they owe and downloads their statement as
-a PDF (never emailed), under the portal's strict Content-Security-Policy."""
+"""Billing in the portal: the patient sees what they owe, downloads their statement as a
+PDF (never emailed) and pays by card on the processor's page (tpm dev's local stand-in),
+under the portal's strict Content-Security-Policy."""
 
 from __future__ import annotations
 
@@ -74,3 +75,32 @@ def test_patient_sees_balance_and_downloads_statement(
     with page.expect_download() as info:
         billing.get_by_role("button", name="Download a superbill for this year (PDF)").click()
     assert info.value.suggested_filename == "superbill.pdf"
+
+    # WHEN they pay it by card: the processor's page opens in a new tab (this tab keeps
+    # the session); it shows the amount and nothing about the patient
+    pay = billing.get_by_role("form", name="Pay by card")
+    expect(pay.get_by_label("Amount in dollars")).to_have_value("25.00")
+    pay.get_by_role("button", name="Continue to the card page").click()
+    link = pay.get_by_role("link", name="Pay $25.00 on the secure card page (new tab)")
+    expect(link).to_be_focused()
+    with page.context.expect_page() as opened:
+        link.click()
+    card_page = opened.value
+    expect(
+        card_page.get_by_role("heading", name="Synthetic card processor (local)")
+    ).to_be_visible()
+    assert new_patient.email not in card_page.content()
+    card_page.get_by_role("button", name="Pay $25.00 with the test card").click()
+    expect(card_page.get_by_role("heading", name="Payment received")).to_be_visible()
+    card_page.close()
+    # THEN back in the portal the balance is paid, and the ledger shows the card payment
+    pay.get_by_role("button", name="I have paid: update my balance").click()
+    expect(page.get_by_role("status")).to_have_text("Balance updated: you owe $0.00.")
+    expect(billing).to_contain_text("You owe: $0.00")
+    entries = ok(desk.get(f"/v1/patients/{new_patient.patient_id}/ledger"))["entries"]
+    assert [(e["kind"], e["amount"], e["reason"]) for e in entries][-1] == (
+        "patient_payment",
+        "-25.00",
+        "card",
+    )
+    assert serious_violations(page) == []

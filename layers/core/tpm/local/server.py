@@ -18,6 +18,7 @@ from starlette.staticfiles import StaticFiles
 
 from tpm.local.gateway import API_GATEWAY_MAX_BODY, HttpRequest, LocalGateway
 from tpm.local.outbox_page import outbox_page
+from tpm.local.processor_page import processor_page
 
 API_PREFIXES = ("/v1/", "/v1")
 PORTAL_HEADERS = {
@@ -65,6 +66,12 @@ def create_asgi_app(gateway: LocalGateway, portal_dir: Path) -> Starlette:
             Route("/v1", api, methods=methods),
             Route("/v1/{rest:path}", api, methods=methods),
             Route("/dev/outbox", outbox_page, methods=["GET"]),  # local only, never in AWS
+            # The card processor's hosted checkout, played locally (never in AWS).
+            Route(
+                "/local-processor/checkout/{checkout_id}",
+                processor_page(gateway),
+                methods=["GET", "POST"],
+            ),
             Mount("/", app=portal, name="portal"),
         ]
     )
