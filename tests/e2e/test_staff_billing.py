@@ -44,9 +44,9 @@ def test_a_biller_works_the_queues_and_a_second_person_approves(
     sign_in_staff(page, Role.BILLER)
     nav = page.get_by_role("navigation", name=NAV)
     for link in ("Billing", "Posting exceptions", "Approvals", "Reconciliation"):
-        expect(nav.get_by_role("link", name=link)).to_be_visible()
+        expect(nav.get_by_role("link", name=link, exact=True)).to_be_visible()
     # WHEN they open the work queues: signed notes' charges are ready to bill
-    nav.get_by_role("link", name="Billing").click()
+    nav.get_by_role("link", name="Billing", exact=True).click()
     expect(page.get_by_role("heading", name="Billing", exact=True)).to_be_focused()
     ready = page.get_by_role("table", name="Charges ready to bill, oldest first")
     expect(ready.locator("tbody tr").first).to_be_visible()
@@ -91,7 +91,7 @@ def test_a_biller_works_the_queues_and_a_second_person_approves(
     check_axe(page)
 
     # WHEN they try to build a claim for Morgan, who has no insurance on file
-    nav.get_by_role("link", name="Billing").click()
+    nav.get_by_role("link", name="Billing", exact=True).click()
     ready = page.get_by_role("table", name="Charges ready to bill, oldest first")
     morgan = ready.locator("tbody tr").filter(has_text="Fictional (synthetic), Morgan").first
     morgan.get_by_role("checkbox").check()
@@ -236,3 +236,32 @@ def test_a_biller_reconciles_the_bank_statement(page: Page) -> None:
     expect(page.get_by_text("Adds up: the roll-forward equals the ledger.")).to_be_visible()
     check_axe(page)
     shoot(page, "staff-billing-reconciliation")
+
+
+def test_billing_set_up_validates_next_to_each_field(page: Page) -> None:
+    # GIVEN the owner opens the billing set-up (the demo's identities, payer and fees)
+    sign_in_staff(page, Role.OWNER, "/staff/#/billing/setup")
+    expect(page.get_by_role("heading", name="Billing set-up")).to_be_focused()
+    expect(page.get_by_role("table", name="Billing identities")).to_contain_text("1245319599")
+    expect(page.get_by_role("table", name="Payers")).to_contain_text("SYNPY1")
+    check_axe(page)
+    shoot(page, "staff-billing-setup")
+    # WHEN they add a clinician's identity with a wrong NPI check digit
+    form = page.locator("#identity-form")
+    form.get_by_label("Kind").select_option("person")
+    form.get_by_label("Name (organisation, or last name)").fill("Clinician")
+    form.get_by_label("First name (person)").fill("Second")
+    form.get_by_label("NPI").fill("1234567890")
+    form.get_by_label("Taxonomy (NUCC)").fill("101YP2500X")
+    form.get_by_role("button", name="Add identity").click()
+    # THEN the problem is named next to the NPI, and nothing is added
+    summary = form.get_by_role("alert")
+    expect(summary).to_be_focused()
+    expect(summary).to_contain_text("NPI")
+    expect(form.get_by_label("NPI")).to_have_attribute("aria-invalid", "true")
+    check_axe(page)
+    # WHEN they correct it THEN it is added and announced
+    form.get_by_label("NPI").fill("1234567893")
+    form.get_by_role("button", name="Add identity").click()
+    expect(page.get_by_role("status")).to_have_text("Billing identity added.")
+    expect(page.get_by_role("table", name="Billing identities")).to_contain_text("1234567893")

@@ -45,4 +45,12 @@ export default [
     nav: { label: "Reconciliation", order: 63, description: "Bank statements against 835 EFTs and card payouts; month-end AR." },
     load: () => import("../screens/billing/reconciliation.js"),
   },
+  {
+    path: "/billing/setup",
+    title: "Billing set-up",
+    requires: ["billing.setup.read"],
+    anyOf: ["billing.setup.manage"],
+    nav: { label: "Billing set-up", order: 64, description: "Billing identities, payers, fee schedules, the approval threshold." },
+    load: () => import("../screens/billing/setup.js"),
+  },
 ];
