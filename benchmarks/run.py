@@ -25,6 +25,7 @@ from typing import Any
 
 from benchmarks import (
     audit_throughput,
+    billing,
     booking,
     cold_init,
     gateway_roundtrip,
@@ -41,6 +42,7 @@ BENCHMARKS: dict[str, Callable[[Options], Outcome]] = {
     gateway_roundtrip.NAME: gateway_roundtrip.benchmark,
     booking.NAME: booking.benchmark,
     reminder_sweep.NAME: reminder_sweep.benchmark,
+    billing.NAME: billing.benchmark,
     inbox.NAME: inbox.benchmark,
     workflow_runner.NAME: workflow_runner.benchmark,
     staff_bundle.NAME: staff_bundle.benchmark,

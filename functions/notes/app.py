@@ -258,6 +258,8 @@ class ChargeView(BaseModel):
     patient_state: str | None
     modifiers: list[str] = Field(description="Default modifiers (93: audio-only)")
     visit_id: str | None
+    diagnoses: list[str] = Field(description="ICD-10-CM codes from the note, principal first")
+    claim_id: str | None = Field(description="The claim this charge is on, once claimed")
 
     @classmethod
     def of(cls, c: ChargeEvent) -> ChargeView:

@@ -3,6 +3,7 @@
 import { call, forget, logout, whenSessionEnds } from "../shared/api.js";
 import { loadAccessLog, setUpAccessLog } from "./access.js";
 import { loadAppointments, loadCatalogue, onOpenVisit } from "./appointments.js";
+import { loadBilling, setUpBilling } from "./billing.js";
 import { renderBookingChoices, setUpBooking } from "./booking.js";
 import { loadDocuments, setUpDocuments } from "./documents.js";
 import { loadIntake, resetIntake } from "./intake.js";
@@ -56,6 +57,7 @@ async function enter() {
     loadDocuments(),
     loadMeasures(),
     loadIntake(),
+    loadBilling(me.patient_id),
   ]);
   renderBookingChoices();
   $("practice-name").textContent = (await practice).name;
@@ -88,6 +90,7 @@ setUpSignIn(async () => {
   }
 });
 setUpBooking();
+setUpBilling();
 setUpRequest();
 setUpProfile();
 setUpAccessLog();

@@ -508,6 +508,7 @@ CASES: list[Case] = [
 
 
 # Each product area declares its routes in its own module (matrix_<area>.py), merged here.
+from matrix_billing import CASES as _BILLING  # noqa: E402
 from matrix_compliance import CASES as _COMPLIANCE  # noqa: E402
 from matrix_documents import CASES as _DOCUMENTS  # noqa: E402
 from matrix_intake import CASES as _INTAKE  # noqa: E402
@@ -528,3 +529,4 @@ CASES += _MESSAGING
 CASES += _TELEHEALTH
 CASES += _COMPLIANCE
 CASES += _INTAKE
+CASES += _BILLING

@@ -26,7 +26,7 @@ def test_valid_npis(npi: str) -> None:
     ("npi", "why"),
     [
         ("1234567890", "check digit"),
-        ("3234567893", "starts with 1"),
+        ("3234567893", "starts with 1 or 2"),
         ("12345", "ten digits"),
         ("12345678AB", "ten digits"),
     ],

@@ -10,6 +10,7 @@ Adapters are chosen from these URLs, never by `if local:` branches in domain cod
   TPM_VIDEO  local:// | chime://?region=<control region>   (telehealth media)
   TPM_WORKFLOWS local://[/abs/checkout] | stepfunctions://?prefix=<state machine ARN prefix>
              (state machines: the local runner, or Step Functions; tpm.adapters.workflows)
+  TPM_CLEARINGHOUSE none:// | local:///abs/path[?simulate=1]   (billing: 837P out, 999/277CA/835 in)
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ class Settings(BaseModel):
     portal_url: str = "http://127.0.0.1:8000/"
     notify_url: str = Field(default="outbox://")
     files_url: str = Field(default="local:///.tpm/files")
+    # The clearinghouse adapter (billing): none:// where none is configured.
+    clearinghouse_url: str = Field(default="none://")
     video_url: str = Field(default="local://")
     workflows_url: str = Field(default="local://")
     # The portal edge's X-Tpm-Edge value (tpm.api.context.client_address); empty: none.
@@ -88,6 +91,13 @@ class Settings(BaseModel):
             raise ValueError("TPM_FILES must be local:///path or s3://bucket?kms_key=arn")
         return v
 
+    @field_validator("clearinghouse_url")
+    @classmethod
+    def _clearinghouse_scheme(cls, v: str) -> str:
+        if not v.startswith(("none://", "local:///")):
+            raise ValueError("TPM_CLEARINGHOUSE must be none:// or local:///path[?simulate=1]")
+        return v
+
     @field_validator("video_url")
     @classmethod
     def _video_scheme(cls, v: str) -> str:
@@ -127,6 +137,7 @@ _ENV_NAMES = {
     "portal_url": "TPM_PORTAL_URL",
     "notify_url": "TPM_NOTIFY",
     "files_url": "TPM_FILES",
+    "clearinghouse_url": "TPM_CLEARINGHOUSE",
     "video_url": "TPM_VIDEO",
     "workflows_url": "TPM_WORKFLOWS",
     "edge_secret": "TPM_EDGE_SECRET",

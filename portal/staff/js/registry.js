@@ -4,6 +4,7 @@
 
 import account from "./areas/account.js";
 import admin from "./areas/admin.js";
+import billing from "./areas/billing.js";
 import calendar from "./areas/calendar.js";
 import clinical from "./areas/clinical.js";
 import compliance from "./areas/compliance.js";
@@ -12,4 +13,4 @@ import messages from "./areas/messages.js";
 import notes from "./areas/notes.js";
 import patients from "./areas/patients.js";
 
-export const AREAS = [home, calendar, patients, notes, clinical, messages, admin, compliance, account];
+export const AREAS = [home, calendar, patients, notes, clinical, messages, billing, admin, compliance, account];

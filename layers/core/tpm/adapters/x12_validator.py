@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 from typing import Any
 
 from tpm.domain.billing.check837 import Problem, check_837p, loops_of
@@ -117,3 +118,11 @@ def validate_837p(text: str) -> list[Problem]:
     if any(p.element == "SE01" for p in ours):
         theirs = [p for p in theirs if "SE count" not in p.message]
     return sorted([*theirs, *ours], key=lambda p: (p.position or 10**9, p.source))
+
+
+def shown(problem: Problem) -> str:
+    """A problem's message for an API body: pyx12 quotes element values in parentheses
+    (which can be names); those are dropped. Our rules name codes and ids only."""
+    if problem.source != "pyx12":
+        return problem.message
+    return re.sub(r"\s*\([^)]*\)", "", problem.message).strip()

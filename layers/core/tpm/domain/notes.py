@@ -153,6 +153,10 @@ class ChargeEvent(_Frozen):
     modifiers: tuple[str, ...] = ()
     visit_id: str | None = None
     created_at: datetime
+    # Billing facts for the claim (issue 14): ICD-10-CM codes, principal first, and the
+    # claim the charge went onto; older events read back without them.
+    diagnoses: tuple[str, ...] = ()
+    claim_id: str | None = None
     version: int = 1
 
 
@@ -389,3 +393,29 @@ def place_of_service(
 def minutes_of(content: Mapping[str, Any]) -> int | None:
     value = session_block(content).get("duration_minutes")
     return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+_MODES: Final = {
+    "in_person": "in_person",
+    "telehealth_video": "video",
+    "telehealth_audio": "audio_only",
+}
+
+
+def diagnoses_of(content: Mapping[str, Any]) -> tuple[str, ...]:
+    """The note's ICD-10-CM codes, the one marked primary first (billing facts)."""
+    raw = content.get("diagnoses")
+    if not isinstance(raw, list):
+        return ()
+    rows = [d for d in raw if isinstance(d, Mapping) and isinstance(d.get("code"), str)]
+    rows.sort(key=lambda d: 0 if d.get("primary") else 1)
+    return tuple(str(d["code"]) for d in rows)
+
+
+def mode_of(content: Mapping[str, Any], location_kind: str | None) -> str | None:
+    """in_person / video / audio_only: the note's session modality, else the appointment's
+    location (office -> in person, telehealth -> video), else unknown."""
+    modality = session_block(content).get("modality")
+    if isinstance(modality, str) and modality in _MODES:
+        return _MODES[modality]
+    return {"office": "in_person", "telehealth": "video"}.get(location_kind or "")

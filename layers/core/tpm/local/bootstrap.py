@@ -34,6 +34,7 @@ def local_settings(
         # the business associate register before keeping a message, as the real one would;
         # tests keep messages without asking unless they say otherwise.
         notify_url="outbox://?vendor=aws" if environment == "local" else "outbox://",
+        clearinghouse_url=f"local:///{data_dir / 'clearinghouse'}?simulate=1",
         data_dir=data_dir,
         environment=environment,
         portal_url=portal_url,
@@ -47,6 +48,7 @@ def export_settings(settings: Settings) -> None:
     os.environ["TPM_IDENTITY"] = settings.identity_url
     os.environ["TPM_AUDIT"] = settings.audit_url
     os.environ["TPM_FILES"] = settings.files_url
+    os.environ["TPM_CLEARINGHOUSE"] = settings.clearinghouse_url
     os.environ["TPM_VIDEO"] = settings.video_url
     os.environ["TPM_NOTIFY"] = settings.notify_url
     os.environ["TPM_WORKFLOWS"] = settings.workflows_url

@@ -206,4 +206,21 @@ def demo_vendors(today: date, by: str, at: datetime) -> list[Vendor]:
         updated_at=at,
         updated_by=by,
     )
-    return [aws, card]
+    clearinghouse = Vendor(
+        id=new_id("vnd"),
+        key="clearinghouse",
+        name="Synthetic Clearinghouse (demo entry)",
+        role=VendorRole.CLEARINGHOUSE,
+        receives_phi=True,
+        notes="Receives 837P claims and 270 inquiries; returns 999, 277CA, 271 and 835 files.",
+        agreement=Agreement(
+            status=AgreementStatus.EXECUTED,
+            executed_on=today - timedelta(days=200),
+            breach_notice_days=30,
+            permitted_uses="Claims, eligibility and remittance transactions for the practice.",
+        ),
+        created_at=at,
+        updated_at=at,
+        updated_by=by,
+    )
+    return [aws, card, clearinghouse]

@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tpm.local.gateway import API_GATEWAY_MAX_BODY, HttpRequest, LocalGateway
 from tpm.local.outbox_page import outbox_page
+from tpm.local.processor_page import processor_page
 
 API_PREFIX = "/v1/"
 PORTAL_HEADERS = {
@@ -63,6 +64,12 @@ def create_asgi_app(gateway: LocalGateway, portal_dir: Path) -> ASGIApp:
     site = Starlette(
         routes=[
             Route("/dev/outbox", outbox_page, methods=["GET"]),  # local only, never in AWS
+            # The card processor's hosted checkout, played locally (never in AWS).
+            Route(
+                "/local-processor/checkout/{checkout_id}",
+                processor_page(gateway),
+                methods=["GET", "POST"],
+            ),
             Mount("/", app=portal, name="portal"),
         ]
     )

@@ -18,7 +18,7 @@ Billing consumes it with:
 from __future__ import annotations
 
 from tpm.adapters.store.base import Operation
-from tpm.domain.notes import ChargeEvent, Note, billing_lines
+from tpm.domain.notes import ChargeEvent, Note, billing_lines, diagnoses_of, mode_of
 from tpm.domain.telehealth import BillingFacts, billing_facts
 from tpm.domain.template_models import Template
 from tpm.ids import new_id
@@ -44,9 +44,11 @@ def telehealth_facts(
     return billing_facts(visit, visits.participant_of(visit.id, patient_id), ctx.now())
 
 
-def charge_for(note: Note, template: Template, ctx: ServiceContext) -> ChargeEvent | None:
+def charge_for(
+    note: Note, template: Template, ctx: ServiceContext, location_kind: str | None = None
+) -> ChargeEvent | None:
     """The charge a final note yields, or None (no CPT codes, no session block, or a
-    session too short to bill)."""
+    session too short to bill). Diagnoses and the visit's mode travel with it."""
     lines = billing_lines(template, note.content)
     if not lines or note.service_date is None:
         return None
@@ -62,6 +64,11 @@ def charge_for(note: Note, template: Template, ctx: ServiceContext) -> ChargeEve
         }
     elif note.place_of_service == "11":
         telehealth = {"mode": "in_person"}
+    else:
+        # No visit took place: the note's own modality, else the appointment's location.
+        mode = mode_of(note.content, location_kind)
+        if mode is not None:
+            telehealth = {"mode": mode}
     return ChargeEvent(
         id=new_id("chg"),
         note_id=note.id,
@@ -73,12 +80,15 @@ def charge_for(note: Note, template: Template, ctx: ServiceContext) -> ChargeEve
         place_of_service=note.place_of_service,
         appointment_id=note.appointment_id,
         created_at=ctx.now(),
+        diagnoses=diagnoses_of(note.content),
         **telehealth,
     )
 
 
-def charge_ops(ctx: ServiceContext, note: Note, template: Template) -> list[Operation]:
-    charge = charge_for(note, template, ctx)
+def charge_ops(
+    ctx: ServiceContext, note: Note, template: Template, location_kind: str | None = None
+) -> list[Operation]:
+    charge = charge_for(note, template, ctx, location_kind)
     return [] if charge is None else [ChargeRepository.create_op(charge)]
 
 

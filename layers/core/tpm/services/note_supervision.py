@@ -51,7 +51,7 @@ class SupervisionService:
         )
         extra = [
             *self.notes.unqueue_ops(ctx.users.supervisors_of(note.author_id), note.id),
-            *charge_ops(ctx, changed, self.access.template(note)),
+            *charge_ops(ctx, changed, self.access.template(note), self._location_kind(note)),
         ]
         self.access.commit(access, note, changed, row, extra, reason="cosigned")
         return changed
@@ -95,6 +95,10 @@ class SupervisionService:
             user_id,
             reason_code="cosign_required" if required else "cosign_not_required",
         )
+
+    def _location_kind(self, note: Note) -> str | None:
+        appt = self.access.appointment(note)
+        return appt.location_kind.value if appt else None
 
     def _pending(self, action: str, note_id: str, version: int) -> tuple[Access, Note]:
         access, note = self.access.load(action, note_id)

@@ -360,7 +360,8 @@ class NoteService:
         if supervisors:
             extra = self.notes.queue_ops(supervisors, changed, ctx.now())
         else:
-            extra = charge_ops(ctx, changed, template)
+            kind = appt.location_kind.value if appt else None
+            extra = charge_ops(ctx, changed, template, kind)
         self.access.commit(
             access,
             note,

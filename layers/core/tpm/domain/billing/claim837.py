@@ -103,6 +103,7 @@ class Claim(_Frozen):
     patient: Insured | None = None  # None: the subscriber is the patient
     relationship: str = "18"  # patient to subscriber: 18 self, 01 spouse, 19 child, G8 other
     release_of_information: Literal["Y", "I"] = "Y"
+    note: str | None = Field(default=None, max_length=80)  # NTE*ADD (e.g. the 42 CFR 2.32 notice)
     diagnoses: tuple[str, ...] = Field(min_length=1, max_length=12)
     lines: tuple[ClaimLine, ...] = Field(min_length=1, max_length=50)
 
@@ -288,6 +289,8 @@ def _claim(w: Writer, claim: Claim) -> None:
         w.add("REF", "F8", clean(claim.payer_claim_number, 50))
     if claim.prior_authorization:
         w.add("REF", "G1", clean(claim.prior_authorization, 50))
+    if claim.note:
+        w.add("NTE", "ADD", clean(claim.note, 80))
     codes = [icd10_undotted(c) for c in claim.diagnoses]
     w.add("HI", *[("ABK" if i == 0 else "ABF") + ":" + c for i, c in enumerate(codes)])
     if claim.rendering is not None and claim.rendering.npi != claim.billing.npi:

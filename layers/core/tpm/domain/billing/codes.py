@@ -27,19 +27,16 @@ def luhn_ok(digits: str) -> bool:
 
 
 def npi_problem(npi: str) -> str | None:
-    """Why `npi` is not a valid NPI, or None. Ten digits, first 1 (person) or 2
-    (organisation), Luhn check digit over the prefix 80840 + the first nine."""
+    """Why `npi` is not a valid NPI, or None. Ten digits starting with 1 or 2, Luhn check
+    digit over the prefix 80840 + the first nine. (The first digit does not tell a person
+    from an organisation: CMS issues both types from the 1 range today.)"""
     if not re.fullmatch(r"\d{10}", npi):
         return "an NPI is ten digits"
     if npi[0] not in "12":
-        return "an NPI starts with 1 (person) or 2 (organisation)"
+        return "an NPI starts with 1 or 2"
     if not luhn_ok("80840" + npi):
         return "the NPI check digit is wrong"
     return None
-
-
-def npi_kind(npi: str) -> str:
-    return "person" if npi.startswith("1") else "organisation"
 
 
 def ein_problem(ein: str) -> str | None:

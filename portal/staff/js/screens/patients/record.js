@@ -253,6 +253,9 @@ export async function render(view, { patientId }) {
   if (can("patient.access_log.read")) {
     view.append(el("p", {}, el("a", { href: `#/compliance/access-report/${p.id}`, text: "Who opened this record" })));
   }
+  if (can("ledger.read")) {
+    view.append(el("p", {}, el("a", { href: `#/billing/patients/${p.id}`, text: "Account: balances, payments, statements, estimates" })));
+  }
   const loads = [];
   const add = (action, id, title, build) => {
     if (!can(action)) return;
