@@ -35,7 +35,7 @@ from tpm.errors import Conflict, NotFound, ValidationFailed, VersionConflict
 from tpm.ids import new_id
 from tpm.repositories.intake import IntakeRepository
 from tpm.repositories.patients import PatientRepository
-from tpm.security.policy import Access
+from tpm.security.policy import Access, Scope
 from tpm.services.context import ServiceContext
 from tpm.services.intake_forms import save_form
 from tpm.services.intake_messages import INVITATION_BODY, INVITATION_SUBJECT, fill, first_name, send
@@ -46,6 +46,7 @@ from tpm.services.templates import TemplateCatalog
 KIND = "intake"
 WORKFLOW = "intake"
 STALL_SECONDS = 30 * 86400  # how long a stalled intake waits for staff before it ends
+QUEUE_SCAN = 500  # rows one care-team page of the queue reads at most
 
 
 class IntakeClosed(Conflict):
@@ -198,16 +199,26 @@ class IntakeService:
 
     def queue(self, limit: int, cursor: str | None) -> tuple[list[Intake], str | None]:
         """Open intakes, stalled first, then by last activity (oldest first). Roles with a
-        care-team scope see only their patients' intakes."""
+        care-team scope see only their patients' intakes; a supervisor also those of their
+        supervisees' patients (the permission table's `supervisees` scope). A filtered
+        page keeps reading the queue until it is full (or QUEUE_SCAN rows were read): its
+        cursor always points after the last row read, so nothing is skipped or repeated."""
         ctx = self.ctx
         scopes = ctx.authorize_list("intake.list", resource_kind=KIND)
-        found, next_cursor = self.intakes.queue(limit, cursor)
-        if not any(s.value == "practice" for s in scopes):
-            found = [
-                i
-                for i in found
-                if ctx.relationships.on_care_team(i.patient_id, ctx.principal.user_id)
-            ]
+        if Scope.PRACTICE in scopes:
+            found, next_cursor = self.intakes.queue(limit, cursor)
+        else:
+            me = ctx.principal.user_id
+            team = {me}
+            if Scope.SUPERVISEES in scopes:
+                team |= set(ctx.users.supervisees_of(me))
+            found, next_cursor, read = [], cursor, 0
+            while True:
+                page, next_cursor = self.intakes.queue(limit - len(found), next_cursor)
+                read += len(page)
+                found += [i for i in page if team & set(ctx.relationships.care_team(i.patient_id))]
+                if len(found) >= limit or next_cursor is None or read >= QUEUE_SCAN:
+                    break
         ctx.runtime.audit.record(
             ctx.store,
             ctx.event("intake.list", KIND, reason_code=f"count_{len(found)}"),
