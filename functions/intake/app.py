@@ -10,13 +10,15 @@ from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from tpm.api.app import create_app, lambda_entry
 from tpm.api.context import Cursor, Limit, service_context
 from tpm.api.responses import created, created_doc
+from tpm.api.scheduling_models import AppointmentView, BookableClinicianView, SlotsView, SlotView
 from tpm.api.views import Page
 from tpm.domain.intake import (
+    SERVICE_ID,
     Consent,
     ConsentItem,
     Effect,
@@ -37,6 +39,7 @@ app = create_app("intake")
 TAGS = ["intake"]
 PORTAL = ["portal"]
 KEY = r"^[a-z][a-z0-9_]{0,39}$"
+ID = r"^[a-z]{2,5}_[0-9a-z]{26}$"
 # The portal sends card photos as base64 in JSON (docs/decisions.md, documents): 4 MiB of
 # image is ~5.6 MB of JSON.
 MAX_BODY = 5_700_000
@@ -74,6 +77,11 @@ class IntakeTemplateIn(BaseModel):
     insurance_card: bool = False
     review: bool = True
     appointment: bool = True
+    first_visit_service_id: str | None = Field(
+        default=None,
+        pattern=SERVICE_ID,
+        description="The service the patient may book as the first visit from offered times.",
+    )
     remind_after_hours: int = Field(default=72, ge=1, le=720)
     reminders_before_stall: int = Field(default=2, ge=0, le=10)
 
@@ -87,6 +95,7 @@ class IntakeTemplateView(BaseModel):
     insurance_card: bool
     review: bool
     appointment: bool
+    first_visit_service_id: str | None
     remind_after_hours: int
     reminders_before_stall: int
     steps: list[Step]
@@ -311,6 +320,48 @@ def cancel_intake(intakeId: str, body: VersionIn) -> IntakeView:  # noqa: N803
 @app.post("/v1/intakes/<intakeId>/restart", summary="Restart the intake workflow", tags=TAGS)
 def restart_intake(intakeId: str, body: VersionIn) -> IntakeView:  # noqa: N803
     return IntakeView.of(IntakeService(service_context(app)).restart(intakeId, body.version))
+
+
+class StaffBookingIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    clinician_id: str = Field(pattern=ID)
+    service_id: str = Field(pattern=ID)
+    location_id: str = Field(pattern=ID)
+    start: AwareDatetime
+
+
+class StaffFirstVisitIn(BaseModel):
+    """Exactly one of: book a visit now (`booking`), or link one already booked."""
+
+    model_config = ConfigDict(extra="forbid")
+    version: int = Field(ge=1)
+    appointment_id: str | None = Field(default=None, pattern=r"^apt_[0-9a-z]{26}$")
+    booking: StaffBookingIn | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> StaffFirstVisitIn:
+        if (self.appointment_id is None) == (self.booking is None):
+            raise ValueError("give either appointment_id or booking")
+        return self
+
+
+class FirstVisitOut(BaseModel):
+    intake: IntakeView
+    appointment: AppointmentView
+
+
+@app.post(
+    "/v1/intakes/<intakeId>/appointment",
+    summary="Book or link the first visit (staff)",
+    tags=TAGS,
+)
+def book_intake_first_visit(intakeId: str, body: StaffFirstVisitIn) -> FirstVisitOut:  # noqa: N803
+    b = body.booking
+    booking = (b.clinician_id, b.service_id, b.location_id, b.start) if b else None
+    appointment, intake = IntakeService(service_context(app)).first_visit(
+        intakeId, body.version, body.appointment_id, booking
+    )
+    return FirstVisitOut(intake=IntakeView.of(intake), appointment=AppointmentView.of(appointment))
 
 
 class FormVersionView(BaseModel):
@@ -569,14 +620,83 @@ def upload_my_card(side: str, body: CardIn) -> Response[str]:
     return created(CardOut(side=side, document_id=document.id))
 
 
-class AppointmentIn(BaseModel):
+class ServiceOffer(BaseModel):
+    id: str
+    name: str
+    duration_minutes: int
+
+
+class FirstVisitOfferView(BaseModel):
+    service: ServiceOffer | None = Field(
+        description="What may be booked from offered times; null: the practice books it."
+    )
+    clinicians: list[BookableClinicianView]
+    booked: list[AppointmentView] = Field(description="Upcoming visits already booked.")
+
+
+@app.get(
+    "/v1/me/intake/appointment",
+    summary="What my intake offers for the first visit",
+    tags=PORTAL,
+)
+def my_intake_first_visit() -> FirstVisitOfferView:
+    _, offer = PatientIntake(service_context(app)).first_visit()
+    service = offer.service
+    return FirstVisitOfferView(
+        service=ServiceOffer(
+            id=service.id,
+            name=service.name,
+            duration_minutes=service.duration_minutes,
+        )
+        if service
+        else None,
+        clinicians=[BookableClinicianView.of(u) for u in offer.clinicians],
+        booked=[AppointmentView.of(a) for a in offer.booked],
+    )
+
+
+@app.get("/v1/me/intake/slots", summary="Times offered for my first visit", tags=PORTAL)
+def my_intake_slots(
+    clinician_id: Annotated[str, Query(pattern=ID)],
+    first: Annotated[date, Query(alias="from", description="First local date")],
+    last: Annotated[date, Query(alias="to", description="Last local date (inclusive)")],
+) -> SlotsView:
+    found = PatientIntake(service_context(app)).first_visit_slots(clinician_id, first, last)
+    return SlotsView(items=[SlotView.of(s) for s in found])
+
+
+class OfferedBookingIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    appointment_id: str = Field(pattern=r"^apt_[0-9a-z]{26}$")
+    clinician_id: str = Field(pattern=ID)
+    location_id: str = Field(pattern=ID)
+    start: AwareDatetime
 
 
-@app.post("/v1/me/intake/appointment", summary="My first appointment is booked", tags=PORTAL)
+class AppointmentIn(BaseModel):
+    """Exactly one of: book an offered time (`booking`), or confirm a visit already
+    booked (`appointment_id`)."""
+
+    model_config = ConfigDict(extra="forbid")
+    appointment_id: str | None = Field(default=None, pattern=r"^apt_[0-9a-z]{26}$")
+    booking: OfferedBookingIn | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> AppointmentIn:
+        if (self.appointment_id is None) == (self.booking is None):
+            raise ValueError("give either appointment_id or booking")
+        return self
+
+
+@app.post(
+    "/v1/me/intake/appointment",
+    summary="Book my first visit from the offered times, or confirm one booked",
+    tags=PORTAL,
+)
 def my_intake_appointment(body: AppointmentIn) -> IntakeView:
-    return IntakeView.of(PatientIntake(service_context(app)).appointment(body.appointment_id))
+    b = body.booking
+    booking = (b.clinician_id, b.location_id, b.start) if b else None
+    changed = PatientIntake(service_context(app)).appointment(body.appointment_id, booking)
+    return IntakeView.of(changed)
 
 
 @app.get("/v1/me/consents", summary="My consents", tags=PORTAL)

@@ -5,7 +5,8 @@
 // Schema: objects are fieldsets, yes/no and "I agree" are checkboxes, choices are selects.
 
 import { call } from "../shared/api.js";
-import { $, announce, busy, el, formatWhen, showError } from "./ui.js";
+import { fillSlots, loadOfferedSlots, slotsMessage } from "./slots.js";
+import { $, announce, busy, el, formatDay, formatTime, formatWhen, localDate, showError } from "./ui.js";
 
 const STEP_NAMES = {
   identity: "Confirm who you are",
@@ -304,20 +305,20 @@ function cardForm() {
 }
 
 // ---- the first visit ------------------------------------------------------------------
+// The practice offers its first-visit service with the patient's clinicians: the same
+// free-time choices as online booking (slots.js). A visit already booked (by phone, or
+// by the practice) can be confirmed instead.
 
-async function appointmentForm() {
-  const now = new Date();
-  const until = new Date(now.getTime() + 120 * 86400000);
-  const q = new URLSearchParams({ from: now.toISOString(), to: until.toISOString(), limit: "50" });
-  const data = await call("GET", `/v1/me/appointments?${q}`);
-  const booked = data.items.filter((a) => a.status === "booked");
-  if (!booked.length) {
-    return el("p", { text: "Book your first visit in “Book a visit” below; then come back here to confirm it." });
-  }
-  const select = el("select", { id: "intake-appointment" }, ...booked.map((a) => el("option", { value: a.id, text: formatWhen(a.start) })));
+function confirmBooked(booked) {
+  const select = el(
+    "select",
+    { id: "intake-appointment" },
+    ...booked.map((a) => el("option", { value: a.id, text: formatWhen(a.start) })),
+  );
   const form = el(
     "form",
-    { id: "intake-appointment-form" },
+    { id: "intake-appointment-form", "aria-labelledby": "intake-booked-title" },
+    el("h3", { id: "intake-booked-title", text: "A visit already booked" }),
     el("label", { for: "intake-appointment", text: "Your first visit" }),
     select,
     el("div", { class: "actions" }, el("button", { type: "submit", text: "This is my first visit" })),
@@ -331,6 +332,78 @@ async function appointmentForm() {
     });
   });
   return form;
+}
+
+function bookOffered(offer) {
+  const clinician = el(
+    "select",
+    { id: "intake-clinician" },
+    ...offer.clinicians.map((c) =>
+      el("option", { value: c.id, text: c.credentials ? `${c.display_name}, ${c.credentials}` : c.display_name }),
+    ),
+  );
+  const today = localDate(new Date());
+  const from = el("input", { id: "intake-from", type: "date", min: today, value: today, required: true });
+  const slot = el("select", { id: "intake-slot" });
+  const pick = el(
+    "div",
+    { id: "intake-slot-pick", hidden: true },
+    el("label", { for: "intake-slot", text: "Time" }),
+    slot,
+    el("div", { class: "actions" }, el("button", { type: "button", id: "intake-book", text: "Book this time" })),
+  );
+  async function show() {
+    const items = await loadOfferedSlots(clinician.value, from.value);
+    fillSlots(slot, items);
+    pick.hidden = items.length === 0;
+    announce(slotsMessage(items.length));
+    if (items.length) slot.focus();
+  }
+  async function book() {
+    const [start, locationId] = JSON.parse(slot.value);
+    const booking = { clinician_id: clinician.value, location_id: locationId, start };
+    try {
+      await call("POST", "/v1/me/intake/appointment", { booking });
+    } catch (error) {
+      if (error.status === 409 || error.status === 422) await show(); // taken meanwhile
+      throw error;
+    }
+    announce(`Booked: ${formatDay(start)}, ${formatTime(start)}. You are all set.`);
+    await loadIntake(true, true);
+  }
+  const form = el(
+    "form",
+    { id: "intake-book-form", "aria-labelledby": "intake-book-title", novalidate: true },
+    el("h3", { id: "intake-book-title", text: `Book your first visit: ${offer.service.name} (${offer.service.duration_minutes} minutes)` }),
+    el("label", { for: "intake-clinician", text: "Clinician" }),
+    clinician,
+    el("label", { for: "intake-from", text: "From" }),
+    from,
+    el("div", { class: "actions" }, el("button", { type: "submit", text: "Show times" })),
+    pick,
+  );
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    if (!from.value) {
+      showError("Please choose a date.");
+      from.focus();
+      return;
+    }
+    busy(event.submitter || form.querySelector("button[type=submit]"), show);
+  });
+  pick.querySelector("#intake-book").addEventListener("click", (event) => busy(event.currentTarget, book));
+  return form;
+}
+
+async function appointmentForm() {
+  const offer = await call("GET", "/v1/me/intake/appointment");
+  const parts = [];
+  if (offer.service && offer.clinicians.length) parts.push(bookOffered(offer));
+  if (offer.booked.length) parts.push(confirmBooked(offer.booked));
+  if (!parts.length) {
+    parts.push(el("p", { text: "The practice will contact you to book your first visit. You can also call them." }));
+  }
+  return el("div", {}, ...parts);
 }
 
 // ---- the checklist --------------------------------------------------------------------

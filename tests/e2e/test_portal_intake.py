@@ -1,7 +1,8 @@
 """The intake checklist in the portal: a new patient confirms who they are (date of birth,
 then the one-time code from the outbox), fills in a PHQ-2, signs the SMS consent, uploads
 both sides of an insurance card, and after the clinician approves (through the API: the
-staff app's review screen is not built yet) the checklist is done."""
+staff app's review screen is not built yet) books the first visit from the times offered;
+then the checklist is done."""
 
 from __future__ import annotations
 
@@ -44,8 +45,32 @@ TEMPLATE = {
     "forms": [{"key": "phq", "template_id": "phq2"}],
     "consents": [{"key": "sms", "template_id": "electronic_communication_consent"}],
     "insurance_card": True,
-    "appointment": False,
 }
+
+
+def first_visit_service(owner: httpx.Client, clinician_id: str) -> str:
+    """An office, a first-visit service and the clinician's hours every day, 08:00-20:00."""
+    location = ok(
+        owner.post(
+            "/v1/locations",
+            json={"name": "Room 1", "kind": "office", "timezone": "America/Chicago"},
+        )
+    )
+    body = {
+        "name": "First visit",
+        "cpt_code": "90791",
+        "duration_minutes": 60,
+        "fee": {"amount": "180.00"},
+    }
+    service = ok(owner.post("/v1/services", json=body))
+    path = f"/v1/clinicians/{clinician_id}/availability"
+    current = ok(owner.get(path))
+    weekly = [
+        {"weekday": d, "start": "08:00", "end": "20:00", "location_ids": [location["id"]]}
+        for d in range(7)
+    ]
+    ok(owner.patch(path, json={"version": current["version"], "weekly": weekly}))
+    return str(service["id"])
 
 
 def card_png(colour: tuple[int, int, int]) -> bytes:
@@ -80,10 +105,12 @@ def test_a_patient_completes_the_intake_checklist(
 ) -> None:
     # GIVEN an intake template and an intake started by the patient's clinician
     owner = staff(portal_url, Role.OWNER)
-    template = ok(owner.post("/v1/intake-templates", json=TEMPLATE))
     clinician = staff(portal_url, Role.CLINICIAN)
     desk = staff(portal_url, Role.FRONT_DESK)
     clinician_id = ok(clinician.get("/v1/me"))["id"]
+    service_id = first_visit_service(owner, clinician_id)
+    body = {**TEMPLATE, "first_visit_service_id": service_id}
+    template = ok(owner.post("/v1/intake-templates", json=body))
     desk.post(f"/v1/patients/{new_patient.patient_id}/care-team", json={"user_id": clinician_id})
     intake = ok(
         clinician.post(
@@ -153,6 +180,21 @@ def test_a_patient_completes_the_intake_checklist(
     assert {c["side"] for c in detail["insurance_cards"]} == {"front", "back"}
     approve = {"version": detail["intake"]["version"], "decision": "approve"}
     ok(clinician.post(f"/v1/intakes/{intake['id']}/review", json=approve))
+
+    # AND the patient, back in the portal later, books the first visit from the times offered
+    wait_for(me, "appointment")
+    page.get_by_role("button", name="Sign out").click()
+    sign_in_portal(page, new_patient.email, new_patient.password)
+    expect(section.get_by_text("Book your first visit: to do now")).to_be_visible()
+    booking = section.get_by_role("form", name=re.compile("^Book your first visit"))
+    expect(booking.get_by_label("Clinician")).to_contain_text("Casey")
+    booking.get_by_role("button", name="Show times").click()
+    expect(page.get_by_role("status")).to_contain_text("available times")
+    chosen = booking.get_by_label("Time").locator("option").first.text_content()
+    assert serious_violations(page) == []
+    screenshot(page, "intake-first-visit")
+    booking.get_by_role("button", name="Book this time").click()
+    expect(page.get_by_role("status")).to_contain_text("You are all set")
     wait_for(me, None)
     # (signing in again shows the portal without the checklist)
     page.get_by_role("button", name="Sign out").click()
@@ -161,3 +203,7 @@ def test_a_patient_completes_the_intake_checklist(
     expect(page.locator("#intake")).to_be_hidden()
     documents = ok(me.get("/v1/me/documents"))["items"]
     assert any(d["content_type"] == "application/pdf" for d in documents)
+    final = ok(clinician.get(f"/v1/intakes/{intake['id']}"))["intake"]
+    assert final["status"] == "completed"
+    assert final["appointment_id"]
+    assert chosen

@@ -76,6 +76,7 @@ BUILTIN_CONSENTS: Final[dict[str, tuple[bool, Effect]]] = {
 
 FormKey = str  # a slug naming a form within an intake template ("registration")
 _KEY = r"^[a-z][a-z0-9_]{0,39}$"
+SERVICE_ID = r"^svc_[0-9a-z]{26}$"
 
 
 class FormItem(_Frozen):
@@ -102,6 +103,9 @@ class IntakeTemplate(_Frozen):
     insurance_card: bool = False
     review: bool = True
     appointment: bool = True
+    # The first visit the patient may book from offered slots (the appointment step);
+    # None: staff book it (or the patient confirms one already booked).
+    first_visit_service_id: str | None = Field(default=None, pattern=SERVICE_ID)
     remind_after_hours: int = Field(default=72, ge=1, le=720)
     reminders_before_stall: int = Field(default=2, ge=0, le=10)
     created_at: datetime

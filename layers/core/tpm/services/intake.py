@@ -13,6 +13,7 @@ at once when its task runs again (restart), and staff can restart any intake.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from tpm.adapters.store.base import ConditionFailed, Operation
@@ -31,6 +32,7 @@ from tpm.domain.intake import (
     new_steps,
 )
 from tpm.domain.notes import Change, diff
+from tpm.domain.scheduling import Appointment
 from tpm.errors import Conflict, NotFound, ValidationFailed, VersionConflict
 from tpm.ids import new_id
 from tpm.repositories.intake import IntakeRepository
@@ -388,6 +390,33 @@ class IntakeService:
         )
         self._commit(access, intake, changed, "restarted", self._unlock(intake))
         return self._run(changed, self.template_of(changed))
+
+    def first_visit(
+        self,
+        intake_id: str,
+        version: int,
+        appointment_id: str | None,
+        booking: tuple[str, str, str, datetime] | None,
+    ) -> tuple[Appointment, Intake]:
+        """Staff book the first visit (`booking`: clinician, service, location, start) or
+        link one already booked (`appointment_id`) while the appointment step is open —
+        also from the staff queue when the patient stalled there."""
+        from tpm.services.intake_appointment import FirstVisit  # it builds on this module
+
+        access, intake = self.load("intake.manage", intake_id)
+        self._check(intake, version)
+        state = intake.state(Step.APPOINTMENT)
+        if (
+            intake.status not in (IntakeStatus.SCHEDULING, IntakeStatus.STALLED)
+            or state is None
+            or state.status != StepStatus.OPEN
+        ):
+            raise IntakeStepNotOpen()
+        visits = FirstVisit(self.ctx)
+        if booking is not None:
+            return visits.book_by_staff(intake, access.break_glass, *booking)
+        assert appointment_id is not None
+        return visits.link_by_staff(intake, access.break_glass, appointment_id)
 
     # ---- form responses: history, diff, staff amendment ------------------------------------
 

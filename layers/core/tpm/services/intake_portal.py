@@ -14,10 +14,11 @@ import binascii
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from tpm.adapters.store.base import ConditionFailed, Operation
+from tpm.domain.availability import Slot
 from tpm.domain.card_images import CardImageRuleError, clean_card_image
 from tpm.domain.documents import Document
 from tpm.domain.intake import (
@@ -49,7 +50,6 @@ from tpm.errors import (
     VersionConflict,
 )
 from tpm.ids import new_id
-from tpm.repositories.appointments import AppointmentRepository
 from tpm.repositories.documents import DocumentRepository
 from tpm.repositories.intake import IntakeRepository
 from tpm.repositories.patients import PatientRepository
@@ -57,6 +57,7 @@ from tpm.security.policy import Access
 from tpm.services.consents import ConsentService
 from tpm.services.context import ServiceContext
 from tpm.services.intake import KIND, answer
+from tpm.services.intake_appointment import FirstVisit, Offer
 from tpm.services.intake_forms import save_form
 from tpm.services.intake_messages import CODE_BODY, CODE_SMS, CODE_SUBJECT, fill, first_name, send
 from tpm.services.practices import get_practice
@@ -420,22 +421,40 @@ class PatientIntake:
 
     # ---- first appointment ----------------------------------------------------------------
 
-    def appointment(self, appointment_id: str) -> Intake:
+    def first_visit(self) -> tuple[Intake, Offer]:
+        """What the appointment step offers: the first-visit service, the clinicians, the
+        patient's upcoming booked visits (tpm.services.intake_appointment)."""
+        access, intake, template = self._mine("intake.self.read")
+        offer = FirstVisit(self.ctx).offer(intake, template)
+        self.ctx.record(
+            access, KIND, intake.id, patient_id=intake.patient_id, reason_code="first_visit"
+        )
+        return intake, offer
+
+    def first_visit_slots(self, clinician_id: str, first: date, last: date) -> list[Slot]:
+        access, intake, template = self._mine("intake.self.read")
+        self._open(intake, Step.APPOINTMENT)
+        found = FirstVisit(self.ctx).slots(intake, template, clinician_id, first, last)
+        self.ctx.record(access, KIND, intake.id, patient_id=intake.patient_id, reason_code="slots")
+        return found
+
+    def appointment(
+        self,
+        appointment_id: str | None = None,
+        booking: tuple[str, str, datetime] | None = None,
+    ) -> Intake:
+        """Book one of the offered times (`booking`: clinician, location, start) or confirm
+        a visit already booked (`appointment_id`); either links it to the intake."""
         ctx = self.ctx
-        access, intake, _ = self._mine("intake.self.submit")
-        state = intake.state(Step.APPOINTMENT)
-        if state is None or state.status != StepStatus.OPEN:
-            raise IntakeNotOpen(reason="step_not_open")
-        appointment = AppointmentRepository(ctx.store, ctx.runtime.cipher).get(appointment_id)
-        if (
-            appointment is None
-            or intake.patient_id not in appointment.patient_ids
-            or appointment.status.value != "booked"
-            or appointment.start <= ctx.now()
-        ):
-            raise ValidationFailed(
-                fields=[{"path": "body.appointment_id", "type": "unknown_appointment"}]
-            )
+        access, intake, template = self._mine("intake.self.submit")
+        self._open(intake, Step.APPOINTMENT)
+        visits = FirstVisit(ctx)
+        if booking is not None:
+            clinician_id, location_id, start = booking
+            _, changed = visits.book_offered(intake, template, clinician_id, location_id, start)
+            return changed
+        assert appointment_id is not None
+        visits.check_linkable(intake, appointment_id, "body.appointment_id")
         changed, _ = self._complete_step(intake, Step.APPOINTMENT)
         changed = changed.model_copy(update={"appointment_id": appointment_id})
         self._write(access, intake, [self.intakes.put_op(changed)], "appointment")

@@ -1,5 +1,6 @@
 """Intake templates: which forms and consents a practice's intake has, its reminder
-cadence, and whether it asks for an insurance card, reviews and books a first visit.
+cadence, and whether it asks for an insurance card, reviews and books a first visit (and
+which service the patient may book it as).
 Configuration, not PHI (changes are still audited). Every save is a new version; each
 form's template version is pinned at save, so a running intake keeps exactly the forms
 it started with."""
@@ -13,6 +14,7 @@ from tpm.domain.intake import BUILTIN_CONSENTS, ConsentItem, Effect, FormItem, I
 from tpm.domain.template_models import Category
 from tpm.errors import NotFound, ValidationFailed, VersionConflict
 from tpm.ids import new_id
+from tpm.repositories.catalogue import CatalogueRepository
 from tpm.repositories.intake import IntakeRepository
 from tpm.services.context import ServiceContext
 from tpm.services.templates import TemplateCatalog
@@ -73,6 +75,7 @@ class IntakeTemplateService:
                 insurance_card=bool(fields.get("insurance_card", False)),
                 review=bool(fields.get("review", True)),
                 appointment=bool(fields.get("appointment", True)),
+                first_visit_service_id=self._service(fields.get("first_visit_service_id")),
                 remind_after_hours=int(fields.get("remind_after_hours", 72)),
                 reminders_before_stall=int(fields.get("reminders_before_stall", 2)),
                 created_at=now,
@@ -85,6 +88,17 @@ class IntakeTemplateService:
         except ConditionFailed as exc:
             raise VersionConflict() from exc
         return template
+
+    def _service(self, service_id: str | None) -> str | None:
+        """The first-visit service must be one of the practice's active services."""
+        if service_id is None:
+            return None
+        service = CatalogueRepository(self.ctx.store).service(service_id)
+        if service is None or not service.active:
+            raise ValidationFailed(
+                fields=[{"path": "body.first_visit_service_id", "type": "unknown_service"}]
+            )
+        return service.id
 
     def _resolve(self, where: str, template_id: str, version: int | None) -> Any:
         try:
