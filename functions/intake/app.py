@@ -18,6 +18,7 @@ from tpm.api.responses import created, created_doc
 from tpm.api.scheduling_models import AppointmentView, BookableClinicianView, SlotsView, SlotView
 from tpm.api.views import Page
 from tpm.domain.intake import (
+    PART2_TITLE,
     SERVICE_ID,
     Consent,
     ConsentItem,
@@ -26,6 +27,7 @@ from tpm.domain.intake import (
     FormResponse,
     Intake,
     IntakeTemplate,
+    Part2Item,
     Step,
     StepState,
 )
@@ -74,6 +76,10 @@ class IntakeTemplateIn(BaseModel):
     name: str = Field(min_length=1, max_length=120)
     forms: list[FormItemIn] = Field(default_factory=list, max_length=20)
     consents: list[ConsentItemIn] = Field(default_factory=list, max_length=12)
+    part2: Part2Item | None = Field(
+        default=None,
+        description="A 42 CFR Part 2 consent asked in the consents step (docs/intake.md).",
+    )
     insurance_card: bool = False
     review: bool = True
     appointment: bool = True
@@ -92,6 +98,7 @@ class IntakeTemplateView(BaseModel):
     name: str
     forms: list[FormItem]
     consents: list[ConsentItem]
+    part2: Part2Item | None
     insurance_card: bool
     review: bool
     appointment: bool
@@ -165,6 +172,7 @@ class IntakeView(BaseModel):
     steps: list[StepState]
     identity_verified_at: datetime | None
     appointment_id: str | None
+    part2_decision: Literal["signed", "declined"] | None
     reviewer_id: str | None
     reminders_sent: int
     stalled_at: datetime | None
@@ -213,6 +221,7 @@ class ConsentView(BaseModel):
     revocable: bool
     effect: Effect
     document_id: str | None
+    part2_consent_id: str | None
     status: str
     revoked_at: datetime | None
     revocation_effect: str | None
@@ -438,9 +447,9 @@ def revoke_consent(consentId: str) -> ConsentView:  # noqa: N803
 
 class ChecklistItem(BaseModel):
     key: str
-    kind: Literal["form", "consent"]
+    kind: Literal["form", "consent", "part2"]
     title: str
-    status: Literal["todo", "draft", "done"]
+    status: Literal["todo", "draft", "done", "declined"]
 
 
 class ChecklistView(BaseModel):
@@ -480,6 +489,12 @@ def _checklist(c: Checklist, titles: dict[str, str]) -> ChecklistView:
         )
         for k in c.template.consents
     ]
+    if c.part2_applies:
+        decision = c.intake.part2_decision
+        status: Literal["todo", "declined", "done"] = (
+            "todo" if decision is None else "declined" if decision == "declined" else "done"
+        )
+        consents.append(ChecklistItem(key="part2", kind="part2", title=PART2_TITLE, status=status))
     return ChecklistView(
         intake_id=c.intake.id,
         status=c.intake.status.value,
@@ -597,6 +612,58 @@ def sign_my_consent(key: str, body: SignIn) -> Response[str]:
         key, body.content, body.signer_name, body.document_hash
     )
     return created(ConsentView.of(consent), f"/v1/consents/{consent.id}")
+
+
+class Part2DocumentView(BaseModel):
+    document: dict[str, Any] = Field(
+        description="Every element of 42 CFR 2.31 as shown, and the three statements."
+    )
+    document_hash: str = Field(description="What signing confirms was shown.")
+    applies: bool = Field(description="Asked of this patient (else the step needs none).")
+    decision: Literal["signed", "declined"] | None
+
+
+@app.get("/v1/me/intake/part2", summary="The 42 CFR Part 2 consent of my intake", tags=PORTAL)
+def my_intake_part2() -> Part2DocumentView:
+    intake, _, shown, doc_hash, applies = PatientIntake(service_context(app)).part2()
+    return Part2DocumentView(
+        document=shown, document_hash=doc_hash, applies=applies, decision=intake.part2_decision
+    )
+
+
+class Part2DecisionIn(BaseModel):
+    """Sign (typed name, the hash shown, agree) or decline: it is voluntary."""
+
+    model_config = ConfigDict(extra="forbid")
+    decision: Literal["sign", "decline"]
+    signer_name: str | None = Field(default=None, min_length=1, max_length=200)
+    document_hash: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    agree: Literal[True] | None = None
+
+    @model_validator(mode="after")
+    def _signature(self) -> Part2DecisionIn:
+        if self.decision == "sign" and not (self.signer_name and self.document_hash and self.agree):
+            raise ValueError("signing needs signer_name, document_hash and agree")
+        return self
+
+
+class Part2DecisionOut(BaseModel):
+    intake: IntakeView
+    consent: ConsentView | None
+
+
+@app.post(
+    "/v1/me/intake/part2",
+    summary="Sign or decline the 42 CFR Part 2 consent of my intake",
+    tags=PORTAL,
+)
+def decide_my_intake_part2(body: Part2DecisionIn) -> Part2DecisionOut:
+    intake, consent = PatientIntake(service_context(app)).part2_decide(
+        body.decision == "sign", body.signer_name, body.document_hash
+    )
+    return Part2DecisionOut(
+        intake=IntakeView.of(intake), consent=ConsentView.of(consent) if consent else None
+    )
 
 
 class CardIn(BaseModel):

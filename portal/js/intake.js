@@ -241,6 +241,90 @@ async function openForm(item) {
   form.querySelector("h3").focus();
 }
 
+// ---- 42 CFR Part 2 consent: every element shown; sign or decline (it is voluntary) -------
+
+const PURPOSES = {
+  treatment: "Treatment",
+  payment: "Payment",
+  health_care_operations: "Health care operations",
+  other: "Other",
+};
+
+/** A calendar date ("2027-12-06") as words, the same day wherever the reader is. */
+function formatDate(isoDate) {
+  return new Date(`${isoDate}T12:00:00Z`).toLocaleDateString(undefined, { dateStyle: "long", timeZone: "UTC" });
+}
+
+function part2Section(heading, text) {
+  return [el("h4", { text: heading }), el("p", { text })];
+}
+
+async function openPart2() {
+  const data = await call("GET", "/v1/me/intake/part2");
+  const d = data.document;
+  const signer = el("input", { id: "intake-part2-signer", autocomplete: "name" });
+  const agree = el("input", { id: "intake-part2-agree", type: "checkbox" });
+  const until = [d.expires_on ? formatDate(d.expires_on) : "", d.expiration_event].filter(Boolean).join(", or ");
+  const form = el(
+    "form",
+    { id: "intake-part2", "aria-labelledby": "intake-step-title", novalidate: true },
+    el("h3", { id: "intake-step-title", tabindex: "-1", text: d.title }),
+    el("p", { class: "hint", text: "You choose whether to sign. Saying no does not change your care." }),
+    ...part2Section("Patient", d.patient_name),
+    ...part2Section("Who may disclose", d.disclosing_program),
+    ...part2Section("What may be disclosed", d.information),
+    el("h4", { text: "To whom" }),
+    el("ul", {}, ...d.recipients.map((r) => el("li", { text: r.name }))),
+    ...part2Section("For what purpose", `${d.purposes.map((p) => PURPOSES[p] || p).join(", ")}. ${d.purpose_description}`),
+    ...part2Section("This consent ends", until),
+    ...part2Section("Your right to revoke", d.revocation_statement),
+    ...part2Section("Redisclosure", d.redisclosure_statement),
+    ...part2Section("Not a condition of treatment", d.not_conditioned_statement),
+    el("h4", { text: "Your decision" }),
+    el("label", { for: "intake-part2-signer", text: "Type your full name to sign" }),
+    signer,
+    el("div", { class: "check" }, agree, el("label", { for: "intake-part2-agree", text: "I have read this consent and I sign it electronically." })),
+    el("p", { class: "hint", text: `Document fingerprint: ${data.document_hash.slice(0, 16)}…` }),
+    el(
+      "div",
+      { class: "actions" },
+      el("button", { type: "submit", text: "Sign" }),
+      el("button", { type: "button", class: "quiet", id: "intake-part2-decline", text: "I do not consent" }),
+      el("button", { type: "button", class: "quiet", onclick: () => area(), text: "Close" }),
+    ),
+  );
+  const others = () => state.consents.every((c) => c.kind === "part2" || c.status === "done");
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    if (!signer.value.trim() || !agree.checked) {
+      showError("To sign, type your full name and tick the box.");
+      (signer.value.trim() ? agree : signer).focus();
+      return;
+    }
+    busy(form.querySelector("button[type=submit]"), async () => {
+      await call("POST", "/v1/me/intake/part2", {
+        decision: "sign",
+        signer_name: signer.value.trim(),
+        document_hash: data.document_hash,
+        agree: true,
+      });
+      announce("Signed: the Part 2 consent. A copy is in your documents.");
+      await loadIntake(true, others());
+    });
+  });
+  form.querySelector("#intake-part2-decline").addEventListener("click", (event) =>
+    busy(event.currentTarget, async () => {
+      await call("POST", "/v1/me/intake/part2", { decision: "decline" });
+      announce("Noted: you did not sign the Part 2 consent.");
+      await loadIntake(true, others());
+    }),
+  );
+  area(form);
+  form.querySelector("h3").focus();
+}
+
+const ITEM_STATUS = { done: "done", draft: "started", declined: "declined" };
+
 function itemList(items, label) {
   return el(
     "ul",
@@ -249,13 +333,24 @@ function itemList(items, label) {
       el(
         "li",
         { class: "appt" },
-        el("p", { class: "when", text: `${item.title} — ${item.status === "done" ? "done" : item.status === "draft" ? "started" : "to do"}` }),
-        el(
-          "button",
-          { type: "button", onclick: (e) => busy(e.currentTarget, () => openForm(item)) },
-          item.status === "done" ? "View or change" : item.kind === "consent" ? "Read and sign" : "Fill in",
-          el("span", { class: "visually-hidden", text: ` ${item.title}` }),
-        ),
+        el("p", { class: "when", text: `${item.title} — ${ITEM_STATUS[item.status] || "to do"}` }),
+        item.kind === "part2" && item.status === "done"
+          ? null
+          : el(
+              "button",
+              {
+                type: "button",
+                onclick: (e) => busy(e.currentTarget, () => (item.kind === "part2" ? openPart2() : openForm(item))),
+              },
+              item.kind === "part2"
+                ? "Read and decide"
+                : item.status === "done"
+                  ? "View or change"
+                  : item.kind === "consent"
+                    ? "Read and sign"
+                    : "Fill in",
+              el("span", { class: "visually-hidden", text: ` ${item.title}` }),
+            ),
       ),
     ),
   );

@@ -42,6 +42,7 @@ from tpm.domain.intake import (
     Intake,
     IntakeStatus,
     IntakeTemplate,
+    Part2Item,
     Step,
     StepStatus,
     Verification,
@@ -50,6 +51,7 @@ from tpm.domain.intake import (
     new_steps,
 )
 from tpm.domain.notes import GENESIS, VersionEvent, make_version
+from tpm.domain.part2 import Purpose, Recipient, RecipientKind
 from tpm.domain.patients import Patient
 from tpm.domain.scheduling import Appointment
 from tpm.domain.templates import builtin_library
@@ -85,7 +87,20 @@ def _repo(world: World, practice_id: str) -> IntakeRepository:
     return IntakeRepository(world.runtime.store.practice(practice_id), world.runtime.cipher)
 
 
-def seed_template(world: World, practice_id: str, service_id: str | None = None) -> IntakeTemplate:
+PART2_ITEM = Part2Item(
+    applies_to="everyone",
+    disclosing_program="Matrix program",
+    information="Substance use disorder treatment records.",
+    recipients=(Recipient(kind=RecipientKind.PAYER, name="My health plans"),),
+    purposes=(Purpose.PAYMENT,),
+    purpose_description="Billing.",
+    expires_after_days=365,
+)
+
+
+def seed_template(
+    world: World, practice_id: str, service_id: str | None = None, part2: bool = False
+) -> IntakeTemplate:
     template = IntakeTemplate(
         id=new_id("itp"),
         version=1,
@@ -102,6 +117,7 @@ def seed_template(world: World, practice_id: str, service_id: str | None = None)
         ),
         insurance_card=True,
         first_visit_service_id=service_id,
+        part2=PART2_ITEM if part2 else None,
         created_at=world.runtime.clock.now(),
         created_by="test-harness",
     )
@@ -149,8 +165,9 @@ def seed_intake(
     verified: bool = True,
     done: tuple[Step, ...] = (),
     service_id: str | None = None,
+    part2: bool = False,
 ) -> Intake:
-    template = seed_template(world, practice_id, service_id)
+    template = seed_template(world, practice_id, service_id, part2)
     now = world.runtime.clock.now()
     steps = tuple(
         s.model_copy(
@@ -291,6 +308,7 @@ def my_intake(open_step: Step, *, verified: bool = True, body: Any = None, **ext
             verified=verified,
             done=done,
             service_id=service_id,
+            part2=bool(extra.get("part2")),
         )
         if extra.get("slots"):
             day = (world.runtime.clock.now() + timedelta(days=10)).date().isoformat()
@@ -605,6 +623,20 @@ CASES: list[Case] = [
         target=my_intake(Step.APPOINTMENT, service=True, slots=True),
         audit=("intake.self.read",),
         query=SLOTS_QUERY,
+    ),
+    Case(
+        "GET",
+        "/v1/me/intake/part2",
+        {**PORTAL, P: 200},
+        target=my_intake(Step.CONSENTS, part2=True),
+        audit=("intake.self.read",),
+    ),
+    Case(
+        "POST",
+        "/v1/me/intake/part2",
+        {**PORTAL, P: 200},
+        target=my_intake(Step.CONSENTS, part2=True, body={"decision": "decline"}),
+        audit=("intake.self.submit",),
     ),
     Case(
         "GET",

@@ -1,5 +1,6 @@
 """The intake checklist in the portal: a new patient confirms who they are (date of birth,
-then the one-time code from the outbox), fills in a PHQ-2, signs the SMS consent, uploads
+then the one-time code from the outbox), fills in a PHQ-2, signs the SMS consent and the
+42 CFR Part 2 consent, uploads
 both sides of an insurance card, and after the clinician approves (through the API: the
 staff app's review screen is not built yet) books the first visit from the times offered;
 then the checklist is done."""
@@ -44,6 +45,15 @@ TEMPLATE = {
     "name": "Browser intake",
     "forms": [{"key": "phq", "template_id": "phq2"}],
     "consents": [{"key": "sms", "template_id": "electronic_communication_consent"}],
+    "part2": {
+        "applies_to": "everyone",
+        "disclosing_program": "Demo substance use program (synthetic)",
+        "information": "My substance use disorder diagnosis and treatment dates.",
+        "recipients": [{"kind": "payer", "name": "My health plans and third-party payers"}],
+        "purposes": ["payment"],
+        "purpose_description": "To bill my health plan.",
+        "expires_after_days": 365,
+    },
     "insurance_card": True,
 }
 
@@ -159,6 +169,18 @@ def test_a_patient_completes_the_intake_checklist(
     assert serious_violations(page) == []
     form.get_by_role("button", name="Sign").click()
     expect(page.get_by_role("status")).to_contain_text("Signed")
+
+    # AND reads the 42 CFR Part 2 consent, every element shown, and signs it too
+    section.get_by_role("button", name=re.compile("^Read and decide")).click()
+    form = section.get_by_role("form", name=re.compile("42 CFR Part 2"))
+    expect(form).to_contain_text("My health plans and third-party payers")
+    expect(form).to_contain_text("prohibits unauthorized use or disclosure")
+    assert serious_violations(page) == []
+    screenshot(page, "intake-part2")
+    form.get_by_label("Type your full name to sign").fill("Robin Synthetic")
+    form.get_by_label("I have read this consent and I sign it electronically.").check()
+    form.get_by_role("button", name="Sign").click()
+    expect(page.get_by_role("status")).to_contain_text("Signed: the Part 2 consent")
     expect(section.get_by_text("Add your insurance card: to do now")).to_be_visible()
 
     # AND uploads both sides of the insurance card
@@ -176,7 +198,10 @@ def test_a_patient_completes_the_intake_checklist(
     # THEN the clinician sees everything and approves; the checklist is done
     detail = ok(clinician.get(f"/v1/intakes/{intake['id']}"))
     assert [f["key"] for f in detail["forms"]] == ["phq"]
-    assert detail["consents"][0]["status"] == "signed"
+    assert {c["key"]: c["status"] for c in detail["consents"]} == {
+        "sms": "signed",
+        "part2": "signed",
+    }
     assert {c["side"] for c in detail["insurance_cards"]} == {"front", "back"}
     approve = {"version": detail["intake"]["version"], "decision": "approve"}
     ok(clinician.post(f"/v1/intakes/{intake['id']}/review", json=approve))

@@ -26,6 +26,7 @@ from tpm.domain.intake import (
     MAX_CODE_ATTEMPTS,
     MAX_DOB_ATTEMPTS,
     OPEN_STATUSES,
+    Consent,
     ConsentItem,
     FormItem,
     FormResponse,
@@ -33,11 +34,13 @@ from tpm.domain.intake import (
     IntakeRuleError,
     IntakeStatus,
     IntakeTemplate,
+    Part2Item,
     Step,
     StepStatus,
     Verification,
     code_hash,
     next_form_step_done,
+    part2_applies,
     require_open_step,
 )
 from tpm.domain.patients import Patient
@@ -52,6 +55,7 @@ from tpm.errors import (
 from tpm.ids import new_id
 from tpm.repositories.documents import DocumentRepository
 from tpm.repositories.intake import IntakeRepository
+from tpm.repositories.part2 import Part2Repository
 from tpm.repositories.patients import PatientRepository
 from tpm.security.policy import Access
 from tpm.services.consents import ConsentService
@@ -92,6 +96,7 @@ class Checklist:
     forms: dict[str, FormResponse]
     signed: set[str]
     cards: set[str]
+    part2_applies: bool  # the template's Part 2 consent is asked of this patient
 
 
 @dataclass(frozen=True)
@@ -180,10 +185,11 @@ class PatientIntake:
             if c.intake_id == intake.id and c.status.value == "signed"
         }
         cards = set(self.intakes.cards(intake.patient_id))
+        applies = intake.part2_decision is not None or self.part2_pending(intake, template)
         self.ctx.record(
             access, KIND, intake.id, patient_id=intake.patient_id, reason_code="checklist"
         )
-        return Checklist(intake, template, forms, signed, cards)
+        return Checklist(intake, template, forms, signed, cards, applies)
 
     # ---- identity -------------------------------------------------------------------------
 
@@ -361,7 +367,9 @@ class PatientIntake:
             for c in self.intakes.consents_for(intake.patient_id)
             if c.intake_id == intake.id and c.status.value == "signed"
         } | {key}
-        finished = next_form_step_done(template, {}, signed)[Step.CONSENTS]
+        finished = next_form_step_done(template, {}, signed, self.part2_pending(intake, template))[
+            Step.CONSENTS
+        ]
         if finished:
             _, step_ops = self._complete_step(intake, Step.CONSENTS)
             ops += step_ops
@@ -369,6 +377,64 @@ class PatientIntake:
         if finished:
             answer(ctx, intake.id, Step.CONSENTS.value, {"done": True})
         return consent
+
+    # ---- 42 CFR Part 2 ---------------------------------------------------------------------
+
+    def part2_pending(self, intake: Intake, template: IntakeTemplate) -> bool:
+        """The template's Part 2 consent applies to this patient, who has not decided."""
+        if template.part2 is None or intake.part2_decision is not None:
+            return False
+        label = Part2Repository(self.ctx.store, self.ctx.runtime.cipher).label(intake.patient_id)
+        return part2_applies(template, label is not None and label.part2)
+
+    def part2(self) -> tuple[Intake, Part2Item, dict[str, object], str, bool]:
+        """The Part 2 consent as it is shown now: (intake, item, document, hash, applies)."""
+        access, intake, template = self._mine("intake.self.read")
+        if template.part2 is None:
+            raise NotFound()
+        shown, doc_hash, _ = ConsentService(self.ctx).part2_document(intake, template.part2)
+        label = Part2Repository(self.ctx.store, self.ctx.runtime.cipher).label(intake.patient_id)
+        applies = part2_applies(template, label is not None and label.part2)
+        self.ctx.record(access, KIND, intake.id, patient_id=intake.patient_id, reason_code="part2")
+        return intake, template.part2, shown, doc_hash, applies
+
+    def part2_decide(
+        self, sign: bool, signer_name: str | None, shown_hash: str | None
+    ) -> tuple[Intake, Consent | None]:
+        """Sign the Part 2 consent, or decline it (voluntary: treatment is not conditioned
+        on it). Either completes the consents step once the other consents are signed."""
+        ctx = self.ctx
+        access, intake, template = self._mine("intake.self.submit")
+        if template.part2 is None:
+            raise NotFound()
+        self._open(intake, Step.CONSENTS)
+        if intake.part2_decision == "signed":
+            raise Conflict("The Part 2 consent is already signed; revoke it to withdraw.")
+        now = ctx.now()
+        consent = None
+        ops: list[Operation] = []
+        if sign:
+            if not signer_name or not shown_hash:
+                raise ValidationFailed(fields=[{"path": "body.signer_name", "type": "missing"}])
+            consent, ops = ConsentService(ctx).part2_sign_ops(
+                intake, template.part2, template.version, signer_name, shown_hash
+            )
+        decided = intake.model_copy(update={"part2_decision": "signed" if sign else "declined"})
+        signed = {
+            c.key
+            for c in self.intakes.consents_for(intake.patient_id)
+            if c.intake_id == intake.id and c.status.value == "signed"
+        }
+        finished = next_form_step_done(template, {}, signed)[Step.CONSENTS]
+        if finished:
+            decided, _ = self._complete_step(decided, Step.CONSENTS)
+        else:
+            decided = decided.bump(now)
+        ops.append(self.intakes.put_op(decided))
+        self._write(access, intake, ops, "part2_signed" if sign else "part2_declined")
+        if finished:
+            answer(ctx, intake.id, Step.CONSENTS.value, {"done": True})
+        return decided, consent
 
     # ---- insurance card -------------------------------------------------------------------
 

@@ -10,7 +10,14 @@ from __future__ import annotations
 from typing import Any
 
 from tpm.adapters.store.base import ConditionFailed
-from tpm.domain.intake import BUILTIN_CONSENTS, ConsentItem, Effect, FormItem, IntakeTemplate
+from tpm.domain.intake import (
+    BUILTIN_CONSENTS,
+    ConsentItem,
+    Effect,
+    FormItem,
+    IntakeTemplate,
+    Part2Item,
+)
 from tpm.domain.template_models import Category
 from tpm.errors import NotFound, ValidationFailed, VersionConflict
 from tpm.ids import new_id
@@ -76,6 +83,7 @@ class IntakeTemplateService:
                 review=bool(fields.get("review", True)),
                 appointment=bool(fields.get("appointment", True)),
                 first_visit_service_id=self._service(fields.get("first_visit_service_id")),
+                part2=self._part2(fields.get("part2")),
                 remind_after_hours=int(fields.get("remind_after_hours", 72)),
                 reminders_before_stall=int(fields.get("reminders_before_stall", 2)),
                 created_at=now,
@@ -88,6 +96,18 @@ class IntakeTemplateService:
         except ConditionFailed as exc:
             raise VersionConflict() from exc
         return template
+
+    @staticmethod
+    def _part2(raw: dict[str, Any] | None) -> Part2Item | None:
+        """A Part 2 consent needs every element 42 CFR 2.31 asks of the practice."""
+        if raw is None:
+            return None
+        try:
+            return Part2Item.model_validate(raw)
+        except ValueError as exc:
+            raise ValidationFailed(
+                fields=[{"path": "body.part2", "type": "consent_elements_missing"}]
+            ) from exc
 
     def _service(self, service_id: str | None) -> str | None:
         """The first-visit service must be one of the practice's active services."""
