@@ -1,9 +1,9 @@
 """The intake checklist in the portal: a new patient confirms who they are (date of birth,
 then the one-time code from the outbox), fills in a PHQ-2, signs the SMS consent and the
 42 CFR Part 2 consent, uploads
-both sides of an insurance card, and after the clinician approves (through the API: the
-staff app's review screen is not built yet) books the first visit from the times offered;
-then the checklist is done."""
+both sides of an insurance card; the clinician finds the packet in the staff app's intake
+queue, reviews the answers, consents and card photos, and approves it; the patient books
+the first visit from the times offered; then the checklist is done."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from conftest import DevServer, PortalPatient, start_dev_server
 from PIL import Image
 from playwright.sync_api import Page, expect
 from portal_api import ok, screenshot, serious_violations, sign_in, sign_in_portal, staff
+from staff_ui import NAV, check_axe, shoot, sign_in_staff
 
 from tpm.security.principal import Role
 
@@ -195,20 +196,50 @@ def test_a_patient_completes_the_intake_checklist(
     expect(section).to_contain_text("Your clinician is reviewing")
     screenshot(page, "intake-review")
 
-    # THEN the clinician sees everything and approves; the checklist is done
-    detail = ok(clinician.get(f"/v1/intakes/{intake['id']}"))
-    assert [f["key"] for f in detail["forms"]] == ["phq"]
-    assert {c["key"]: c["status"] for c in detail["consents"]} == {
-        "sms": "signed",
-        "part2": "signed",
-    }
-    assert {c["side"] for c in detail["insurance_cards"]} == {"front", "back"}
-    approve = {"version": detail["intake"]["version"], "decision": "approve"}
-    ok(clinician.post(f"/v1/intakes/{intake['id']}/review", json=approve))
+    # THEN the clinician finds the packet in the staff app's intake queue
+    page.get_by_role("button", name="Sign out").click()
+    sign_in_staff(page, Role.CLINICIAN)
+    page.get_by_role("navigation", name=NAV).get_by_role("link", name="Intake").click()
+    expect(page.get_by_role("heading", name="Intake", exact=True)).to_be_focused()
+    queue = page.get_by_role("table", name="Open intakes, stalled first")
+    row = queue.get_by_role("row").filter(has=page.get_by_role("link", name="Synthetic, Robin"))
+    expect(row).to_contain_text("Waiting for review")
+    check_axe(page)
+    shoot(page, "staff-intake-queue")
+    row.get_by_role("link", name="Synthetic, Robin").click()
+    expect(page.get_by_role("heading", name="Intake: Synthetic, Robin")).to_be_focused()
+    assert page.url.endswith(f"#/intake/{intake['id']}")
+    # AND reviews it: the answers with their labels, the consents with their evidence, the
+    # card photos
+    forms = page.locator("#intake-forms")
+    expect(forms.get_by_role("heading", name=re.compile("PHQ-2"))).to_be_visible()
+    expect(forms).to_contain_text("Little interest or pleasure in doing things")
+    consents = page.get_by_role("table", name="Consents signed in this intake")
+    expect(consents.get_by_role("row")).to_have_count(3)  # header + SMS + Part 2
+    expect(consents).to_contain_text("42 CFR Part 2")
+    expect(consents).to_contain_text("Identity verified")
+    for side in ("front", "back"):
+        photo = page.get_by_role("img", name=f"Insurance card, {side}")
+        expect(photo).to_be_visible()
+        assert photo.evaluate("img => img.naturalWidth") == 320  # the re-encoded pixels
+    forms.get_by_role("button", name=re.compile("^History")).click()
+    expect(forms.get_by_role("table", name=re.compile("^Versions of"))).to_contain_text("submitted")
+    check_axe(page)
+    shoot(page, "staff-intake-review")
+    # WHEN they approve it
+    review = page.locator("#review-form")
+    review.get_by_label("Approve: the packet is complete").check()
+    review.get_by_role("button", name="Record decision").click()
+    expect(page.get_by_role("status")).to_have_text("Intake approved.")
+    check_axe(page)
+    approved = ok(clinician.get(f"/v1/intakes/{intake['id']}"))["intake"]
+    assert approved["reviewer_id"] == clinician_id
+    assert next(s for s in approved["steps"] if s["step"] == "review")["status"] == "done"
 
     # AND the patient, back in the portal later, books the first visit from the times offered
     wait_for(me, "appointment")
     page.get_by_role("button", name="Sign out").click()
+    page.goto("/")
     sign_in_portal(page, new_patient.email, new_patient.password)
     expect(section.get_by_text("Book your first visit: to do now")).to_be_visible()
     booking = section.get_by_role("form", name=re.compile("^Book your first visit"))

@@ -8,7 +8,8 @@ import calendar from "./areas/calendar.js";
 import clinical from "./areas/clinical.js";
 import compliance from "./areas/compliance.js";
 import home from "./areas/home.js";
+import intake from "./areas/intake.js";
 import notes from "./areas/notes.js";
 import patients from "./areas/patients.js";
 
-export const AREAS = [home, calendar, patients, notes, clinical, admin, compliance, account];
+export const AREAS = [home, calendar, patients, notes, clinical, intake, admin, compliance, account];
