@@ -106,3 +106,49 @@ def test_an_intake_is_started_from_the_chart(
     expect(page.locator("#intake-summary")).to_contain_text("Identity check")
     intakes = ok(clinician.get(f"/v1/patients/{new_patient.patient_id}/intakes"))["items"]
     assert [i["status"] for i in intakes] in (["invited"], ["in_progress"])
+
+
+def test_an_admin_configures_an_intake_template(page: Page, portal_url: str) -> None:
+    sign_in_staff(page, Role.ADMIN)
+    page.get_by_role("navigation", name=NAV).get_by_role("link", name="Intake templates").click()
+    expect(page.get_by_role("heading", name="Intake templates")).to_be_focused()
+    templates = page.get_by_role("table", name="The practice's intake templates")
+    expect(templates).to_contain_text("Adult outpatient (demo)")
+    page.get_by_role("link", name="New intake template").click()
+    expect(page.get_by_role("heading", name="New intake template")).to_be_focused()
+    form = page.locator("#intake-template-form")
+    form.get_by_label("Name").fill("Substance use program intake")
+    form.get_by_role("group", name="Forms").get_by_label(
+        "PHQ-9 (Patient Health Questionnaire-9)"
+    ).check()
+    consents = form.get_by_role("group", name="Consents")
+    consents.get_by_label(re.compile("^Informed consent")).check()
+    # WHEN the Part 2 consent is asked for without its elements, it is refused next to it
+    form.get_by_label(re.compile("^Ask for a 42 CFR Part 2 consent")).check()
+    shoot(page, "staff-intake-template")
+    form.get_by_role("button", name="Create the template").click()
+    expect(form.get_by_role("alert")).to_contain_text("Who may disclose (the program)")
+    expect(form.get_by_label("What may be disclosed")).to_have_attribute("aria-invalid", "true")
+    check_axe(page)
+    # AND with every element it is saved
+    part2 = form.get_by_role("group", name="42 CFR Part 2 consent")
+    part2.get_by_label("Asked of").select_option("everyone")
+    part2.get_by_label("Who may disclose (the program)").fill("Harbor SUD program (synthetic)")
+    part2.get_by_label("What may be disclosed").fill(
+        "My substance use disorder diagnosis, treatment dates and attendance."
+    )
+    part2.get_by_label("The purpose, in words").fill("To bill my health plan.")
+    form.get_by_role("button", name="Create the template").click()
+    expect(page.get_by_role("status")).to_have_text(
+        "Saved Substance use program intake, version 1."
+    )
+    admin = staff(portal_url, Role.ADMIN)
+    (saved,) = [
+        t
+        for t in ok(admin.get("/v1/intake-templates"))["items"]
+        if t["name"] == "Substance use program intake"
+    ]
+    assert [c["template_id"] for c in saved["consents"]] == ["informed_consent_treatment"]
+    assert saved["part2"]["applies_to"] == "everyone"
+    assert saved["part2"]["recipients"][0]["kind"] == "payer"
+    assert saved["steps"][:3] == ["identity", "forms", "consents"]

@@ -11,6 +11,25 @@ export default [
     load: () => import("../screens/intake/queue.js"),
   },
   {
+    path: "/intake/templates",
+    title: "Intake templates",
+    requires: ["intake.template.manage", "template.read"],
+    nav: { label: "Intake templates", order: 52, description: "Which forms, consents and steps a new patient's intake has." },
+    load: () => import("../screens/intake/templates.js"),
+  },
+  {
+    path: "/intake/templates/new",
+    title: "New intake template",
+    requires: ["intake.template.manage", "template.read"],
+    load: () => import("../screens/intake/templates.js"),
+  },
+  {
+    path: "/intake/templates/:templateId",
+    title: "Edit intake template",
+    requires: ["intake.template.manage", "template.read"],
+    load: () => import("../screens/intake/templates.js"),
+  },
+  {
     path: "/intake/:intakeId",
     title: "Intake",
     requires: ["intake.read"],
