@@ -10,15 +10,18 @@ from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
-from pydantic import BaseModel, ConfigDict, Field, Strict
+from pydantic import BaseModel, ConfigDict, Field, Strict, model_validator
 
 from tpm.api.app import create_app, lambda_entry
 from tpm.api.context import Cursor, Limit, service_context
 from tpm.api.idempotency import idempotent
-from tpm.api.models import IsoDate, RequestModel
+from tpm.api.models import Instant, IsoDate, RequestModel
 from tpm.api.responses import created, created_doc
+from tpm.api.scheduling_models import AppointmentView, BookableClinicianView, SlotsView, SlotView
 from tpm.api.views import Page
 from tpm.domain.intake import (
+    PART2_TITLE,
+    SERVICE_ID,
     Consent,
     ConsentItem,
     Effect,
@@ -26,6 +29,7 @@ from tpm.domain.intake import (
     FormResponse,
     Intake,
     IntakeTemplate,
+    Part2Item,
     Step,
     StepState,
 )
@@ -39,6 +43,7 @@ app = create_app("intake")
 TAGS = ["intake"]
 PORTAL = ["portal"]
 KEY = r"^[a-z][a-z0-9_]{0,39}$"
+ID = r"^[a-z]{2,5}_[0-9a-z]{26}$"
 # The portal sends card photos as base64 in JSON (docs/decisions.md, documents): 4 MiB of
 # image is ~5.6 MB of JSON.
 MAX_BODY = 5_700_000
@@ -70,9 +75,18 @@ class IntakeTemplateIn(RequestModel):
     name: str = Field(min_length=1, max_length=120)
     forms: list[FormItemIn] = Field(default_factory=list, max_length=20)
     consents: list[ConsentItemIn] = Field(default_factory=list, max_length=12)
+    part2: Part2Item | None = Field(
+        default=None,
+        description="A 42 CFR Part 2 consent asked in the consents step (docs/intake.md).",
+    )
     insurance_card: bool = False
     review: bool = True
     appointment: bool = True
+    first_visit_service_id: str | None = Field(
+        default=None,
+        pattern=SERVICE_ID,
+        description="The service the patient may book as the first visit from offered times.",
+    )
     remind_after_hours: int = Field(default=72, ge=1, le=720)
     reminders_before_stall: int = Field(default=2, ge=0, le=10)
 
@@ -83,9 +97,11 @@ class IntakeTemplateView(BaseModel):
     name: str
     forms: list[FormItem]
     consents: list[ConsentItem]
+    part2: Part2Item | None
     insurance_card: bool
     review: bool
     appointment: bool
+    first_visit_service_id: str | None
     remind_after_hours: int
     reminders_before_stall: int
     steps: list[Step]
@@ -156,6 +172,7 @@ class IntakeView(BaseModel):
     steps: list[StepState]
     identity_verified_at: datetime | None
     appointment_id: str | None
+    part2_decision: Literal["signed", "declined"] | None
     reviewer_id: str | None
     reminders_sent: int
     stalled_at: datetime | None
@@ -204,6 +221,7 @@ class ConsentView(BaseModel):
     revocable: bool
     effect: Effect
     document_id: str | None
+    part2_consent_id: str | None
     status: str
     revoked_at: datetime | None
     revocation_effect: str | None
@@ -312,6 +330,46 @@ def restart_intake(intakeId: str, body: IntakeVersionIn) -> IntakeView:  # noqa:
     return IntakeView.of(IntakeService(service_context(app)).restart(intakeId, body.version))
 
 
+class StaffBookingIn(RequestModel):
+    clinician_id: str = Field(pattern=ID)
+    service_id: str = Field(pattern=ID)
+    location_id: str = Field(pattern=ID)
+    start: Instant
+
+
+class StaffFirstVisitIn(RequestModel):
+    """Exactly one of: book a visit now (`booking`), or link one already booked."""
+
+    version: int = Field(ge=1)
+    appointment_id: str | None = Field(default=None, pattern=r"^apt_[0-9a-z]{26}$")
+    booking: StaffBookingIn | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> StaffFirstVisitIn:
+        if (self.appointment_id is None) == (self.booking is None):
+            raise ValueError("give either appointment_id or booking")
+        return self
+
+
+class FirstVisitOut(BaseModel):
+    intake: IntakeView
+    appointment: AppointmentView
+
+
+@app.post(
+    "/v1/intakes/<intakeId>/appointment",
+    summary="Book or link the first visit (staff)",
+    tags=TAGS,
+)
+def book_intake_first_visit(intakeId: str, body: StaffFirstVisitIn) -> FirstVisitOut:  # noqa: N803
+    b = body.booking
+    booking = (b.clinician_id, b.service_id, b.location_id, b.start) if b else None
+    appointment, intake = IntakeService(service_context(app)).first_visit(
+        intakeId, body.version, body.appointment_id, booking
+    )
+    return FirstVisitOut(intake=IntakeView.of(intake), appointment=AppointmentView.of(appointment))
+
+
 class FormVersionView(BaseModel):
     n: int
     event: str
@@ -385,9 +443,9 @@ def revoke_consent(consentId: str) -> ConsentView:  # noqa: N803
 
 class ChecklistItem(BaseModel):
     key: str
-    kind: Literal["form", "consent"]
+    kind: Literal["form", "consent", "part2"]
     title: str
-    status: Literal["todo", "draft", "done"]
+    status: Literal["todo", "draft", "done", "declined"]
 
 
 class ChecklistView(BaseModel):
@@ -427,6 +485,12 @@ def _checklist(c: Checklist, titles: dict[str, str]) -> ChecklistView:
         )
         for k in c.template.consents
     ]
+    if c.part2_applies:
+        decision = c.intake.part2_decision
+        status: Literal["todo", "declined", "done"] = (
+            "todo" if decision is None else "declined" if decision == "declined" else "done"
+        )
+        consents.append(ChecklistItem(key="part2", kind="part2", title=PART2_TITLE, status=status))
     return ChecklistView(
         intake_id=c.intake.id,
         status=c.intake.status.value,
@@ -544,6 +608,57 @@ def sign_my_consent(key: str, body: ConsentSignIn) -> Response[str]:
     return created(ConsentView.of(consent), f"/v1/consents/{consent.id}")
 
 
+class Part2DocumentView(BaseModel):
+    document: dict[str, Any] = Field(
+        description="Every element of 42 CFR 2.31 as shown, and the three statements."
+    )
+    document_hash: str = Field(description="What signing confirms was shown.")
+    applies: bool = Field(description="Asked of this patient (else the step needs none).")
+    decision: Literal["signed", "declined"] | None
+
+
+@app.get("/v1/me/intake/part2", summary="The 42 CFR Part 2 consent of my intake", tags=PORTAL)
+def my_intake_part2() -> Part2DocumentView:
+    intake, _, shown, doc_hash, applies = PatientIntake(service_context(app)).part2()
+    return Part2DocumentView(
+        document=shown, document_hash=doc_hash, applies=applies, decision=intake.part2_decision
+    )
+
+
+class Part2DecisionIn(RequestModel):
+    """Sign (typed name, the hash shown, agree) or decline: it is voluntary."""
+
+    decision: Literal["sign", "decline"]
+    signer_name: str | None = Field(default=None, min_length=1, max_length=200)
+    document_hash: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    agree: Literal[True] | None = None
+
+    @model_validator(mode="after")
+    def _signature(self) -> Part2DecisionIn:
+        if self.decision == "sign" and not (self.signer_name and self.document_hash and self.agree):
+            raise ValueError("signing needs signer_name, document_hash and agree")
+        return self
+
+
+class Part2DecisionOut(BaseModel):
+    intake: IntakeView
+    consent: ConsentView | None
+
+
+@app.post(
+    "/v1/me/intake/part2",
+    summary="Sign or decline the 42 CFR Part 2 consent of my intake",
+    tags=PORTAL,
+)
+def decide_my_intake_part2(body: Part2DecisionIn) -> Part2DecisionOut:
+    intake, consent = PatientIntake(service_context(app)).part2_decide(
+        body.decision == "sign", body.signer_name, body.document_hash
+    )
+    return Part2DecisionOut(
+        intake=IntakeView.of(intake), consent=ConsentView.of(consent) if consent else None
+    )
+
+
 class CardIn(RequestModel):
     content_base64: str = Field(min_length=1, max_length=MAX_BODY)
 
@@ -565,13 +680,81 @@ def upload_my_card(side: str, body: CardIn) -> Response[str]:
     return created(CardOut(side=side, document_id=document.id))
 
 
-class IntakeAppointmentIn(RequestModel):
-    appointment_id: str = Field(pattern=r"^apt_[0-9a-z]{26}$")
+class ServiceOffer(BaseModel):
+    id: str
+    name: str
+    duration_minutes: int
 
 
-@app.post("/v1/me/intake/appointment", summary="My first appointment is booked", tags=PORTAL)
-def my_intake_appointment(body: IntakeAppointmentIn) -> IntakeView:
-    return IntakeView.of(PatientIntake(service_context(app)).appointment(body.appointment_id))
+class FirstVisitOfferView(BaseModel):
+    service: ServiceOffer | None = Field(
+        description="What may be booked from offered times; null: the practice books it."
+    )
+    clinicians: list[BookableClinicianView]
+    booked: list[AppointmentView] = Field(description="Upcoming visits already booked.")
+
+
+@app.get(
+    "/v1/me/intake/appointment",
+    summary="What my intake offers for the first visit",
+    tags=PORTAL,
+)
+def my_intake_first_visit() -> FirstVisitOfferView:
+    _, offer = PatientIntake(service_context(app)).first_visit()
+    service = offer.service
+    return FirstVisitOfferView(
+        service=ServiceOffer(
+            id=service.id,
+            name=service.name,
+            duration_minutes=service.duration_minutes,
+        )
+        if service
+        else None,
+        clinicians=[BookableClinicianView.of(u) for u in offer.clinicians],
+        booked=[AppointmentView.of(a) for a in offer.booked],
+    )
+
+
+@app.get("/v1/me/intake/slots", summary="Times offered for my first visit", tags=PORTAL)
+def my_intake_slots(
+    clinician_id: Annotated[str, Query(pattern=ID)],
+    first: Annotated[IsoDate, Query(alias="from", description="First local date")],
+    last: Annotated[IsoDate, Query(alias="to", description="Last local date (inclusive)")],
+) -> SlotsView:
+    found = PatientIntake(service_context(app)).first_visit_slots(clinician_id, first, last)
+    return SlotsView(items=[SlotView.of(s) for s in found])
+
+
+class OfferedBookingIn(RequestModel):
+    clinician_id: str = Field(pattern=ID)
+    location_id: str = Field(pattern=ID)
+    start: Instant
+
+
+class AppointmentIn(RequestModel):
+    """Exactly one of: book an offered time (`booking`), or confirm a visit already
+    booked (`appointment_id`)."""
+
+    appointment_id: str | None = Field(default=None, pattern=r"^apt_[0-9a-z]{26}$")
+    booking: OfferedBookingIn | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> AppointmentIn:
+        if (self.appointment_id is None) == (self.booking is None):
+            raise ValueError("give either appointment_id or booking")
+        return self
+
+
+@app.post(
+    "/v1/me/intake/appointment",
+    summary="Book my first visit from the offered times, or confirm one booked",
+    tags=PORTAL,
+)
+def my_intake_appointment(body: AppointmentIn) -> IntakeView:
+    b = body.booking
+    booking = (b.clinician_id, b.location_id, b.start) if b else None
+    changed = PatientIntake(service_context(app)).appointment(body.appointment_id, booking)
+    return IntakeView.of(changed)
 
 
 @app.get("/v1/me/consents", summary="My consents", tags=PORTAL)

@@ -5,7 +5,8 @@
 // Schema: objects are fieldsets, yes/no and "I agree" are checkboxes, choices are selects.
 
 import { call } from "../shared/api.js";
-import { $, announce, busy, el, formatWhen, showError } from "./ui.js";
+import { fillSlots, loadOfferedSlots, slotsMessage } from "./slots.js";
+import { $, announce, busy, el, formatDay, formatTime, formatWhen, localDate, showError } from "./ui.js";
 
 const STEP_NAMES = {
   identity: "Confirm who you are",
@@ -240,6 +241,90 @@ async function openForm(item) {
   form.querySelector("h3").focus();
 }
 
+// ---- 42 CFR Part 2 consent: every element shown; sign or decline (it is voluntary) -------
+
+const PURPOSES = {
+  treatment: "Treatment",
+  payment: "Payment",
+  health_care_operations: "Health care operations",
+  other: "Other",
+};
+
+/** A calendar date ("2027-12-06") as words, the same day wherever the reader is. */
+function formatDate(isoDate) {
+  return new Date(`${isoDate}T12:00:00Z`).toLocaleDateString(undefined, { dateStyle: "long", timeZone: "UTC" });
+}
+
+function part2Section(heading, text) {
+  return [el("h4", { text: heading }), el("p", { text })];
+}
+
+async function openPart2() {
+  const data = await call("GET", "/v1/me/intake/part2");
+  const d = data.document;
+  const signer = el("input", { id: "intake-part2-signer", autocomplete: "name" });
+  const agree = el("input", { id: "intake-part2-agree", type: "checkbox" });
+  const until = [d.expires_on ? formatDate(d.expires_on) : "", d.expiration_event].filter(Boolean).join(", or ");
+  const form = el(
+    "form",
+    { id: "intake-part2", "aria-labelledby": "intake-step-title", novalidate: true },
+    el("h3", { id: "intake-step-title", tabindex: "-1", text: d.title }),
+    el("p", { class: "hint", text: "You choose whether to sign. Saying no does not change your care." }),
+    ...part2Section("Patient", d.patient_name),
+    ...part2Section("Who may disclose", d.disclosing_program),
+    ...part2Section("What may be disclosed", d.information),
+    el("h4", { text: "To whom" }),
+    el("ul", {}, ...d.recipients.map((r) => el("li", { text: r.name }))),
+    ...part2Section("For what purpose", `${d.purposes.map((p) => PURPOSES[p] || p).join(", ")}. ${d.purpose_description}`),
+    ...part2Section("This consent ends", until),
+    ...part2Section("Your right to revoke", d.revocation_statement),
+    ...part2Section("Redisclosure", d.redisclosure_statement),
+    ...part2Section("Not a condition of treatment", d.not_conditioned_statement),
+    el("h4", { text: "Your decision" }),
+    el("label", { for: "intake-part2-signer", text: "Type your full name to sign" }),
+    signer,
+    el("div", { class: "check" }, agree, el("label", { for: "intake-part2-agree", text: "I have read this consent and I sign it electronically." })),
+    el("p", { class: "hint", text: `Document fingerprint: ${data.document_hash.slice(0, 16)}…` }),
+    el(
+      "div",
+      { class: "actions" },
+      el("button", { type: "submit", text: "Sign" }),
+      el("button", { type: "button", class: "quiet", id: "intake-part2-decline", text: "I do not consent" }),
+      el("button", { type: "button", class: "quiet", onclick: () => area(), text: "Close" }),
+    ),
+  );
+  const others = () => state.consents.every((c) => c.kind === "part2" || c.status === "done");
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    if (!signer.value.trim() || !agree.checked) {
+      showError("To sign, type your full name and tick the box.");
+      (signer.value.trim() ? agree : signer).focus();
+      return;
+    }
+    busy(form.querySelector("button[type=submit]"), async () => {
+      await call("POST", "/v1/me/intake/part2", {
+        decision: "sign",
+        signer_name: signer.value.trim(),
+        document_hash: data.document_hash,
+        agree: true,
+      });
+      announce("Signed: the Part 2 consent. A copy is in your documents.");
+      await loadIntake(true, others());
+    });
+  });
+  form.querySelector("#intake-part2-decline").addEventListener("click", (event) =>
+    busy(event.currentTarget, async () => {
+      await call("POST", "/v1/me/intake/part2", { decision: "decline" });
+      announce("Noted: you did not sign the Part 2 consent.");
+      await loadIntake(true, others());
+    }),
+  );
+  area(form);
+  form.querySelector("h3").focus();
+}
+
+const ITEM_STATUS = { done: "done", draft: "started", declined: "declined" };
+
 function itemList(items, label) {
   return el(
     "ul",
@@ -248,13 +333,24 @@ function itemList(items, label) {
       el(
         "li",
         { class: "appt" },
-        el("p", { class: "when", text: `${item.title} — ${item.status === "done" ? "done" : item.status === "draft" ? "started" : "to do"}` }),
-        el(
-          "button",
-          { type: "button", onclick: (e) => busy(e.currentTarget, () => openForm(item)) },
-          item.status === "done" ? "View or change" : item.kind === "consent" ? "Read and sign" : "Fill in",
-          el("span", { class: "visually-hidden", text: ` ${item.title}` }),
-        ),
+        el("p", { class: "when", text: `${item.title} — ${ITEM_STATUS[item.status] || "to do"}` }),
+        item.kind === "part2" && item.status === "done"
+          ? null
+          : el(
+              "button",
+              {
+                type: "button",
+                onclick: (e) => busy(e.currentTarget, () => (item.kind === "part2" ? openPart2() : openForm(item))),
+              },
+              item.kind === "part2"
+                ? "Read and decide"
+                : item.status === "done"
+                  ? "View or change"
+                  : item.kind === "consent"
+                    ? "Read and sign"
+                    : "Fill in",
+              el("span", { class: "visually-hidden", text: ` ${item.title}` }),
+            ),
       ),
     ),
   );
@@ -304,20 +400,20 @@ function cardForm() {
 }
 
 // ---- the first visit ------------------------------------------------------------------
+// The practice offers its first-visit service with the patient's clinicians: the same
+// free-time choices as online booking (slots.js). A visit already booked (by phone, or
+// by the practice) can be confirmed instead.
 
-async function appointmentForm() {
-  const now = new Date();
-  const until = new Date(now.getTime() + 120 * 86400000);
-  const q = new URLSearchParams({ from: now.toISOString(), to: until.toISOString(), limit: "50" });
-  const data = await call("GET", `/v1/me/appointments?${q}`);
-  const booked = data.items.filter((a) => a.status === "booked");
-  if (!booked.length) {
-    return el("p", { text: "Book your first visit in “Book a visit” below; then come back here to confirm it." });
-  }
-  const select = el("select", { id: "intake-appointment" }, ...booked.map((a) => el("option", { value: a.id, text: formatWhen(a.start) })));
+function confirmBooked(booked) {
+  const select = el(
+    "select",
+    { id: "intake-appointment" },
+    ...booked.map((a) => el("option", { value: a.id, text: formatWhen(a.start) })),
+  );
   const form = el(
     "form",
-    { id: "intake-appointment-form" },
+    { id: "intake-appointment-form", "aria-labelledby": "intake-booked-title" },
+    el("h3", { id: "intake-booked-title", text: "A visit already booked" }),
     el("label", { for: "intake-appointment", text: "Your first visit" }),
     select,
     el("div", { class: "actions" }, el("button", { type: "submit", text: "This is my first visit" })),
@@ -331,6 +427,78 @@ async function appointmentForm() {
     });
   });
   return form;
+}
+
+function bookOffered(offer) {
+  const clinician = el(
+    "select",
+    { id: "intake-clinician" },
+    ...offer.clinicians.map((c) =>
+      el("option", { value: c.id, text: c.credentials ? `${c.display_name}, ${c.credentials}` : c.display_name }),
+    ),
+  );
+  const today = localDate(new Date());
+  const from = el("input", { id: "intake-from", type: "date", min: today, value: today, required: true });
+  const slot = el("select", { id: "intake-slot" });
+  const pick = el(
+    "div",
+    { id: "intake-slot-pick", hidden: true },
+    el("label", { for: "intake-slot", text: "Time" }),
+    slot,
+    el("div", { class: "actions" }, el("button", { type: "button", id: "intake-book", text: "Book this time" })),
+  );
+  async function show() {
+    const items = await loadOfferedSlots(clinician.value, from.value);
+    fillSlots(slot, items);
+    pick.hidden = items.length === 0;
+    announce(slotsMessage(items.length));
+    if (items.length) slot.focus();
+  }
+  async function book() {
+    const [start, locationId] = JSON.parse(slot.value);
+    const booking = { clinician_id: clinician.value, location_id: locationId, start };
+    try {
+      await call("POST", "/v1/me/intake/appointment", { booking });
+    } catch (error) {
+      if (error.status === 409 || error.status === 422) await show(); // taken meanwhile
+      throw error;
+    }
+    announce(`Booked: ${formatDay(start)}, ${formatTime(start)}. You are all set.`);
+    await loadIntake(true, true);
+  }
+  const form = el(
+    "form",
+    { id: "intake-book-form", "aria-labelledby": "intake-book-title", novalidate: true },
+    el("h3", { id: "intake-book-title", text: `Book your first visit: ${offer.service.name} (${offer.service.duration_minutes} minutes)` }),
+    el("label", { for: "intake-clinician", text: "Clinician" }),
+    clinician,
+    el("label", { for: "intake-from", text: "From" }),
+    from,
+    el("div", { class: "actions" }, el("button", { type: "submit", text: "Show times" })),
+    pick,
+  );
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    if (!from.value) {
+      showError("Please choose a date.");
+      from.focus();
+      return;
+    }
+    busy(event.submitter || form.querySelector("button[type=submit]"), show);
+  });
+  pick.querySelector("#intake-book").addEventListener("click", (event) => busy(event.currentTarget, book));
+  return form;
+}
+
+async function appointmentForm() {
+  const offer = await call("GET", "/v1/me/intake/appointment");
+  const parts = [];
+  if (offer.service && offer.clinicians.length) parts.push(bookOffered(offer));
+  if (offer.booked.length) parts.push(confirmBooked(offer.booked));
+  if (!parts.length) {
+    parts.push(el("p", { text: "The practice will contact you to book your first visit. You can also call them." }));
+  }
+  return el("div", {}, ...parts);
 }
 
 // ---- the checklist --------------------------------------------------------------------

@@ -23,6 +23,14 @@ export async function loadSlots(clinicianId, serviceId, from) {
   return items;
 }
 
+/** The times an intake offers for the first visit (its service, a clinician of the care
+ * team), the same span and shape as loadSlots. */
+export async function loadOfferedSlots(clinicianId, from) {
+  const q = new URLSearchParams({ clinician_id: clinicianId, from, to: addDays(from, SPAN_DAYS - 1) });
+  const { items } = await call("GET", `/v1/me/intake/slots?${q}`);
+  return items;
+}
+
 /** Fills a <select> with the slots grouped by day; each value is [start, location_id]. */
 export function fillSlots(select, items) {
   const groups = new Map();

@@ -28,6 +28,7 @@ from matrix import (
     every,
     patient,
 )
+from matrix_scheduling import catalogue
 from world import World
 
 from tpm.clock import to_rfc3339
@@ -41,6 +42,7 @@ from tpm.domain.intake import (
     Intake,
     IntakeStatus,
     IntakeTemplate,
+    Part2Item,
     Step,
     StepStatus,
     Verification,
@@ -49,6 +51,7 @@ from tpm.domain.intake import (
     new_steps,
 )
 from tpm.domain.notes import GENESIS, VersionEvent, make_version
+from tpm.domain.part2 import Purpose, Recipient, RecipientKind
 from tpm.domain.patients import Patient
 from tpm.domain.scheduling import Appointment
 from tpm.domain.templates import builtin_library
@@ -84,7 +87,20 @@ def _repo(world: World, practice_id: str) -> IntakeRepository:
     return IntakeRepository(world.runtime.store.practice(practice_id), world.runtime.cipher)
 
 
-def seed_template(world: World, practice_id: str) -> IntakeTemplate:
+PART2_ITEM = Part2Item(
+    applies_to="everyone",
+    disclosing_program="Matrix program",
+    information="Substance use disorder treatment records.",
+    recipients=(Recipient(kind=RecipientKind.PAYER, name="My health plans"),),
+    purposes=(Purpose.PAYMENT,),
+    purpose_description="Billing.",
+    expires_after_days=365,
+)
+
+
+def seed_template(
+    world: World, practice_id: str, service_id: str | None = None, part2: bool = False
+) -> IntakeTemplate:
     template = IntakeTemplate(
         id=new_id("itp"),
         version=1,
@@ -100,6 +116,8 @@ def seed_template(world: World, practice_id: str) -> IntakeTemplate:
             ),
         ),
         insurance_card=True,
+        first_visit_service_id=service_id,
+        part2=PART2_ITEM if part2 else None,
         created_at=world.runtime.clock.now(),
         created_by="test-harness",
     )
@@ -146,8 +164,10 @@ def seed_intake(
     status: IntakeStatus = IntakeStatus.IN_PROGRESS,
     verified: bool = True,
     done: tuple[Step, ...] = (),
+    service_id: str | None = None,
+    part2: bool = False,
 ) -> Intake:
-    template = seed_template(world, practice_id)
+    template = seed_template(world, practice_id, service_id, part2)
     now = world.runtime.clock.now()
     steps = tuple(
         s.model_copy(
@@ -221,7 +241,8 @@ def intake_target(
         intake = seed_intake(world, practice_id, pid, open_step=open_step, status=status)
         if form:
             seed_form(world, practice_id, intake)
-        return {"intakeId": intake.id, "patientId": pid, "key": "phq"}, body
+        payload = body(world, practice_id, intake) if callable(body) else body
+        return {"intakeId": intake.id, "patientId": pid, "key": "phq"}, payload
 
     return make
 
@@ -278,9 +299,21 @@ def my_intake(open_step: Step, *, verified: bool = True, body: Any = None, **ext
             for s in (Step.IDENTITY, Step.FORMS, Step.CONSENTS, Step.INSURANCE, Step.REVIEW)
             if s != open_step and verified
         )
+        service_id = catalogue(world, world.a)[1] if extra.get("service") else None
         intake = seed_intake(
-            world, world.a.id, pid, open_step=open_step, verified=verified, done=done
+            world,
+            world.a.id,
+            pid,
+            open_step=open_step,
+            verified=verified,
+            done=done,
+            service_id=service_id,
+            part2=bool(extra.get("part2")),
         )
+        if extra.get("slots"):
+            day = (world.runtime.clock.now() + timedelta(days=10)).date().isoformat()
+            clinician = world.a.users[Role.CLINICIAN].id
+            SLOTS_QUERY[:] = [("clinician_id", clinician), ("from", day), ("to", day)]
         repo = _repo(world, world.a.id)
         if extra.get("code"):
             v = Verification(
@@ -318,8 +351,9 @@ def card_body(world: World, intake: Intake) -> dict[str, Any]:
     return {"content_base64": base64.b64encode(out.getvalue()).decode()}
 
 
-def appointment_body(world: World, intake: Intake) -> dict[str, Any]:
-    store = world.runtime.store.practice(world.a.id)
+def appointment_body(world: World, intake: Intake, practice_id: str = "") -> dict[str, Any]:
+    practice_id = practice_id or world.a.id
+    store = world.runtime.store.practice(practice_id)
     start = (world.runtime.clock.now() + timedelta(days=3)).replace(
         minute=0, second=0, microsecond=0
     )
@@ -335,9 +369,17 @@ def appointment_body(world: World, intake: Intake) -> dict[str, Any]:
         created_at=world.runtime.clock.now(),
     )
     world.system_write(
-        world.a.id, AppointmentRepository(store, world.runtime.cipher).create_ops(appointment)
+        practice_id, AppointmentRepository(store, world.runtime.cipher).create_ops(appointment)
     )
     return {"appointment_id": appointment.id}
+
+
+def staff_link_body(world: World, practice_id: str, intake: Intake) -> dict[str, Any]:
+    return {"version": 1, **appointment_body(world, intake, practice_id)}
+
+
+# The clinician's id is only known once the world exists: filled in by the target.
+SLOTS_QUERY: list[tuple[str, str]] = []
 
 
 READ_ROLES = {OW: (200, 200, 404), A: (200, 200, 404), F: (200, 200, 404), CL: (200, 404, 404)}
@@ -455,6 +497,17 @@ CASES: list[Case] = [
         patient_scoped=True,
     ),
     Case(
+        "POST",
+        "/v1/intakes/{intakeId}/appointment",
+        MANAGE,
+        variants=PATIENT_VARIANTS,
+        target=intake_target(
+            status=IntakeStatus.SCHEDULING, open_step=Step.APPOINTMENT, body=staff_link_body
+        ),
+        audit=("intake.manage",),
+        patient_scoped=True,
+    ),
+    Case(
         "GET",
         "/v1/intakes/{intakeId}/forms/{key}/versions",
         {**every(403), CL: (200, 404, 404), S: (200, 404, 404)},
@@ -554,6 +607,35 @@ CASES: list[Case] = [
         "/v1/me/intake/appointment",
         {**PORTAL, P: 200},
         target=my_intake(Step.APPOINTMENT, body=appointment_body),
+        audit=("intake.self.submit",),
+    ),
+    Case(
+        "GET",
+        "/v1/me/intake/appointment",
+        {**PORTAL, P: 200},
+        target=my_intake(Step.APPOINTMENT, service=True),
+        audit=("intake.self.read",),
+    ),
+    Case(
+        "GET",
+        "/v1/me/intake/slots",
+        {**PORTAL, P: 200},
+        target=my_intake(Step.APPOINTMENT, service=True, slots=True),
+        audit=("intake.self.read",),
+        query=SLOTS_QUERY,
+    ),
+    Case(
+        "GET",
+        "/v1/me/intake/part2",
+        {**PORTAL, P: 200},
+        target=my_intake(Step.CONSENTS, part2=True),
+        audit=("intake.self.read",),
+    ),
+    Case(
+        "POST",
+        "/v1/me/intake/part2",
+        {**PORTAL, P: 200},
+        target=my_intake(Step.CONSENTS, part2=True, body={"decision": "decline"}),
         audit=("intake.self.submit",),
     ),
     Case(

@@ -8,6 +8,7 @@ import io
 import json
 import re
 from dataclasses import dataclass
+from datetime import time
 from typing import Any
 
 from support.demo_practice import DemoPractice
@@ -128,8 +129,52 @@ class IntakeWorld:
         return self.ok(Role.PATIENT, "POST", f"/v1/me/intake/insurance-card/{side}", payload)
 
 
+def first_visit_catalogue(demo: DemoPractice) -> tuple[str, str]:
+    """(service id, location id): an office, a 60-minute first-visit service and the demo
+    clinician's weekday hours (09:00-17:00 in the practice's zone), seeded directly."""
+    from decimal import Decimal
+
+    from tpm.domain.availability import Availability, WeeklyRule
+    from tpm.domain.scheduling import Location, LocationKind, Service
+    from tpm.ids import new_id
+    from tpm.repositories.availability import AvailabilityRepository
+    from tpm.repositories.catalogue import CatalogueRepository
+
+    store = demo.runtime.store.practice(demo.practice_id)
+    clinician = next(u for u in _users(demo) if Role.CLINICIAN in u.roles)
+    location = Location(
+        id=new_id("loc"), name="Room 1", kind=LocationKind.OFFICE, timezone="America/Chicago"
+    )
+    service = Service(
+        id=new_id("svc"),
+        name="First visit",
+        cpt_code="90791",
+        duration_minutes=60,
+        fee=Decimal("180.00"),
+    )
+    hours = Availability(
+        clinician_id=clinician.id,
+        weekly=tuple(
+            WeeklyRule(weekday=d, start=time(9), end=time(17), location_ids=(location.id,))
+            for d in range(5)
+        ),
+        version=1,
+    )
+    catalogue = CatalogueRepository(store)
+    store.transact(
+        [
+            catalogue.location_op(location),
+            catalogue.service_op(service),
+            AvailabilityRepository(store).availability_op(hours),
+        ]
+    )
+    return service.id, location.id
+
+
 def intake_world(demo: DemoPractice) -> IntakeWorld:
-    template = IntakeTemplateService(owner_context(demo)).save(None, 0, dict(TEMPLATE))
+    service_id, _ = first_visit_catalogue(demo)
+    fields = {**TEMPLATE, "first_visit_service_id": service_id}
+    template = IntakeTemplateService(owner_context(demo)).save(None, 0, fields)
     workflows = demo.runtime.workflows
     assert isinstance(workflows, LocalWorkflows)
     runner = template_runner(workflows, demo.runtime.store, demo.gateway.locked_handler)

@@ -184,3 +184,22 @@ def test_documents_a_waitlist_entry_and_a_chain_that_verifies(demo: Demo) -> Non
         "waitlist.create",
     ):
         assert actions[action] >= 1, action
+
+
+def test_intakes_stalled_in_review_and_invited(demo: Demo) -> None:
+    desk = demo.as_role(Role.FRONT_DESK)
+    ids = {v: k for k, v in patient_ids(demo, desk).items()}
+    queue = demo.get("/v1/intakes", desk)["items"]
+    # Stalled first: five wrong dates of birth locked Riley's identity check.
+    assert (ids[queue[0]["patient_id"]], queue[0]["status"]) == ("Riley", "stalled")
+    statuses = {ids[i["patient_id"]]: i["status"] for i in queue}
+    assert statuses == {"Riley": "stalled", "Jordan": "in_review", "Morgan": "invited"}
+    # Jordan's packet: both forms, two signed consents with their PDFs, both card photos.
+    clinician = demo.as_role(Role.CLINICIAN)
+    (jordan,) = [i for i in queue if statuses[ids[i["patient_id"]]] == "in_review"]
+    detail = demo.get(f"/v1/intakes/{jordan['id']}", clinician)
+    assert sorted(f["key"] for f in detail["forms"]) == ["phq9", "registration"]
+    assert all(f["status"] == "submitted" for f in detail["forms"])
+    assert sorted(c["key"] for c in detail["consents"]) == ["telehealth", "treatment"]
+    assert all(c["document_id"] for c in detail["consents"])
+    assert sorted(c["side"] for c in detail["insurance_cards"]) == ["back", "front"]

@@ -14,6 +14,8 @@ import pytest
 from intake_world import IntakeWorld, filled, intake_world
 from support.demo_practice import demo_practice
 
+from tpm.domain.intake import Step, StepStatus
+from tpm.repositories.intake import IntakeRepository
 from tpm.repositories.patients import PatientRepository
 from tpm.security.audit import read_events, read_head
 from tpm.security.principal import Role
@@ -136,12 +138,26 @@ def test_an_intake_runs_from_invitation_to_first_appointment(world: IntakeWorld)
     world.run()
     assert world.ok(P, "GET", "/v1/me/intake")["current_step"] == "appointment"
 
-    appointment_id = book(world)
-    world.ok(P, "POST", "/v1/me/intake/appointment", {"appointment_id": appointment_id})
+    # The patient books the first visit from the times offered (the template's service
+    # with their clinician); the intake links it.
+    offer = world.ok(P, "GET", "/v1/me/intake/appointment")
+    assert offer["service"]["name"] == "First visit"
+    assert offer["booked"] == []
+    clinician_id = offer["clinicians"][0]["id"]
+    slot = offered(world, clinician_id)[0]
+    booking = {"clinician_id": clinician_id, "location_id": slot["location_id"]}
+    booked = world.ok(
+        P, "POST", "/v1/me/intake/appointment", {"booking": {**booking, "start": slot["start"]}}
+    )
+    appointment_id = booked["appointment_id"]
     world.run()
     final = world.ok(CL, "GET", f"/v1/intakes/{intake_id}")["intake"]
     assert final["status"] == "completed"
     assert final["appointment_id"] == appointment_id
+    mine = world.ok(
+        P, "GET", "/v1/me/appointments", query=[("from", NOW.isoformat()), ("to", LATER)]
+    )["items"]
+    assert [(a["id"], a["start"]) for a in mine] == [(appointment_id, slot["start"])]
 
     # The workflow's own actions are audited as the system actor, each step opened once.
     actions = audit_actions(world)
@@ -173,6 +189,15 @@ def test_an_intake_runs_from_invitation_to_first_appointment(world: IntakeWorld)
     # The signed PDFs are patient documents, shared in the portal.
     documents = world.ok(P, "GET", "/v1/me/documents")["items"]
     assert sum(d["content_type"] == "application/pdf" for d in documents) == 2
+
+
+LATER = (NOW + timedelta(days=60)).isoformat()
+MONDAY = (NOW + timedelta(days=7)).date().isoformat()  # NOW is a Monday
+
+
+def offered(world: IntakeWorld, clinician_id: str, day: str = MONDAY) -> list[dict]:
+    query = [("clinician_id", clinician_id), ("from", day), ("to", day)]
+    return world.ok(P, "GET", "/v1/me/intake/slots", query=query)["items"]
 
 
 def book(world: IntakeWorld) -> str:
@@ -268,3 +293,151 @@ def test_too_many_wrong_dates_of_birth_lock_until_staff_help(world: IntakeWorld)
     world.run()
     verify(world)
     assert world.ok(P, "GET", "/v1/me/intake")["current_step"] == "forms"
+
+
+def test_the_first_visit_booked_by_staff_or_linked(world: IntakeWorld) -> None:
+    """A template with identity and first visit only: the patient is offered only free
+    times; front desk book the visit for them (one transaction: appointment, intake, two
+    audit events); on a later intake they link a visit booked elsewhere."""
+    from intake_world import owner_context
+
+    from tpm.services.intake_templates import IntakeTemplateService
+
+    short = IntakeTemplateService(owner_context(world.demo)).save(
+        None, 0, {"name": "Returning client", "review": False}
+    )
+    status, error = world.call(
+        CL,  # (the clinician may not change templates)
+        "POST",
+        "/v1/intake-templates",
+        {"version": 0, "name": "x", "first_visit_service_id": "svc_" + "0" * 26},
+    )
+    assert status == 403
+    intake = world.ok(
+        FD, "POST", f"/v1/patients/{world.patient_id}/intakes", {"template_id": short.id}
+    )
+    world.run()
+    verify(world)
+    assert world.ok(P, "GET", "/v1/me/intake")["current_step"] == "appointment"
+    # No first-visit service in this template: nothing offered, the practice books it.
+    offer = world.ok(P, "GET", "/v1/me/intake/appointment")
+    assert offer["service"] is None
+    assert offer["clinicians"] == []
+    status, error = world.call(P, "GET", "/v1/me/intake/slots", query=[
+        ("clinician_id", "usr_" + "0" * 26), ("from", MONDAY), ("to", MONDAY)
+    ])  # fmt: skip
+    assert (status, error["error"]["details"]["fields"][0]["type"]) == (422, "not_offered")
+    # Staff book it: the step is done, the intake completes, both are audited.
+    detail = world.ok(FD, "GET", f"/v1/intakes/{intake['id']}")
+    clinician = world.ok(CL, "GET", "/v1/me")["id"]
+    catalogue = world.demo.runtime.store.practice(world.demo.practice_id)
+    from tpm.repositories.catalogue import CatalogueRepository
+
+    repo = CatalogueRepository(catalogue)
+    service = next(s for s in repo.services() if s.name == "First visit")
+    location = repo.locations()[0]
+    start = f"{MONDAY}T15:00:00Z"  # 10:00 in Chicago (CDT)
+    body = {
+        "version": detail["intake"]["version"],
+        "booking": {
+            "clinician_id": clinician,
+            "service_id": service.id,
+            "location_id": location.id,
+            "start": start,
+        },
+    }
+    # Without the version the intake has now: 409, nothing booked.
+    status, error = world.call(
+        FD, "POST", f"/v1/intakes/{intake['id']}/appointment", {**body, "version": 1}
+    )
+    assert status == 409
+    done = world.ok(FD, "POST", f"/v1/intakes/{intake['id']}/appointment", body)
+    assert done["appointment"]["start"] == start
+    assert done["intake"]["appointment_id"] == done["appointment"]["id"]
+    world.run()
+    final = world.ok(FD, "GET", f"/v1/intakes/{intake['id']}")["intake"]
+    assert final["status"] == "completed"
+    actions = audit_actions(world)
+    assert ("appointment.book", "user", "intake_first_visit") in actions
+    assert ("intake.manage", "user", "appointment_booked") in actions
+    # Booked twice? The step is closed now.
+    status, error = world.call(FD, "POST", f"/v1/intakes/{intake['id']}/appointment", body)
+    assert status == 409
+
+    # A later intake: the visit already booked is linked instead.
+    again = world.ok(
+        FD, "POST", f"/v1/patients/{world.patient_id}/intakes", {"template_id": short.id}
+    )
+    world.run()
+    verify(world)
+    offer = world.ok(P, "GET", "/v1/me/intake/appointment")
+    assert [a["id"] for a in offer["booked"]] == [done["appointment"]["id"]]
+    version = world.ok(FD, "GET", f"/v1/intakes/{again['id']}")["intake"]["version"]
+    body = {"version": version, "appointment_id": done["appointment"]["id"]}
+    linked = world.ok(FD, "POST", f"/v1/intakes/{again['id']}/appointment", body)
+    assert linked["intake"]["appointment_id"] == done["appointment"]["id"]
+    world.run()
+    assert world.ok(FD, "GET", f"/v1/intakes/{again['id']}")["intake"]["status"] == "completed"
+
+
+def test_the_patient_books_only_an_offered_time(world: IntakeWorld) -> None:
+    intake_id = start(world)
+    verify(world)
+    store = world.demo.runtime.store.practice(world.demo.practice_id)
+    repo = IntakeRepository(store, world.demo.runtime.cipher)
+    # Jump to the appointment step (the earlier steps are the main test's business).
+    intake = repo.get(intake_id)
+    now = world.demo.clock.now()
+    steps = intake.steps
+    for step in (Step.FORMS, Step.CONSENTS, Step.INSURANCE, Step.REVIEW):
+        steps = intake.model_copy(update={"steps": steps}).with_step(step, StepStatus.DONE, now)
+    store.transact([repo.put_op(intake.bump(now, steps=steps))])
+    world.ok(FD, "POST", f"/v1/intakes/{intake_id}/restart", {"version": intake.version + 1})
+    world.run()
+    assert world.ok(P, "GET", "/v1/me/intake")["current_step"] == "appointment"
+    clinician_id = world.ok(P, "GET", "/v1/me/intake/appointment")["clinicians"][0]["id"]
+    slots = offered(world, clinician_id)
+    assert slots
+    nine = datetime.fromisoformat(f"{MONDAY}T14:00:00+00:00")  # 09:00 in Chicago (CDT)
+    assert all(datetime.fromisoformat(s["start"]) >= nine for s in slots)
+    # Outside the clinician's hours, or a clinician not on the care team: not offered.
+    early = {"clinician_id": clinician_id, "location_id": slots[0]["location_id"]}
+    status, error = world.call(
+        P, "POST", "/v1/me/intake/appointment",
+        {"booking": {**early, "start": f"{MONDAY}T12:00:00Z"}},
+    )  # fmt: skip
+    assert (status, error["error"]["details"]["fields"][0]["type"]) == (422, "not_offered")
+    status, error = world.call(
+        P, "GET", "/v1/me/intake/slots",
+        query=[("clinician_id", world.ok(FD, "GET", "/v1/me")["id"]), ("from", MONDAY),
+               ("to", MONDAY)],
+    )  # fmt: skip
+    assert (status, error["error"]["details"]["fields"][0]["type"]) == (422, "not_offered")
+    # A time taken meanwhile (another patient's visit) is no longer offered.
+    first = slots[0]
+    world.ok(FD, "POST", "/v1/appointments", {
+        "patient_ids": [new_other_patient(world)], "clinician_id": clinician_id,
+        "service_id": first_visit_service(world), "location_id": first["location_id"],
+        "start": first["start"],
+    })  # fmt: skip
+    assert first["start"] not in {s["start"] for s in offered(world, clinician_id)}
+    status, error = world.call(
+        P, "POST", "/v1/me/intake/appointment", {"booking": {**early, "start": first["start"]}}
+    )
+    assert (status, error["error"]["details"]["fields"][0]["type"]) == (422, "not_offered")
+    # Neither or both of booking and appointment_id: 422, nothing changes.
+    status, error = world.call(P, "POST", "/v1/me/intake/appointment", {})
+    assert (status, error["error"]["code"]) == (422, "validation_failed")
+    assert world.ok(P, "GET", "/v1/me/intake")["current_step"] == "appointment"
+
+
+def first_visit_service(world: IntakeWorld) -> str:
+    from tpm.repositories.catalogue import CatalogueRepository
+
+    store = world.demo.runtime.store.practice(world.demo.practice_id)
+    return next(s.id for s in CatalogueRepository(store).services() if s.name == "First visit")
+
+
+def new_other_patient(world: IntakeWorld) -> str:
+    body = {"legal_first_name": "Other", "legal_last_name": "Person", "date_of_birth": "1970-02-03"}
+    return str(world.ok(FD, "POST", "/v1/patients", body)["id"])

@@ -9,8 +9,9 @@ import calendar from "./areas/calendar.js";
 import clinical from "./areas/clinical.js";
 import compliance from "./areas/compliance.js";
 import home from "./areas/home.js";
+import intake from "./areas/intake.js";
 import messages from "./areas/messages.js";
 import notes from "./areas/notes.js";
 import patients from "./areas/patients.js";
 
-export const AREAS = [home, calendar, patients, notes, clinical, messages, billing, admin, compliance, account];
+export const AREAS = [home, calendar, patients, notes, clinical, messages, intake, billing, admin, compliance, account];

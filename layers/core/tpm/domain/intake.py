@@ -16,10 +16,11 @@ import hashlib
 import json
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from tpm.domain.part2 import Purpose, Recipient
 from tpm.domain.template_models import TEMPLATE_ID_PATTERN
 
 
@@ -76,6 +77,7 @@ BUILTIN_CONSENTS: Final[dict[str, tuple[bool, Effect]]] = {
 
 FormKey = str  # a slug naming a form within an intake template ("registration")
 _KEY = r"^[a-z][a-z0-9_]{0,39}$"
+SERVICE_ID = r"^svc_[0-9a-z]{26}$"
 
 
 class FormItem(_Frozen):
@@ -93,15 +95,47 @@ class ConsentItem(_Frozen):
     effect: Effect = Effect.NONE
 
 
+class Part2Item(_Frozen):
+    """A 42 CFR Part 2 consent the intake asks for (docs/compliance.md): the practice's
+    program and what it would disclose, to whom, why and until when. The patient's name
+    (from the record), signature and date come from the signing; the revocation,
+    redisclosure and not-conditioned statements (tpm.domain.part2) are always shown. What is
+    signed is the compliance module's `Part2Consent`, the one every disclosure check reads.
+
+    Signing is voluntary — treatment is not conditioned on it — so the patient signs or
+    declines, and either completes the step. `applies_to`: everyone the intake invites, or
+    only patients whose records are labelled Part 2 when the consents step opens."""
+
+    key: Literal["part2"] = "part2"
+    applies_to: Literal["everyone", "part2_patients"] = "part2_patients"
+    disclosing_program: str = Field(min_length=1, max_length=200)
+    information: str = Field(min_length=10, max_length=2000)
+    recipients: tuple[Recipient, ...] = Field(min_length=1, max_length=20)
+    purposes: tuple[Purpose, ...] = Field(min_length=1, max_length=4)
+    purpose_description: str = Field(min_length=3, max_length=2000)
+    expires_after_days: int | None = Field(default=None, ge=1, le=3650)
+    expiration_event: str = Field(default="", max_length=500)
+
+    @model_validator(mode="after")
+    def _expiry(self) -> Part2Item:
+        if self.expires_after_days is None and not self.expiration_event.strip():
+            raise ValueError("a Part 2 consent needs an expiration (days or an event)")
+        return self
+
+
 class IntakeTemplate(_Frozen):
     id: str
     version: int = Field(ge=1)
     name: str = Field(min_length=1, max_length=120)
     forms: tuple[FormItem, ...] = Field(default=(), max_length=20)
     consents: tuple[ConsentItem, ...] = Field(default=(), max_length=12)
+    part2: Part2Item | None = None  # a 42 CFR Part 2 consent in the consents step
     insurance_card: bool = False
     review: bool = True
     appointment: bool = True
+    # The first visit the patient may book from offered slots (the appointment step);
+    # None: staff book it (or the patient confirms one already booked).
+    first_visit_service_id: str | None = Field(default=None, pattern=SERVICE_ID)
     remind_after_hours: int = Field(default=72, ge=1, le=720)
     reminders_before_stall: int = Field(default=2, ge=0, le=10)
     created_at: datetime
@@ -110,6 +144,7 @@ class IntakeTemplate(_Frozen):
     @model_validator(mode="after")
     def _unique_keys(self) -> IntakeTemplate:
         keys = [f.key for f in self.forms] + [c.key for c in self.consents]
+        keys += [self.part2.key] if self.part2 is not None else []
         if len(keys) != len(set(keys)):
             raise ValueError("form and consent keys must be unique")
         return self
@@ -118,7 +153,7 @@ class IntakeTemplate(_Frozen):
         on = {
             Step.IDENTITY: True,
             Step.FORMS: bool(self.forms),
-            Step.CONSENTS: bool(self.consents),
+            Step.CONSENTS: bool(self.consents) or self.part2 is not None,
             Step.INSURANCE: self.insurance_card,
             Step.REVIEW: self.review,
             Step.APPOINTMENT: self.appointment,
@@ -184,6 +219,7 @@ class Intake(_Frozen):
     identity_verified_at: datetime | None = None
     reviewer_id: str | None = None
     appointment_id: str | None = None
+    part2_decision: Literal["signed", "declined"] | None = None
     started_by: str
     created_at: datetime
     updated_at: datetime
@@ -303,6 +339,7 @@ class Consent(_Frozen):
     revocable: bool
     effect: Effect
     document_id: str | None = None  # the signed PDF (a patient document)
+    part2_consent_id: str | None = None  # effect part2: the compliance record it made
     status: ConsentStatus = ConsentStatus.SIGNED
     revoked_at: datetime | None = None
     revoked_by: str | None = None
@@ -352,13 +389,54 @@ class FormResponse(_Frozen):
 
 
 def next_form_step_done(
-    template: IntakeTemplate, forms: dict[str, FormResponse], consents: set[str]
+    template: IntakeTemplate,
+    forms: dict[str, FormResponse],
+    consents: set[str],
+    part2_pending: bool = False,
 ) -> dict[Step, bool]:
-    """Which checklist steps the patient's submissions complete."""
+    """Which checklist steps the patient's submissions complete (`part2_pending`: the
+    template's Part 2 consent applies to this patient and they have not decided yet)."""
     required_forms = [f.key for f in template.forms if f.required]
     return {
         Step.FORMS: all(
             k in forms and forms[k].status == FormStatus.SUBMITTED for k in required_forms
         ),
-        Step.CONSENTS: all(c.key in consents for c in template.consents),
+        Step.CONSENTS: all(c.key in consents for c in template.consents) and not part2_pending,
+    }
+
+
+def part2_applies(template: IntakeTemplate, labelled_part2: bool) -> bool:
+    """Whether this intake asks this patient for the Part 2 consent."""
+    item = template.part2
+    return item is not None and (item.applies_to == "everyone" or labelled_part2)
+
+
+PART2_TITLE: Final = "Consent to disclose substance use disorder treatment records (42 CFR Part 2)"
+
+
+def part2_document(
+    item: Part2Item, patient_name: str, signed_on: date, expires_on: date | None
+) -> dict[str, Any]:
+    """The exact Part 2 consent shown to the patient: every element 42 CFR 2.31 requires
+    and the three statements. Its hash is what the patient signs."""
+    from tpm.domain.part2 import (
+        NOT_CONDITIONED_STATEMENT,
+        REDISCLOSURE_NOTICE,
+        REVOCATION_STATEMENT,
+    )
+
+    return {
+        "title": PART2_TITLE,
+        "patient_name": patient_name,
+        "disclosing_program": item.disclosing_program,
+        "information": item.information,
+        "recipients": [r.model_dump(mode="json") for r in item.recipients],
+        "purposes": [p.value for p in item.purposes],
+        "purpose_description": item.purpose_description,
+        "signed_on": signed_on.isoformat(),
+        "expires_on": expires_on.isoformat() if expires_on else None,
+        "expiration_event": item.expiration_event,
+        "revocation_statement": REVOCATION_STATEMENT,
+        "redisclosure_statement": REDISCLOSURE_NOTICE,
+        "not_conditioned_statement": NOT_CONDITIONED_STATEMENT,
     }

@@ -30,6 +30,7 @@ from tpm.domain.scheduling import Appointment, AppointmentStatus
 from tpm.domain.users import User, UserStatus
 from tpm.ids import new_id
 from tpm.local.demo_billing import billing
+from tpm.local.demo_intake import intake
 from tpm.repositories.users import UserRepository
 from tpm.runtime import Runtime
 from tpm.security import passwords
@@ -399,6 +400,7 @@ AREAS: list[Callable[[DemoSeed], None]] = [
     documents,
     waitlist,
     billing,
+    intake,
 ]
 
 

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from tpm.adapters.store.base import ConditionFailed
 from tpm.domain.availability import MAX_RANGE_DAYS, Availability, Slot, free_slots
-from tpm.domain.scheduling import LocationKind, SchedulingRules
+from tpm.domain.scheduling import LocationKind, SchedulingRules, Service
 from tpm.domain.users import User, UserStatus
 from tpm.errors import NotFound, ValidationFailed, VersionConflict
 from tpm.repositories.appointments import AppointmentRepository
@@ -93,6 +93,24 @@ class AvailabilityService:
             earliest += timedelta(hours=rules.min_notice_hours)
         if service is None or not service.active:
             raise ValidationFailed(fields=[{"path": "query.service_id", "type": "unknown_service"}])
+        found = self.free(clinician_id, service, first, last, earliest, rules)
+        ctx.record(access, "availability", clinician_id, reason_code=f"count_{len(found)}")
+        return found
+
+    def free(
+        self,
+        clinician_id: str,
+        service: Service,
+        first: date,
+        last: date,
+        earliest: datetime,
+        rules: SchedulingRules | None = None,
+    ) -> list[Slot]:
+        """The free starts themselves, for a caller that has authorised the read (slots
+        above; the intake's first-visit offer, tpm.services.intake_appointment)."""
+        ctx = self.ctx
+        rules = rules or self.repo.rules()
+        catalogue = CatalogueRepository(ctx.store)
         availability = self.repo.availability(clinician_id)
         locations = {loc.id: loc for loc in catalogue.locations() if loc.active}
         appointments = AppointmentRepository(ctx.store, ctx.runtime.cipher)
@@ -106,7 +124,7 @@ class AvailabilityService:
             for loc_id, loc in locations.items()
             if loc.kind is LocationKind.OFFICE and _used(availability, loc_id)
         }
-        found = free_slots(
+        return free_slots(
             availability,
             duration=service.duration,
             first=first,
@@ -117,8 +135,6 @@ class AvailabilityService:
             earliest=earliest,
             allowed_locations=set(locations),
         )
-        ctx.record(access, "availability", clinician_id, reason_code=f"count_{len(found)}")
-        return found
 
     def bookable_clinicians(self) -> list[User]:
         """The clinicians the calling patient may book online with: those the practice's

@@ -14,28 +14,37 @@ reminders stop at once (their opt-out stamp, which the reminder sweep checks at 
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 from tpm.adapters.store.base import ConditionFailed, Operation
 from tpm.domain.documents import Document
 from tpm.domain.intake import (
+    PART2_TITLE,
     Consent,
     ConsentItem,
     ConsentStatus,
     Effect,
     Intake,
+    Part2Item,
     document_hash,
+    part2_document,
 )
 from tpm.domain.notes import content_hash
+from tpm.domain.part2 import Part2Consent
 from tpm.errors import Conflict, NotFound, VersionConflict
 from tpm.ids import new_id
 from tpm.repositories.documents import DocumentRepository
 from tpm.repositories.intake import IntakeRepository
+from tpm.repositories.part2 import Part2Repository
 from tpm.repositories.patients import PatientRepository
-from tpm.services.consent_pdf import render_consent_pdf
+from tpm.services.consent_pdf import render_consent_pdf, render_part2_pdf
 from tpm.services.context import ServiceContext
 from tpm.services.intake_forms import check_content
+from tpm.services.part2 import part2_today, revoke_part2
 from tpm.services.templates import TemplateCatalog
 
 KIND = "consent"
+PART2_DOCUMENT = "part2_consent"  # the "template id" of an intake's Part 2 consent evidence
 
 EFFECTS = {
     Effect.SMS_REMINDERS: "sms_reminders_stopped",
@@ -109,26 +118,9 @@ class ConsentService:
             f"{patient.legal_first_name} {patient.legal_last_name}",
             patient.date_of_birth,
         )
-        document = Document(
-            id=new_id("doc"),
-            patient_id=patient.id,
-            title=f"Signed: {template.title}"[:200],
-            filename=f"consent-{template.id}.pdf"[:200],
-            content_type="application/pdf",
-            size_bytes=len(pdf),
-            shared_with_patient=True,
-            shared_at=now,
-            shared_by=p.user_id,
-            uploaded_by=p.user_id,
-            created_at=now,
-            updated_at=now,
-        )
-        ctx.runtime.files.put(ctx.practice_id, document.id, pdf, guard=ctx.outbound)
-        consent = consent.model_copy(update={"document_id": document.id})
-        ops: list[Operation] = [
-            self.intakes.consent_op(consent),
-            DocumentRepository(ctx.store, ctx.runtime.cipher).create_op(document),
-        ]
+        document_op, document_id = self._signed_pdf(patient.id, template.title, template.id, pdf)
+        consent = consent.model_copy(update={"document_id": document_id})
+        ops: list[Operation] = [self.intakes.consent_op(consent), document_op]
         if item.effect == Effect.SMS_REMINDERS and patient.phone:
             # Signing the SMS consent turns SMS reminders on (and ends an earlier opt-out).
             communication = patient.communication.model_copy(
@@ -136,6 +128,110 @@ class ConsentService:
             )
             ops += self.patients.update_ops(patient, patient.bump(communication=communication))
         return consent, ops
+
+    def _signed_pdf(
+        self, patient_id: str, title: str, name: str, pdf: bytes
+    ) -> tuple[Operation, str]:
+        """The signed PDF as a patient document shared in the portal: the file is written
+        (envelope-encrypted; S3 SSE-KMS in AWS), the record's operation returned."""
+        ctx = self.ctx
+        now = ctx.now()
+        user = ctx.principal.user_id
+        document = Document(
+            id=new_id("doc"),
+            patient_id=patient_id,
+            title=f"Signed: {title}"[:200],
+            filename=f"consent-{name}.pdf"[:200],
+            content_type="application/pdf",
+            size_bytes=len(pdf),
+            shared_with_patient=True,
+            shared_at=now,
+            shared_by=user,
+            uploaded_by=user,
+            created_at=now,
+            updated_at=now,
+        )
+        ctx.runtime.files.put(ctx.practice_id, document.id, pdf, guard=ctx.outbound)
+        return DocumentRepository(ctx.store, ctx.runtime.cipher).create_op(document), document.id
+
+    def part2_document(
+        self, intake: Intake, item: Part2Item
+    ) -> tuple[dict[str, object], str, date | None]:
+        """The Part 2 consent as it is shown today (document, its hash, expiry date)."""
+        patient = self.patients.get(intake.patient_id)
+        if patient is None:
+            raise NotFound()
+        today = part2_today(self.ctx.runtime, self.ctx.practice_id)
+        expires = (
+            today + timedelta(days=item.expires_after_days) if item.expires_after_days else None
+        )
+        name = f"{patient.legal_first_name} {patient.legal_last_name}"
+        shown = part2_document(item, name, today, expires)
+        return shown, document_hash(shown), expires
+
+    def part2_sign_ops(
+        self, intake: Intake, item: Part2Item, template_version: int, signer_name: str, shown: str
+    ) -> tuple[Consent, list[Operation]]:
+        """The patient signs the intake's 42 CFR Part 2 consent: the compliance module's
+        `Part2Consent` (every element of 42 CFR 2.31; what disclosure checks read), and the
+        e-signature evidence with its signed PDF, linked to it (revoking one revokes both)."""
+        ctx = self.ctx
+        if intake.identity_verified_at is None:
+            raise Conflict("Verify your identity before signing.")
+        document, doc_hash, expires = self.part2_document(intake, item)
+        if shown != doc_hash:
+            raise DocumentChanged()
+        patient = self.patients.get(intake.patient_id)
+        if patient is None:
+            raise NotFound()
+        now = ctx.now()
+        p = ctx.principal
+        part2 = Part2Consent(
+            id=new_id("p2c"),
+            patient_id=patient.id,
+            patient_name=str(document["patient_name"]),
+            disclosing_program=item.disclosing_program,
+            information=item.information,
+            recipients=item.recipients,
+            purposes=item.purposes,
+            purpose_description=item.purpose_description,
+            expires_on=expires,
+            expiration_event=item.expiration_event,
+            signed_by=signer_name,
+            signer_relationship="self",
+            signed_on=date.fromisoformat(str(document["signed_on"])),
+            revocation_statement_given=True,
+            redisclosure_statement_given=True,
+            not_conditioned_statement_given=True,
+            recorded_by=p.user_id,
+            recorded_at=now,
+        )
+        consent = Consent(
+            id=new_id("cns"),
+            patient_id=patient.id,
+            intake_id=intake.id,
+            key=item.key,
+            template_id=PART2_DOCUMENT,
+            template_version=template_version,
+            title=PART2_TITLE,
+            document_hash=doc_hash,
+            content_hash=content_hash(PART2_DOCUMENT, template_version, document),
+            content=dict(document),
+            signer_user_id=p.user_id,
+            signer_name=signer_name,
+            identity_verified_at=intake.identity_verified_at,
+            signed_at=now,
+            source_ip=p.source_ip,
+            user_agent=p.user_agent[:512],
+            revocable=True,
+            effect=Effect.PART2,
+            part2_consent_id=part2.id,
+        )
+        pdf = render_part2_pdf(consent, patient.date_of_birth)
+        document_op, document_id = self._signed_pdf(patient.id, PART2_TITLE, "42cfr-part2", pdf)
+        consent = consent.model_copy(update={"document_id": document_id})
+        repo = Part2Repository(ctx.store, ctx.runtime.cipher)
+        return consent, [repo.consent_op(part2), self.intakes.consent_op(consent), document_op]
 
     # ---- reads ----------------------------------------------------------------------------
 
@@ -187,6 +283,12 @@ class ConsentService:
             }
         )
         ops: list[Operation] = [self.intakes.consent_op(changed)]
+        if consent.part2_consent_id is not None:
+            # The compliance record it made stops covering disclosures in the same commit.
+            repo = Part2Repository(ctx.store, ctx.runtime.cipher)
+            part2 = repo.consent(consent.patient_id, consent.part2_consent_id)
+            if part2 is not None and part2.revoked_at is None:
+                ops.append(repo.consent_op(revoke_part2(part2, now, ctx.principal.user_id)))
         if consent.effect == Effect.SMS_REMINDERS:
             patient = self.patients.get(consent.patient_id)
             if patient is not None:

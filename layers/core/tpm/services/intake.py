@@ -13,6 +13,7 @@ at once when its task runs again (restart), and staff can restart any intake.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from tpm.adapters.store.base import ConditionFailed, Operation
@@ -31,11 +32,12 @@ from tpm.domain.intake import (
     new_steps,
 )
 from tpm.domain.notes import Change, diff
+from tpm.domain.scheduling import Appointment
 from tpm.errors import Conflict, NotFound, ValidationFailed, VersionConflict
 from tpm.ids import new_id
 from tpm.repositories.intake import IntakeRepository
 from tpm.repositories.patients import PatientRepository
-from tpm.security.policy import Access
+from tpm.security.policy import Access, Scope
 from tpm.services.context import ServiceContext
 from tpm.services.intake_forms import save_form
 from tpm.services.intake_messages import INVITATION_BODY, INVITATION_SUBJECT, fill, first_name, send
@@ -46,6 +48,7 @@ from tpm.services.templates import TemplateCatalog
 KIND = "intake"
 WORKFLOW = "intake"
 STALL_SECONDS = 30 * 86400  # how long a stalled intake waits for staff before it ends
+QUEUE_SCAN = 500  # rows one care-team page of the queue reads at most
 
 
 class IntakeClosed(Conflict):
@@ -198,16 +201,26 @@ class IntakeService:
 
     def queue(self, limit: int, cursor: str | None) -> tuple[list[Intake], str | None]:
         """Open intakes, stalled first, then by last activity (oldest first). Roles with a
-        care-team scope see only their patients' intakes."""
+        care-team scope see only their patients' intakes; a supervisor also those of their
+        supervisees' patients (the permission table's `supervisees` scope). A filtered
+        page keeps reading the queue until it is full (or QUEUE_SCAN rows were read): its
+        cursor always points after the last row read, so nothing is skipped or repeated."""
         ctx = self.ctx
         scopes = ctx.authorize_list("intake.list", resource_kind=KIND)
-        found, next_cursor = self.intakes.queue(limit, cursor)
-        if not any(s.value == "practice" for s in scopes):
-            found = [
-                i
-                for i in found
-                if ctx.relationships.on_care_team(i.patient_id, ctx.principal.user_id)
-            ]
+        if Scope.PRACTICE in scopes:
+            found, next_cursor = self.intakes.queue(limit, cursor)
+        else:
+            me = ctx.principal.user_id
+            team = {me}
+            if Scope.SUPERVISEES in scopes:
+                team |= set(ctx.users.supervisees_of(me))
+            found, next_cursor, read = [], cursor, 0
+            while True:
+                page, next_cursor = self.intakes.queue(limit - len(found), next_cursor)
+                read += len(page)
+                found += [i for i in page if team & set(ctx.relationships.care_team(i.patient_id))]
+                if len(found) >= limit or next_cursor is None or read >= QUEUE_SCAN:
+                    break
         ctx.runtime.audit.record(
             ctx.store,
             ctx.event("intake.list", KIND, reason_code=f"count_{len(found)}"),
@@ -377,6 +390,33 @@ class IntakeService:
         )
         self._commit(access, intake, changed, "restarted", self._unlock(intake))
         return self._run(changed, self.template_of(changed))
+
+    def first_visit(
+        self,
+        intake_id: str,
+        version: int,
+        appointment_id: str | None,
+        booking: tuple[str, str, str, datetime] | None,
+    ) -> tuple[Appointment, Intake]:
+        """Staff book the first visit (`booking`: clinician, service, location, start) or
+        link one already booked (`appointment_id`) while the appointment step is open —
+        also from the staff queue when the patient stalled there."""
+        from tpm.services.intake_appointment import FirstVisit  # it builds on this module
+
+        access, intake = self.load("intake.manage", intake_id)
+        self._check(intake, version)
+        state = intake.state(Step.APPOINTMENT)
+        if (
+            intake.status not in (IntakeStatus.SCHEDULING, IntakeStatus.STALLED)
+            or state is None
+            or state.status != StepStatus.OPEN
+        ):
+            raise IntakeStepNotOpen()
+        visits = FirstVisit(self.ctx)
+        if booking is not None:
+            return visits.book_by_staff(intake, access.break_glass, *booking)
+        assert appointment_id is not None
+        return visits.link_by_staff(intake, access.break_glass, appointment_id)
 
     # ---- form responses: history, diff, staff amendment ------------------------------------
 

@@ -14,10 +14,11 @@ import binascii
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from tpm.adapters.store.base import ConditionFailed, Operation
+from tpm.domain.availability import Slot
 from tpm.domain.card_images import CardImageRuleError, clean_card_image
 from tpm.domain.documents import Document
 from tpm.domain.intake import (
@@ -25,6 +26,7 @@ from tpm.domain.intake import (
     MAX_CODE_ATTEMPTS,
     MAX_DOB_ATTEMPTS,
     OPEN_STATUSES,
+    Consent,
     ConsentItem,
     FormItem,
     FormResponse,
@@ -32,11 +34,13 @@ from tpm.domain.intake import (
     IntakeRuleError,
     IntakeStatus,
     IntakeTemplate,
+    Part2Item,
     Step,
     StepStatus,
     Verification,
     code_hash,
     next_form_step_done,
+    part2_applies,
     require_open_step,
 )
 from tpm.domain.patients import Patient
@@ -49,14 +53,15 @@ from tpm.errors import (
     VersionConflict,
 )
 from tpm.ids import new_id
-from tpm.repositories.appointments import AppointmentRepository
 from tpm.repositories.documents import DocumentRepository
 from tpm.repositories.intake import IntakeRepository
+from tpm.repositories.part2 import Part2Repository
 from tpm.repositories.patients import PatientRepository
 from tpm.security.policy import Access
 from tpm.services.consents import ConsentService
 from tpm.services.context import ServiceContext
 from tpm.services.intake import KIND, answer
+from tpm.services.intake_appointment import FirstVisit, Offer
 from tpm.services.intake_forms import save_form
 from tpm.services.intake_messages import CODE_BODY, CODE_SMS, CODE_SUBJECT, fill, first_name, send
 from tpm.services.practices import get_practice
@@ -91,6 +96,7 @@ class Checklist:
     forms: dict[str, FormResponse]
     signed: set[str]
     cards: set[str]
+    part2_applies: bool  # the template's Part 2 consent is asked of this patient
 
 
 @dataclass(frozen=True)
@@ -179,10 +185,11 @@ class PatientIntake:
             if c.intake_id == intake.id and c.status.value == "signed"
         }
         cards = set(self.intakes.cards(intake.patient_id))
+        applies = intake.part2_decision is not None or self.part2_pending(intake, template)
         self.ctx.record(
             access, KIND, intake.id, patient_id=intake.patient_id, reason_code="checklist"
         )
-        return Checklist(intake, template, forms, signed, cards)
+        return Checklist(intake, template, forms, signed, cards, applies)
 
     # ---- identity -------------------------------------------------------------------------
 
@@ -360,7 +367,9 @@ class PatientIntake:
             for c in self.intakes.consents_for(intake.patient_id)
             if c.intake_id == intake.id and c.status.value == "signed"
         } | {key}
-        finished = next_form_step_done(template, {}, signed)[Step.CONSENTS]
+        finished = next_form_step_done(template, {}, signed, self.part2_pending(intake, template))[
+            Step.CONSENTS
+        ]
         if finished:
             _, step_ops = self._complete_step(intake, Step.CONSENTS)
             ops += step_ops
@@ -368,6 +377,64 @@ class PatientIntake:
         if finished:
             answer(ctx, intake.id, Step.CONSENTS.value, {"done": True})
         return consent
+
+    # ---- 42 CFR Part 2 ---------------------------------------------------------------------
+
+    def part2_pending(self, intake: Intake, template: IntakeTemplate) -> bool:
+        """The template's Part 2 consent applies to this patient, who has not decided."""
+        if template.part2 is None or intake.part2_decision is not None:
+            return False
+        label = Part2Repository(self.ctx.store, self.ctx.runtime.cipher).label(intake.patient_id)
+        return part2_applies(template, label is not None and label.part2)
+
+    def part2(self) -> tuple[Intake, Part2Item, dict[str, object], str, bool]:
+        """The Part 2 consent as it is shown now: (intake, item, document, hash, applies)."""
+        access, intake, template = self._mine("intake.self.read")
+        if template.part2 is None:
+            raise NotFound()
+        shown, doc_hash, _ = ConsentService(self.ctx).part2_document(intake, template.part2)
+        label = Part2Repository(self.ctx.store, self.ctx.runtime.cipher).label(intake.patient_id)
+        applies = part2_applies(template, label is not None and label.part2)
+        self.ctx.record(access, KIND, intake.id, patient_id=intake.patient_id, reason_code="part2")
+        return intake, template.part2, shown, doc_hash, applies
+
+    def part2_decide(
+        self, sign: bool, signer_name: str | None, shown_hash: str | None
+    ) -> tuple[Intake, Consent | None]:
+        """Sign the Part 2 consent, or decline it (voluntary: treatment is not conditioned
+        on it). Either completes the consents step once the other consents are signed."""
+        ctx = self.ctx
+        access, intake, template = self._mine("intake.self.submit")
+        if template.part2 is None:
+            raise NotFound()
+        self._open(intake, Step.CONSENTS)
+        if intake.part2_decision == "signed":
+            raise Conflict("The Part 2 consent is already signed; revoke it to withdraw.")
+        now = ctx.now()
+        consent = None
+        ops: list[Operation] = []
+        if sign:
+            if not signer_name or not shown_hash:
+                raise ValidationFailed(fields=[{"path": "body.signer_name", "type": "missing"}])
+            consent, ops = ConsentService(ctx).part2_sign_ops(
+                intake, template.part2, template.version, signer_name, shown_hash
+            )
+        decided = intake.model_copy(update={"part2_decision": "signed" if sign else "declined"})
+        signed = {
+            c.key
+            for c in self.intakes.consents_for(intake.patient_id)
+            if c.intake_id == intake.id and c.status.value == "signed"
+        }
+        finished = next_form_step_done(template, {}, signed)[Step.CONSENTS]
+        if finished:
+            decided, _ = self._complete_step(decided, Step.CONSENTS)
+        else:
+            decided = decided.bump(now)
+        ops.append(self.intakes.put_op(decided))
+        self._write(access, intake, ops, "part2_signed" if sign else "part2_declined")
+        if finished:
+            answer(ctx, intake.id, Step.CONSENTS.value, {"done": True})
+        return decided, consent
 
     # ---- insurance card -------------------------------------------------------------------
 
@@ -420,22 +487,40 @@ class PatientIntake:
 
     # ---- first appointment ----------------------------------------------------------------
 
-    def appointment(self, appointment_id: str) -> Intake:
+    def first_visit(self) -> tuple[Intake, Offer]:
+        """What the appointment step offers: the first-visit service, the clinicians, the
+        patient's upcoming booked visits (tpm.services.intake_appointment)."""
+        access, intake, template = self._mine("intake.self.read")
+        offer = FirstVisit(self.ctx).offer(intake, template)
+        self.ctx.record(
+            access, KIND, intake.id, patient_id=intake.patient_id, reason_code="first_visit"
+        )
+        return intake, offer
+
+    def first_visit_slots(self, clinician_id: str, first: date, last: date) -> list[Slot]:
+        access, intake, template = self._mine("intake.self.read")
+        self._open(intake, Step.APPOINTMENT)
+        found = FirstVisit(self.ctx).slots(intake, template, clinician_id, first, last)
+        self.ctx.record(access, KIND, intake.id, patient_id=intake.patient_id, reason_code="slots")
+        return found
+
+    def appointment(
+        self,
+        appointment_id: str | None = None,
+        booking: tuple[str, str, datetime] | None = None,
+    ) -> Intake:
+        """Book one of the offered times (`booking`: clinician, location, start) or confirm
+        a visit already booked (`appointment_id`); either links it to the intake."""
         ctx = self.ctx
-        access, intake, _ = self._mine("intake.self.submit")
-        state = intake.state(Step.APPOINTMENT)
-        if state is None or state.status != StepStatus.OPEN:
-            raise IntakeNotOpen(reason="step_not_open")
-        appointment = AppointmentRepository(ctx.store, ctx.runtime.cipher).get(appointment_id)
-        if (
-            appointment is None
-            or intake.patient_id not in appointment.patient_ids
-            or appointment.status.value != "booked"
-            or appointment.start <= ctx.now()
-        ):
-            raise ValidationFailed(
-                fields=[{"path": "body.appointment_id", "type": "unknown_appointment"}]
-            )
+        access, intake, template = self._mine("intake.self.submit")
+        self._open(intake, Step.APPOINTMENT)
+        visits = FirstVisit(ctx)
+        if booking is not None:
+            clinician_id, location_id, start = booking
+            _, changed = visits.book_offered(intake, template, clinician_id, location_id, start)
+            return changed
+        assert appointment_id is not None
+        visits.check_linkable(intake, appointment_id, "body.appointment_id")
         changed, _ = self._complete_step(intake, Step.APPOINTMENT)
         changed = changed.model_copy(update={"appointment_id": appointment_id})
         self._write(access, intake, [self.intakes.put_op(changed)], "appointment")

@@ -1,5 +1,6 @@
 """Intake templates: which forms and consents a practice's intake has, its reminder
-cadence, and whether it asks for an insurance card, reviews and books a first visit.
+cadence, and whether it asks for an insurance card, reviews and books a first visit (and
+which service the patient may book it as).
 Configuration, not PHI (changes are still audited). Every save is a new version; each
 form's template version is pinned at save, so a running intake keeps exactly the forms
 it started with."""
@@ -9,10 +10,18 @@ from __future__ import annotations
 from typing import Any
 
 from tpm.adapters.store.base import ConditionFailed
-from tpm.domain.intake import BUILTIN_CONSENTS, ConsentItem, Effect, FormItem, IntakeTemplate
+from tpm.domain.intake import (
+    BUILTIN_CONSENTS,
+    ConsentItem,
+    Effect,
+    FormItem,
+    IntakeTemplate,
+    Part2Item,
+)
 from tpm.domain.template_models import Category
 from tpm.errors import NotFound, ValidationFailed, VersionConflict
 from tpm.ids import new_id
+from tpm.repositories.catalogue import CatalogueRepository
 from tpm.repositories.intake import IntakeRepository
 from tpm.services.context import ServiceContext
 from tpm.services.templates import TemplateCatalog
@@ -73,6 +82,8 @@ class IntakeTemplateService:
                 insurance_card=bool(fields.get("insurance_card", False)),
                 review=bool(fields.get("review", True)),
                 appointment=bool(fields.get("appointment", True)),
+                first_visit_service_id=self._service(fields.get("first_visit_service_id")),
+                part2=self._part2(fields.get("part2")),
                 remind_after_hours=int(fields.get("remind_after_hours", 72)),
                 reminders_before_stall=int(fields.get("reminders_before_stall", 2)),
                 created_at=now,
@@ -85,6 +96,29 @@ class IntakeTemplateService:
         except ConditionFailed as exc:
             raise VersionConflict() from exc
         return template
+
+    @staticmethod
+    def _part2(raw: dict[str, Any] | None) -> Part2Item | None:
+        """A Part 2 consent needs every element 42 CFR 2.31 asks of the practice."""
+        if raw is None:
+            return None
+        try:
+            return Part2Item.model_validate(raw)
+        except ValueError as exc:
+            raise ValidationFailed(
+                fields=[{"path": "body.part2", "type": "consent_elements_missing"}]
+            ) from exc
+
+    def _service(self, service_id: str | None) -> str | None:
+        """The first-visit service must be one of the practice's active services."""
+        if service_id is None:
+            return None
+        service = CatalogueRepository(self.ctx.store).service(service_id)
+        if service is None or not service.active:
+            raise ValidationFailed(
+                fields=[{"path": "body.first_visit_service_id", "type": "unknown_service"}]
+            )
+        return service.id
 
     def _resolve(self, where: str, template_id: str, version: int | None) -> Any:
         try:

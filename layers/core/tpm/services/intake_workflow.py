@@ -23,9 +23,11 @@ from tpm.domain.intake import (
     IntakeTemplate,
     Step,
     StepStatus,
+    part2_applies,
 )
 from tpm.errors import NotFound
 from tpm.repositories.intake import IntakeRepository
+from tpm.repositories.part2 import Part2Repository
 from tpm.repositories.patients import PatientRepository
 from tpm.repositories.users import UserRepository
 from tpm.runtime import Runtime
@@ -99,14 +101,25 @@ class IntakeWorkflow:
 
     def next_step(self) -> dict[str, Any]:
         """Open the first step not done; {"kind": patient|review|done, "step": ...}."""
-        for _ in range(_ATTEMPTS):
-            intake, _ = self._load()
+        for _ in range(_ATTEMPTS + 1):
+            intake, template = self._load()
             if self._stale(intake):
                 return {"kind": "done", "step": "none"}
             pending = next((s for s in intake.steps if s.status != StepStatus.DONE), None)
             if pending is None:
                 return {"kind": "done", "step": "none"}
             step = pending.step
+            if (
+                step == Step.CONSENTS
+                and pending.status == StepStatus.PENDING
+                and self._nothing_to_sign(intake, template)
+            ):
+                # Only a Part 2 consent, for a patient whose records are not Part 2.
+                now = self.runtime.clock.now()
+                done = intake.bump(now, steps=intake.with_step(step, StepStatus.DONE, now))
+                with contextlib.suppress(ConditionFailed):
+                    self._write("intake.step.skip", intake, [self.intakes.put_op(done)], "consents")
+                continue
             kind = "review" if step == Step.REVIEW else "patient"
             if step in PATIENT_STEPS:
                 status = (
@@ -136,6 +149,12 @@ class IntakeWorkflow:
                 self._tell_reviewers(changed)
             return {"kind": kind, "step": step.value}
         raise ConditionFailed()
+
+    def _nothing_to_sign(self, intake: Intake, template: IntakeTemplate) -> bool:
+        if template.consents:
+            return False
+        label = Part2Repository(self.store, self.runtime.cipher).label(intake.patient_id)
+        return not part2_applies(template, label is not None and label.part2)
 
     def wait(self, step: str) -> dict[str, Any]:
         """Keep the token where the person's action will find it; answer at once if the

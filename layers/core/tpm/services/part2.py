@@ -21,9 +21,10 @@ caller audits its own disclosure as usual, naming the consent.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 
-from tpm.adapters.store.base import ConditionFailed, PracticeStore
+from tpm.adapters.store.base import ConditionFailed, Operation, PracticeStore
+from tpm.domain.intake import ConsentStatus
 from tpm.domain.part2 import (
     Decision,
     Part2Consent,
@@ -37,6 +38,7 @@ from tpm.domain.part2 import (
 from tpm.domain.patients import Patient
 from tpm.errors import NotFound, ValidationFailed, VersionConflict
 from tpm.ids import new_id
+from tpm.repositories.intake import IntakeRepository
 from tpm.repositories.part2 import Part2Repository
 from tpm.repositories.patients import PatientRepository
 from tpm.runtime import Runtime
@@ -107,6 +109,12 @@ def require_part2_consent(
     )
     runtime.audit.record(store, event)
     raise Part2ConsentRequired(reason=decision.reason, purpose=purpose.value, recipient=kind.value)
+
+
+def revoke_part2(consent: Part2Consent, at: datetime, by: str) -> Part2Consent:
+    return consent.model_copy(
+        update={"revoked_at": at, "revoked_by": by, "version": consent.version + 1}
+    )
 
 
 class Part2Service:
@@ -238,18 +246,12 @@ class Part2Service:
             raise VersionConflict(current_version=consent.version)
         if consent.revoked_at is not None:
             return consent
-        revoked = consent.model_copy(
-            update={
-                "revoked_at": ctx.now(),
-                "revoked_by": ctx.principal.user_id,
-                "version": consent.version + 1,
-            }
-        )
-        op = self.repo.consent_op(revoked)
+        revoked = revoke_part2(consent, ctx.now(), ctx.principal.user_id)
+        ops = [self.repo.consent_op(revoked), *self._evidence_revoked(revoked)]
         try:
             ctx.write(
                 access,
-                lambda: [op],
+                lambda: list(ops),
                 KIND,
                 consent.id,
                 patient_id=patient_id,
@@ -258,6 +260,26 @@ class Part2Service:
         except ConditionFailed as exc:
             raise VersionConflict(current_version=exc.current_version) from exc
         return revoked
+
+    def _evidence_revoked(self, revoked: Part2Consent) -> list[Operation]:
+        """A consent signed in an intake (tpm.services.consents) has its e-signature record
+        too: it shows revoked in the chart and the portal from the same commit."""
+        intakes = IntakeRepository(self.ctx.store, self.ctx.runtime.cipher)
+        return [
+            intakes.consent_op(
+                c.model_copy(
+                    update={
+                        "status": ConsentStatus.REVOKED,
+                        "revoked_at": revoked.revoked_at,
+                        "revoked_by": revoked.revoked_by,
+                        "revocation_effect": "no_further_disclosure_part2",
+                        "version": c.version + 1,
+                    }
+                )
+            )
+            for c in intakes.consents_for(revoked.patient_id)
+            if c.part2_consent_id == revoked.id and c.status is ConsentStatus.SIGNED
+        ]
 
     def _patient(self, patient_id: str) -> Patient:
         patient = PatientRepository(self.ctx.store, self.ctx.runtime.cipher).get(patient_id)
