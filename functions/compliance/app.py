@@ -39,12 +39,13 @@ from tpm.domain.rights import (
     Disclosure,
     DisclosureBasis,
     DisclosureSource,
+    PackageFormat,
     RequestKind,
     RightsRequest,
     accounting_period,
 )
 from tpm.domain.vendors import VENDOR_KEY, Agreement, AgreementStatus, VendorRole
-from tpm.errors import PayloadTooLarge, ValidationFailed
+from tpm.errors import NotFound, PayloadTooLarge, ValidationFailed
 from tpm.services.incidents import IncidentEdit, IncidentService
 from tpm.services.part2 import Part2Service, part2_today
 from tpm.services.rights import RightsService, practice_today
@@ -805,6 +806,14 @@ class DisagreementIn(BaseModel):
     statement: str = Field(min_length=1, max_length=8000)
 
 
+class PackageView(BaseModel):
+    format: str
+    filename: str
+    content_type: str
+    size_bytes: int
+    sha256: str
+
+
 class ExtensionView(BaseModel):
     reason: str
     by: str
@@ -836,6 +845,9 @@ class RightsRequestView(BaseModel):
     disclosures: list[DisclosureView] = Field(
         default_factory=list, description="A given accounting: the disclosures in it."
     )
+    package: list[PackageView] = Field(
+        default_factory=list, description="A given copy of the record: its files."
+    )
     version: int
 
     @classmethod
@@ -843,7 +855,7 @@ class RightsRequestView(BaseModel):
         cls, r: RightsRequest, today: date, given: list[Disclosure] | None = None
     ) -> RightsRequestView:
         start, end = accounting_period(r) if r.kind is RequestKind.ACCOUNTING else (None, None)
-        data = r.model_dump(mode="json", exclude={"disclosure_ids"})
+        data = r.model_dump(mode="json", exclude={"disclosure_ids", "package"})
         return cls.model_validate(
             data
             | {
@@ -851,6 +863,10 @@ class RightsRequestView(BaseModel):
                 "accounting_from": start,
                 "accounting_to": end,
                 "disclosures": [DisclosureView.of(d) for d in given or []],
+                "package": [
+                    PackageView.model_validate(f.model_dump(mode="json", exclude={"file_id"}))
+                    for f in r.package
+                ],
             }
         )
 
@@ -945,6 +961,36 @@ def give_accounting(patientId: str, requestId: str, body: VersionIn) -> RightsRe
     service.give_accounting(patientId, requestId, body.version)
     request, given = service.request(patientId, requestId)
     return RightsRequestView.of(request, practice_today(service.ctx), given)
+
+
+@app.post(
+    "/v1/patients/<patientId>/rights-requests/<requestId>/access",
+    summary="Give the patient their record (FHIR R4 bundle and PDF, through the portal)",
+    tags=RIGHTS_TAGS,
+)
+def give_access(patientId: str, requestId: str, body: VersionIn) -> RightsRequestView:  # noqa: N803
+    service = RightsService(service_context(app))
+    request = service.give_access(patientId, requestId, body.version)
+    return RightsRequestView.of(request, practice_today(service.ctx))
+
+
+@app.get(
+    "/v1/patients/<patientId>/rights-requests/<requestId>/package/<packageFormat>",
+    summary="Download a given record: `fhir` (FHIR R4 bundle, JSON) or `pdf`; base64 in JSON",
+    tags=RIGHTS_TAGS,
+)
+def download_package(patientId: str, requestId: str, packageFormat: str) -> FileOut:  # noqa: N803
+    try:
+        fmt = PackageFormat(packageFormat)
+    except ValueError as exc:
+        raise NotFound() from exc
+    found, data = RightsService(service_context(app)).package_file(patientId, requestId, fmt)
+    return FileOut(
+        filename=found.filename,
+        content_type=found.content_type,
+        size_bytes=found.size_bytes,
+        content_base64=base64.b64encode(data).decode("ascii"),
+    )
 
 
 @app.post(

@@ -9,6 +9,7 @@ import { loadIntake, resetIntake } from "./intake.js";
 import { loadMeasures, resetMeasures } from "./measures.js";
 import { loadProfile, setUpProfile } from "./profile.js";
 import { setUpRequest } from "./request.js";
+import { loadRights, resetRights, setUpRights } from "./rights.js";
 import { resetSignIn, setUpSignIn } from "./signin.js";
 import { $, announce, describe, showError, useTimeZone } from "./ui.js";
 
@@ -28,6 +29,7 @@ function signedOut(message) {
   for (const id of ["upcoming", "past", "access-rows", "documents-list"]) $(id).replaceChildren();
   resetMeasures();
   resetIntake();
+  resetRights();
   $("profile-form").reset();
   showError("");
   $("status").textContent = "";
@@ -54,6 +56,7 @@ async function enter() {
     loadDocuments(),
     loadMeasures(),
     loadIntake(),
+    loadRights(me.patient_id),
   ]);
   renderBookingChoices();
   $("practice-name").textContent = (await practice).name;
@@ -85,6 +88,7 @@ setUpRequest();
 setUpProfile();
 setUpAccessLog();
 setUpDocuments();
+setUpRights();
 
 $("signout").addEventListener("click", async () => {
   try {

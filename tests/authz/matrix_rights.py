@@ -7,6 +7,7 @@ practice; "foreign": the other practice's). Every case gets a fresh request."""
 
 from __future__ import annotations
 
+import hashlib
 from datetime import timedelta
 from typing import Any
 
@@ -25,9 +26,17 @@ from matrix import (
     patient,
     patient_target,
 )
+from matrix_documents import LocalFolder
 from world import World
 
-from tpm.domain.rights import RequestKind, RequestStatus, RightsRequest, first_due
+from tpm.domain.rights import (
+    PackageFile,
+    PackageFormat,
+    RequestKind,
+    RequestStatus,
+    RightsRequest,
+    first_due,
+)
 from tpm.ids import new_id
 from tpm.repositories.rights import RightsRepository
 from tpm.security.principal import Role
@@ -63,6 +72,32 @@ def request_target(kind: RequestKind, body: Any = None, **extra: Any) -> Target:
         return {"patientId": pid, "requestId": request.id}, body
 
     return make
+
+
+def package_target(world: World, role: Role, variant: str) -> tuple[dict[str, str], Any]:
+    """A fulfilled access request of the variant's patient with one stored PDF file."""
+    pid = patient(world, role, variant)
+    practice_id = world.b.id if variant == "foreign" else world.a.id
+    data = b"%PDF-1.4\n% synthetic record\n%%EOF\n"
+    file_id = new_id("rpk")
+    world.runtime.files.put(practice_id, file_id, data, guard=LocalFolder())
+    package = PackageFile(
+        format=PackageFormat.PDF,
+        file_id=file_id,
+        filename="health-record.pdf",
+        content_type="application/pdf",
+        size_bytes=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+    )
+    request = stored_request(
+        world,
+        practice_id,
+        pid,
+        RequestKind.ACCESS,
+        status=RequestStatus.FULFILLED,
+        package=(package,),
+    )
+    return {"patientId": pid, "requestId": request.id, "packageFormat": "pdf"}, None
 
 
 def _yesterday(world: World) -> str:
@@ -191,6 +226,30 @@ CASES: list[Case] = [
             response="The record is accurate and complete (synthetic)",
         ),
         audit=("rights.disagree",),
+        patient_scoped=True,
+    ),
+    Case(
+        "POST",
+        "/v1/patients/{patientId}/rights-requests/{requestId}/access",
+        OFFICERS,
+        variants=PATIENT_VARIANTS,
+        target=request_target(RequestKind.ACCESS, {"version": 1}),
+        audit=("rights.manage",),
+        patient_scoped=True,
+    ),
+    Case(
+        "GET",
+        "/v1/patients/{patientId}/rights-requests/{requestId}/package/{packageFormat}",
+        {
+            OW: (200, 200, 404),
+            A: (200, 200, 404),
+            C: (200, 200, 404),
+            F: (200, 200, 404),
+            P: (200, 404, 404),
+        },
+        variants=PATIENT_VARIANTS,
+        target=package_target,
+        audit=("rights.read",),
         patient_scoped=True,
     ),
     Case("GET", "/v1/rights-requests", {OW: 200, C: 200}, audit=("rights.queue",)),

@@ -4,6 +4,8 @@ compliance officer works to. Through the local gateway, as the screens call it."
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -320,3 +322,102 @@ def test_an_amendment_is_accepted_or_denied_and_a_disagreement_is_kept_with_it(
         (wrong_date["id"], "accepted"),
     ]
     assert mine[0]["disagreement"] == statement
+
+
+PSYCHOTHERAPY_SECRET = "dream about the lighthouse keeper"
+PDF = b"%PDF-1.4\n% synthetic school letter\n%%EOF\n"
+
+
+def test_the_patient_gets_their_record_as_a_valid_fhir_bundle_and_a_pdf_without_psychotherapy_notes(
+    local: Local,
+) -> None:
+    from fhir.resources.R4B.bundle import Bundle
+
+    # GIVEN a patient with a signed progress note, a psychotherapy note and a filed document
+    pid = patient_id(local)
+    clinician = local.ok("GET", "/v1/me", Role.CLINICIAN)["id"]
+    added = local.call(
+        "POST", f"/v1/patients/{pid}/care-team", Role.FRONT_DESK, {"user_id": clinician}
+    )
+    assert added.status in (201, 409)  # the demo clinician may be on the team already
+    content = json.loads(
+        (
+            Path(__file__).parents[1] / "fixtures" / "template_examples" / "progress_note_soap.json"
+        ).read_text("utf-8")
+    )
+    content["session"] |= {"date": "2026-12-01"}
+    note = local.ok(
+        "POST",
+        "/v1/notes",
+        Role.CLINICIAN,
+        {"patient_id": pid, "template_id": "progress_note_soap", "content": content},
+    )
+    local.ok(
+        "POST",
+        f"/v1/notes/{note['id']}/sign",
+        Role.CLINICIAN,
+        {"version": note["version"], "attestation": True},
+    )
+    local.ok(
+        "POST",
+        "/v1/psychotherapy-notes",
+        Role.CLINICIAN,
+        {"patient_id": pid, "text": f"Process notes: the {PSYCHOTHERAPY_SECRET}."},
+    )
+    local.ok(
+        "POST",
+        f"/v1/patients/{pid}/documents",
+        Role.FRONT_DESK,
+        {
+            "title": "Letter for school (synthetic)",
+            "filename": "letter.pdf",
+            "content_type": "application/pdf",
+            "content_base64": base64.b64encode(PDF).decode(),
+        },
+    )
+
+    # WHEN the patient asks for their record and the officer gives it
+    asked = local.ok(
+        "POST", f"/v1/patients/{pid}/rights-requests", Role.PATIENT, {"kind": "access"}
+    )
+    path = f"/v1/patients/{pid}/rights-requests/{asked['id']}"
+    # (nothing to download before it is given)
+    assert local.call("GET", f"{path}/package/fhir", Role.PATIENT).status == 404
+    given = local.ok("POST", f"{path}/access", Role.COMPLIANCE, {"version": 1})
+    assert given["status"] == "fulfilled"
+    assert sorted(f["format"] for f in given["package"]) == ["fhir", "pdf"]
+
+    # THEN the patient downloads a FHIR bundle that fhir.resources validates
+    before = local.head()
+    fhir = local.ok("GET", f"{path}/package/fhir", Role.PATIENT)
+    assert fhir["content_type"] == "application/fhir+json"
+    raw = base64.b64decode(fhir["content_base64"])
+    assert hashlib.sha256(raw).hexdigest() == next(
+        f["sha256"] for f in given["package"] if f["format"] == "fhir"
+    )
+    bundle = Bundle.model_validate_json(raw)
+    kinds = {e.resource.get_resource_type() for e in bundle.entry}
+    assert kinds >= {"Patient", "DocumentReference"}
+    resources = [e["resource"] for e in json.loads(raw)["entry"]]
+    documents = [r for r in resources if r["resourceType"] == "DocumentReference"]
+    assert sorted(d["type"]["text"] for d in documents) == ["Document", "Progress note"]
+    attached = {
+        d["type"]["text"]: base64.b64decode(d["content"][0]["attachment"]["data"])
+        for d in documents
+    }
+    assert f"subjective: {content['subjective']}".encode() in attached["Progress note"]
+    assert attached["Document"] == PDF
+    # AND it holds no psychotherapy note
+    assert PSYCHOTHERAPY_SECRET.encode() not in raw
+    # AND the PDF comes with it
+    pdf = local.ok("GET", f"{path}/package/pdf", Role.PATIENT)
+    assert base64.b64decode(pdf["content_base64"]).startswith(b"%PDF-")
+    # Each download is audited with the patient; another patient cannot download it.
+    events = list(
+        read_events(local.runtime.store.practice(local.practice_id), before + 1, local.head())
+    )
+    assert [(e.action, e.reason_code, e.patient_id) for e in events] == [
+        ("rights.read", "download_fhir", pid),
+        ("rights.read", "download_pdf", pid),
+    ]
+    assert local.call("GET", f"{path}/package/zip", Role.PATIENT).status == 404

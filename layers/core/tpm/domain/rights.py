@@ -135,6 +135,22 @@ class Extension(_Frozen):
     due_on: date
 
 
+class PackageFormat(StrEnum):
+    FHIR = "fhir"  # FHIR R4 bundle, JSON
+    PDF = "pdf"
+
+
+class PackageFile(_Frozen):
+    """One file of an access package, kept sealed in the file store."""
+
+    format: PackageFormat
+    file_id: str = Field(pattern=r"^rpk_[0-9a-z]{26}$")
+    filename: str
+    content_type: str
+    size_bytes: int
+    sha256: str
+
+
 class RightsRequest(_Frozen):
     id: str = Field(pattern=r"^rrq_[0-9a-z]{26}$")
     patient_id: str
@@ -154,6 +170,7 @@ class RightsRequest(_Frozen):
     decided_at: datetime | None = None
     response: str = Field(default="", max_length=8000)  # denial reason / amendment text
     disclosure_ids: tuple[str, ...] = ()  # accounting: the disclosures given
+    package: tuple[PackageFile, ...] = ()  # access: the files delivered
     disagreement: str = Field(default="", max_length=8000)
     disagreement_at: datetime | None = None
     version: int = 1

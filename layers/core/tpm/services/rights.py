@@ -10,10 +10,12 @@ each naming the patient.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date, timedelta
 
 from tpm.adapters.store.base import ConditionFailed
 from tpm.domain.patients import Patient
+from tpm.domain.record_export import bundle_bytes, fhir_bundle, validate_bundle
 from tpm.domain.rights import (
     EXTENSION_DAYS,
     Disclosure,
@@ -21,6 +23,8 @@ from tpm.domain.rights import (
     DisclosureSource,
     Extension,
     InvalidRequestState,
+    PackageFile,
+    PackageFormat,
     RequestKind,
     RequestStatus,
     RightsRequest,
@@ -36,6 +40,8 @@ from tpm.repositories.rights import DISCLOSURE_KIND, REQUEST_KIND, RightsReposit
 from tpm.security.policy import Access
 from tpm.services.context import ServiceContext
 from tpm.services.practices import get_practice
+from tpm.services.record_access import gather_record_set
+from tpm.services.record_pdf import render_record_pdf
 
 
 def practice_today(ctx: ServiceContext) -> date:
@@ -245,6 +251,72 @@ class RightsService:
             disclosure_ids=tuple(d.id for d in given),
         )
         return self._commit(access, changed, f"accounting_{len(given)}")
+
+    def give_access(self, patient_id: str, request_id: str, version: int) -> RightsRequest:
+        """Fulfils an access request: the designated record set as a FHIR R4 bundle
+        (validated) and a PDF, sealed in the file store and delivered through the portal.
+        Psychotherapy notes are never part of it."""
+        ctx = self.ctx
+        access = self._manage(patient_id, request_id)
+        request = self._current(patient_id, request_id, version)
+        self._open_of(request, RequestKind.ACCESS)
+        record = gather_record_set(ctx, patient_id)
+        bundle = fhir_bundle(record)
+        validate_bundle(bundle)
+        stamp = f"{record.generated_at:%Y-%m-%d}"
+        files = [
+            (
+                PackageFormat.FHIR,
+                f"health-record-{stamp}.json",
+                "application/fhir+json",
+                bundle_bytes(bundle),
+            ),
+            (
+                PackageFormat.PDF,
+                f"health-record-{stamp}.pdf",
+                "application/pdf",
+                render_record_pdf(record),
+            ),
+        ]
+        package: list[PackageFile] = []
+        for fmt, filename, content_type, data in files:
+            file_id = new_id("rpk")
+            ctx.runtime.files.put(ctx.practice_id, file_id, data, guard=ctx.outbound)
+            package.append(
+                PackageFile(
+                    format=fmt,
+                    file_id=file_id,
+                    filename=filename,
+                    content_type=content_type,
+                    size_bytes=len(data),
+                    sha256=hashlib.sha256(data).hexdigest(),
+                )
+            )
+        changed = request.bump(
+            status=RequestStatus.FULFILLED,
+            decided_by=ctx.principal.user_id,
+            decided_at=ctx.now(),
+            package=tuple(package),
+        )
+        return self._commit(access, changed, "access_given")
+
+    def package_file(
+        self, patient_id: str, request_id: str, fmt: PackageFormat
+    ) -> tuple[PackageFile, bytes]:
+        """One file of a fulfilled access request (the patient's download); audited."""
+        ctx = self.ctx
+        access = ctx.authorize(
+            "rights.read", resource_kind=REQUEST_KIND, resource_id=request_id, patient_id=patient_id
+        )
+        request = self._load(patient_id, request_id)
+        found = next((f for f in request.package if f.format is fmt), None)
+        if found is None:
+            raise NotFound()
+        data = ctx.runtime.files.get(ctx.practice_id, found.file_id)
+        ctx.record(
+            access, REQUEST_KIND, request.id, patient_id=patient_id, reason_code=f"download_{fmt}"
+        )
+        return found, data
 
     def decide_amendment(
         self, patient_id: str, request_id: str, version: int, *, accept: bool, response: str
