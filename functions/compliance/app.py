@@ -16,6 +16,7 @@ from tpm.api.app import create_app, lambda_entry
 from tpm.api.context import Cursor, Limit, service_context
 from tpm.api.responses import created, created_doc
 from tpm.api.views import Page
+from tpm.domain.access_reviews import AccessReview, UserDecision, UseVerdict
 from tpm.domain.documents import FILENAME, MAX_DOCUMENT_BYTES, ContentType
 from tpm.domain.incidents import (
     Determination,
@@ -46,6 +47,7 @@ from tpm.domain.rights import (
 )
 from tpm.domain.vendors import VENDOR_KEY, Agreement, AgreementStatus, VendorRole
 from tpm.errors import NotFound, PayloadTooLarge, ValidationFailed
+from tpm.services.access_reviews import AccessReviewService
 from tpm.services.incidents import IncidentEdit, IncidentService
 from tpm.services.part2 import Part2Service, part2_today
 from tpm.services.rights import RightsService, practice_today
@@ -1041,6 +1043,154 @@ def rights_queue(
     return Page[RightsRequestView](
         items=[RightsRequestView.of(r, today) for r in items], next_cursor=next_cursor
     )
+
+
+# ---- access reviews ------------------------------------------------------------------------
+
+REVIEW_TAGS = ["access-reviews"]
+
+
+class AccessReviewIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    period_from: datetime | None = Field(
+        default=None,
+        description="Break-glass uses since this instant; default the last sign-off (or 90 days).",
+    )
+
+
+class UserDecisionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    user_id: str = Field(pattern=r"^usr_[0-9a-z]{26}$")
+    decision: UserDecision
+    note: str = Field(default="", max_length=2000, description="Required for `change`.")
+
+
+class UseVerdictIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    grant_id: str = Field(pattern=r"^bgl_[0-9a-z]{26}$")
+    verdict: UseVerdict
+    note: str = Field(default="", max_length=2000)
+
+
+class ReviewDecisionsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: int = Field(ge=1)
+    users: list[UserDecisionIn] = Field(default_factory=list, max_length=1000)
+    break_glass: list[UseVerdictIn] = Field(default_factory=list, max_length=1000)
+
+
+class SignOffIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: int = Field(ge=1)
+    summary: str = Field(min_length=1, max_length=8000)
+
+
+class UserAccessView(BaseModel):
+    user_id: str
+    display_name: str
+    roles: list[str]
+    status: str
+    care_team_patients: int
+    supervisees: int
+    decision: str | None
+    note: str
+
+
+class BreakGlassUseView(BaseModel):
+    grant_id: str
+    user_id: str
+    patient_id: str
+    started_at: datetime
+    ends_at: datetime
+    reason: str
+    verdict: str | None
+    note: str
+    incident_id: str | None
+
+
+class AccessReviewView(BaseModel):
+    id: str
+    period_from: datetime
+    started_at: datetime
+    started_by: str
+    users: list[UserAccessView]
+    break_glass: list[BreakGlassUseView]
+    outstanding_users: int
+    outstanding_break_glass: int
+    status: str
+    summary: str
+    signed_off_by: str | None
+    signed_off_at: datetime | None
+    version: int
+
+    @classmethod
+    def of(cls, r: AccessReview) -> AccessReviewView:
+        users, uses = r.outstanding()
+        data = r.model_dump(mode="json", exclude={"uses"})
+        return cls.model_validate(
+            data
+            | {
+                "break_glass": [u.model_dump(mode="json") for u in r.uses],
+                "outstanding_users": len(users),
+                "outstanding_break_glass": len(uses),
+            }
+        )
+
+
+@app.get("/v1/access-reviews", summary="Access reviews, newest first", tags=REVIEW_TAGS)
+def list_access_reviews(limit: Limit = 25, cursor: Cursor = None) -> Page[AccessReviewView]:
+    items, next_cursor = AccessReviewService(service_context(app)).reviews(limit, cursor)
+    return Page[AccessReviewView](
+        items=[AccessReviewView.of(r) for r in items], next_cursor=next_cursor
+    )
+
+
+@app.post(
+    "/v1/access-reviews",
+    summary="Start an access review (a snapshot of users, roles and break-glass uses)",
+    tags=REVIEW_TAGS,
+    responses=created_doc(AccessReviewView),
+)
+def start_access_review(body: AccessReviewIn) -> Response[str]:
+    review = AccessReviewService(service_context(app)).start(body.period_from)
+    return created(AccessReviewView.of(review), f"/v1/access-reviews/{review.id}")
+
+
+@app.get("/v1/access-reviews/<reviewId>", summary="One access review", tags=REVIEW_TAGS)
+def get_access_review(reviewId: str) -> AccessReviewView:  # noqa: N803
+    return AccessReviewView.of(AccessReviewService(service_context(app)).get(reviewId))
+
+
+@app.post(
+    "/v1/access-reviews/<reviewId>/decisions",
+    summary="Record decisions on users and verdicts on break-glass uses",
+    tags=REVIEW_TAGS,
+)
+def decide_access_review(reviewId: str, body: ReviewDecisionsIn) -> AccessReviewView:  # noqa: N803
+    review = AccessReviewService(service_context(app)).decide(
+        reviewId,
+        body.version,
+        {u.user_id: (u.decision, u.note) for u in body.users},
+        {g.grant_id: (g.verdict, g.note) for g in body.break_glass},
+    )
+    return AccessReviewView.of(review)
+
+
+@app.post(
+    "/v1/access-reviews/<reviewId>/sign-off",
+    summary="Sign the access review off (every user decided, every use judged)",
+    tags=REVIEW_TAGS,
+)
+def sign_off_access_review(reviewId: str, body: SignOffIn) -> AccessReviewView:  # noqa: N803
+    review = AccessReviewService(service_context(app)).sign_off(
+        reviewId, body.version, body.summary
+    )
+    return AccessReviewView.of(review)
 
 
 lambda_handler = lambda_entry(app, "compliance", max_body_bytes=5_700_000)

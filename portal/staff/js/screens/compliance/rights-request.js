@@ -79,6 +79,16 @@ export async function render(view, { patientId, requestId }) {
   if (r.kind === "accounting" && r.status === "fulfilled") {
     view.append(el("h2", { text: "The accounting given" }), disclosureTable(r));
   }
+  if (r.kind === "access" && r.package.length) {
+    view.append(
+      el("h2", { text: "The copy given" }),
+      table(
+        "Files delivered to the patient through the portal",
+        ["File", "Size", "SHA-256"],
+        r.package.map((f) => [f.filename, `${f.size_bytes} bytes`, f.sha256]),
+      ),
+    );
+  }
   if (r.status !== "open" || !can("rights.manage")) return;
 
   if (r.kind === "accounting") {
@@ -91,6 +101,19 @@ export async function render(view, { patientId, requestId }) {
       actionForm("give-accounting", [], "Give the accounting", async () => {
         await call("POST", `${path}/accounting`, { version: r.version });
         done("The accounting is given; the patient can read it in the portal.");
+      }),
+    );
+  }
+  if (r.kind === "access") {
+    view.append(
+      el("h2", { text: "Give the copy of the record" }),
+      el("p", {
+        class: "hint",
+        text: "Prepares the patient's record as a FHIR R4 file and a PDF and delivers both through the portal. Psychotherapy notes are never included.",
+      }),
+      actionForm("give-access", [], "Give the copy of the record", async () => {
+        await call("POST", `${path}/access`, { version: r.version });
+        done("The copy of the record is ready for the patient in the portal.");
       }),
     );
   }
