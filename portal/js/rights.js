@@ -3,7 +3,7 @@
 // answer; reads a given accounting; and files a statement of disagreement with a denied
 // correction. Everything goes through the same authenticated, audited API as the rest.
 
-import { call } from "./api.js";
+import { call } from "../shared/api.js";
 import { $, announce, busy, el, showError } from "./ui.js";
 
 let patientId = null;

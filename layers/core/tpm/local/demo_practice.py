@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 from tpm.domain.scheduling import Appointment, AppointmentStatus
 from tpm.domain.users import User, UserStatus
 from tpm.ids import new_id
+from tpm.local.demo_rights import rights
 from tpm.repositories.users import UserRepository
 from tpm.runtime import Runtime
 from tpm.security import passwords
@@ -397,6 +398,7 @@ AREAS: list[Callable[[DemoSeed], None]] = [
     measures,
     documents,
     waitlist,
+    rights,
 ]
 
 
