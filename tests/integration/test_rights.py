@@ -229,6 +229,21 @@ def test_a_deadline_extends_once_with_a_reason_and_the_queue_shows_what_is_overd
     local.clock.advance(days=61)
     queue = local.ok("GET", "/v1/rights-requests?status=open", Role.COMPLIANCE)["items"]
     assert [(r["id"], r["overdue"]) for r in queue] == [(asked["id"], True)]
+    # AND the daily job alerts the compliance role: due soon (7 days), then overdue, once each
+    from tpm.services.compliance_jobs import run_daily
+
+    local.clock.advance(days=-61)
+    assert run_daily(local.runtime).extra.get("rights_warnings", 0) == 0
+    local.clock.advance(days=54)  # 6 days left on the extended deadline
+    assert run_daily(local.runtime).extra["rights_warnings"] == 1
+    assert run_daily(local.runtime).extra.get("rights_warnings", 0) == 0  # once per state
+    local.clock.advance(days=7)  # a day late
+    assert run_daily(local.runtime).extra["rights_warnings"] == 1
+    alerts = local.ok("GET", "/v1/security-alerts", Role.OWNER)["items"]
+    assert [(a["kind"], a["patient_id"], a["reason"]) for a in alerts[:2]] == [
+        ("rights_request_overdue", pid, "access"),
+        ("rights_request_due_soon", pid, "access"),
+    ]
     # Bad input changes nothing: an accounting period on an access request.
     status, error = local.error(
         "POST",
