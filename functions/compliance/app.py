@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from tpm.api.app import create_app, lambda_entry
 from tpm.api.context import Cursor, Limit, service_context
@@ -1053,9 +1053,10 @@ REVIEW_TAGS = ["access-reviews"]
 class AccessReviewIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    period_from: datetime | None = Field(
+    period_from: AwareDatetime | None = Field(
         default=None,
-        description="Break-glass uses since this instant; default the last sign-off (or 90 days).",
+        description="Break-glass uses since this instant (with its offset); default the last"
+        " sign-off (or 90 days).",
     )
 
 

@@ -71,6 +71,10 @@ def test_a_review_covers_every_role_and_break_glass_use_and_signs_off_only_when_
 
     # WHEN the compliance officer starts a review (clinicians may not)
     assert local.call("POST", "/v1/access-reviews", Role.CLINICIAN, {}).status == 403
+    # (a period start without its offset is refused, not guessed)
+    naive = {"period_from": "2026-12-01T00:00:00"}
+    status, error = local.error("POST", "/v1/access-reviews", Role.COMPLIANCE, naive)
+    assert (status, error["code"]) == (422, "validation_failed")
     review = local.ok("POST", "/v1/access-reviews", Role.COMPLIANCE, {})
     # THEN it lists every staff account with its roles (no patient accounts) ...
     roles = {u["display_name"]: u["roles"] for u in review["users"]}
