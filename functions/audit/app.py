@@ -56,7 +56,8 @@ class AuditVerifyOut(BaseModel):
 class AlertView(BaseModel):
     kind: str | None = Field(
         description="break_glass, vendor_refused, agreement_expiring, incident_opened,"
-        " incident_due_soon or incident_overdue"
+        " incident_due_soon, incident_overdue, rights_request_due_soon or"
+        " rights_request_overdue"
     )
     grant_id: str | None
     user_id: str | None

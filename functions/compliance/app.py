@@ -1,5 +1,5 @@
-"""Compliance: the business associate / vendor register, security incidents, and 42 CFR
-Part 2 labels and consents."""
+"""Compliance: the business associate / vendor register, security incidents, 42 CFR Part 2
+labels and consents, and patients' rights (disclosures, access, amendment, accounting)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from tpm.api.idempotency import idempotent
 from tpm.api.models import Instant, IsoDate, RequestModel
 from tpm.api.responses import created, created_doc
 from tpm.api.views import Page
+from tpm.domain.access_reviews import AccessReview, UserDecision, UseVerdict
 from tpm.domain.documents import FILENAME, MAX_DOCUMENT_BYTES, ContentType
 from tpm.domain.incidents import (
     Determination,
@@ -37,10 +38,21 @@ from tpm.domain.part2 import (
     Recipient,
     RecipientKind,
 )
+from tpm.domain.rights import (
+    Disclosure,
+    DisclosureBasis,
+    DisclosureSource,
+    PackageFormat,
+    RequestKind,
+    RightsRequest,
+    accounting_period,
+)
 from tpm.domain.vendors import VENDOR_KEY, Agreement, AgreementStatus, VendorRole
-from tpm.errors import PayloadTooLarge, ValidationFailed
+from tpm.errors import NotFound, PayloadTooLarge, ValidationFailed
+from tpm.services.access_reviews import AccessReviewService
 from tpm.services.incidents import IncidentEdit, IncidentService
 from tpm.services.part2 import Part2Service, part2_today
+from tpm.services.rights import RightsService, practice_today
 from tpm.services.vendors import VendorFields, VendorRead, VendorService
 
 app = create_app("compliance")
@@ -683,6 +695,461 @@ def revoke_part2_consent(patientId: str, consentId: str, body: VersionIn) -> Par
     service = Part2Service(service_context(app))
     consent = service.revoke(patientId, consentId, body.version)
     return Part2ConsentView.of(consent, part2_today(service.ctx.runtime, service.ctx.practice_id))
+
+
+# ---- HIPAA individual rights: disclosures, access, amendment, accounting -----------------
+
+RIGHTS_TAGS = ["rights"]
+
+
+class DisclosureIn(RequestModel):
+    """One disclosure, with what 45 CFR 164.528(b)(2) asks an accounting to show."""
+
+    disclosed_on: IsoDate
+    recipient: str = Field(min_length=1, max_length=300, description="Who received it.")
+    recipient_address: str = Field(default="", max_length=500, description="If known.")
+    description: str = Field(min_length=1, max_length=2000, description="What was disclosed.")
+    purpose: str = Field(min_length=1, max_length=2000, description="Why (or the request).")
+    basis: DisclosureBasis
+    source: DisclosureSource = DisclosureSource.MANUAL
+    reference: str | None = Field(
+        default=None,
+        pattern=r"^(inc|mfl)_[0-9a-z]{26}$",
+        description="The incident or disclosure flag it was recorded from.",
+    )
+
+
+class DisclosureView(BaseModel):
+    id: str
+    patient_id: str
+    disclosed_on: date
+    recipient: str
+    recipient_address: str
+    description: str
+    purpose: str
+    basis: str
+    accounted: bool = Field(description="Belongs in the patient's accounting (164.528(a)).")
+    source: str
+    reference: str | None
+    recorded_by: str
+    recorded_at: datetime
+
+    @classmethod
+    def of(cls, d: Disclosure) -> DisclosureView:
+        return cls.model_validate(d.model_dump(mode="json") | {"accounted": d.accounted})
+
+
+class RightsRequestIn(RequestModel):
+    kind: RequestKind
+    details: str = Field(
+        default="",
+        max_length=8000,
+        description="Amendment: what should change and why (required). Otherwise optional.",
+    )
+    record_reference: str | None = Field(
+        default=None,
+        pattern=r"^[a-z]{2,5}_[0-9a-z]{26}$",
+        description="Amendment: the record it is about (e.g. a note id).",
+    )
+    period_from: IsoDate | None = Field(
+        default=None, description="Accounting: a shorter period than six years, from this date."
+    )
+
+
+class ExtendIn(RequestModel):
+    version: int = Field(ge=1)
+    reason: str = Field(min_length=1, max_length=2000, description="Given to the patient.")
+
+
+class AmendmentDecisionIn(RequestModel):
+    version: int = Field(ge=1)
+    accept: bool
+    response: str = Field(
+        min_length=1,
+        max_length=8000,
+        description="Accepted: the amendment as made. Denied: the basis for the denial.",
+    )
+
+
+class DisagreementIn(RequestModel):
+    version: int = Field(ge=1)
+    statement: str = Field(min_length=1, max_length=8000)
+
+
+class PackageView(BaseModel):
+    format: str
+    filename: str
+    content_type: str
+    size_bytes: int
+    sha256: str
+
+
+class ExtensionView(BaseModel):
+    reason: str
+    by: str
+    at: datetime
+    due_on: date
+
+
+class RightsRequestView(BaseModel):
+    id: str
+    patient_id: str
+    kind: str
+    details: str
+    record_reference: str | None
+    period_from: date | None
+    received_at: datetime
+    received_on: date
+    requested_by: str
+    due_on: date
+    overdue: bool
+    extension: ExtensionView | None
+    status: str
+    decided_by: str | None
+    decided_at: datetime | None
+    response: str
+    disagreement: str
+    disagreement_at: datetime | None
+    accounting_from: date | None = Field(description="Accounting: the period covered.")
+    accounting_to: date | None
+    disclosures: list[DisclosureView] = Field(
+        default_factory=list, description="A given accounting: the disclosures in it."
+    )
+    package: list[PackageView] = Field(
+        default_factory=list, description="A given copy of the record: its files."
+    )
+    version: int
+
+    @classmethod
+    def of(
+        cls, r: RightsRequest, today: date, given: list[Disclosure] | None = None
+    ) -> RightsRequestView:
+        start, end = accounting_period(r) if r.kind is RequestKind.ACCOUNTING else (None, None)
+        data = r.model_dump(mode="json", exclude={"disclosure_ids", "package"})
+        return cls.model_validate(
+            data
+            | {
+                "overdue": r.overdue(today),
+                "accounting_from": start,
+                "accounting_to": end,
+                "disclosures": [DisclosureView.of(d) for d in given or []],
+                "package": [
+                    PackageView.model_validate(f.model_dump(mode="json", exclude={"file_id"}))
+                    for f in r.package
+                ],
+            }
+        )
+
+
+@app.post(
+    "/v1/patients/<patientId>/disclosures",
+    summary="Record a disclosure of the patient's information (append-only)",
+    tags=RIGHTS_TAGS,
+    responses=created_doc(DisclosureView),
+)
+def record_disclosure(patientId: str, body: DisclosureIn) -> Response[str]:  # noqa: N803
+    disclosure = RightsService(service_context(app)).record_disclosure(
+        patientId, **body.model_dump()
+    )
+    return created(DisclosureView.of(disclosure), f"/v1/patients/{patientId}/disclosures")
+
+
+@app.get(
+    "/v1/patients/<patientId>/disclosures",
+    summary="The patient's disclosure register, newest first",
+    tags=RIGHTS_TAGS,
+)
+def list_disclosures(patientId: str) -> Page[DisclosureView]:  # noqa: N803
+    found = RightsService(service_context(app)).disclosures(patientId)
+    return Page[DisclosureView](items=[DisclosureView.of(d) for d in found], next_cursor=None)
+
+
+@app.post(
+    "/v1/patients/<patientId>/rights-requests",
+    summary="Request access, an amendment or an accounting of disclosures",
+    tags=RIGHTS_TAGS,
+    responses=created_doc(RightsRequestView),
+)
+def create_rights_request(patientId: str, body: RightsRequestIn) -> Response[str]:  # noqa: N803
+    service = RightsService(service_context(app))
+    request = service.create_request(
+        patientId,
+        body.kind,
+        details=body.details,
+        record_reference=body.record_reference,
+        period_from=body.period_from,
+    )
+    return created(
+        RightsRequestView.of(request, practice_today(service.ctx)),
+        f"/v1/patients/{patientId}/rights-requests/{request.id}",
+    )
+
+
+@app.get(
+    "/v1/patients/<patientId>/rights-requests",
+    summary="The patient's rights requests, newest first",
+    tags=RIGHTS_TAGS,
+)
+def list_rights_requests(patientId: str) -> Page[RightsRequestView]:  # noqa: N803
+    service = RightsService(service_context(app))
+    found = service.requests(patientId)
+    today = practice_today(service.ctx)
+    return Page[RightsRequestView](
+        items=[RightsRequestView.of(r, today) for r in found], next_cursor=None
+    )
+
+
+@app.get(
+    "/v1/patients/<patientId>/rights-requests/<requestId>",
+    summary="One rights request (a given accounting lists its disclosures)",
+    tags=RIGHTS_TAGS,
+)
+def get_rights_request(patientId: str, requestId: str) -> RightsRequestView:  # noqa: N803
+    service = RightsService(service_context(app))
+    request, given = service.request(patientId, requestId)
+    return RightsRequestView.of(request, practice_today(service.ctx), given)
+
+
+@app.post(
+    "/v1/patients/<patientId>/rights-requests/<requestId>/extend",
+    summary="Extend a request's deadline once by 30 days, with the reason",
+    tags=RIGHTS_TAGS,
+)
+def extend_rights_request(patientId: str, requestId: str, body: ExtendIn) -> RightsRequestView:  # noqa: N803
+    service = RightsService(service_context(app))
+    request = service.extend(patientId, requestId, body.version, body.reason)
+    return RightsRequestView.of(request, practice_today(service.ctx))
+
+
+@app.post(
+    "/v1/patients/<patientId>/rights-requests/<requestId>/accounting",
+    summary="Give the accounting of disclosures an accounting request asks for",
+    tags=RIGHTS_TAGS,
+)
+def give_accounting(patientId: str, requestId: str, body: VersionIn) -> RightsRequestView:  # noqa: N803
+    service = RightsService(service_context(app))
+    service.give_accounting(patientId, requestId, body.version)
+    request, given = service.request(patientId, requestId)
+    return RightsRequestView.of(request, practice_today(service.ctx), given)
+
+
+@app.post(
+    "/v1/patients/<patientId>/rights-requests/<requestId>/access",
+    summary="Give the patient their record (FHIR R4 bundle and PDF, through the portal)",
+    tags=RIGHTS_TAGS,
+)
+def give_access(patientId: str, requestId: str, body: VersionIn) -> RightsRequestView:  # noqa: N803
+    service = RightsService(service_context(app))
+    request = service.give_access(patientId, requestId, body.version)
+    return RightsRequestView.of(request, practice_today(service.ctx))
+
+
+@app.get(
+    "/v1/patients/<patientId>/rights-requests/<requestId>/package/<packageFormat>",
+    summary="Download a given record: `fhir` (FHIR R4 bundle, JSON) or `pdf`; base64 in JSON",
+    tags=RIGHTS_TAGS,
+)
+def download_package(patientId: str, requestId: str, packageFormat: str) -> FileOut:  # noqa: N803
+    try:
+        fmt = PackageFormat(packageFormat)
+    except ValueError as exc:
+        raise NotFound() from exc
+    found, data = RightsService(service_context(app)).package_file(patientId, requestId, fmt)
+    return FileOut(
+        filename=found.filename,
+        content_type=found.content_type,
+        size_bytes=found.size_bytes,
+        content_base64=base64.b64encode(data).decode("ascii"),
+    )
+
+
+@app.post(
+    "/v1/patients/<patientId>/rights-requests/<requestId>/decision",
+    summary="Accept (the amendment as made) or deny (with the basis) an amendment request",
+    tags=RIGHTS_TAGS,
+)
+def decide_amendment(
+    patientId: str,  # noqa: N803
+    requestId: str,  # noqa: N803
+    body: AmendmentDecisionIn,
+) -> RightsRequestView:
+    service = RightsService(service_context(app))
+    request = service.decide_amendment(
+        patientId, requestId, body.version, accept=body.accept, response=body.response
+    )
+    return RightsRequestView.of(request, practice_today(service.ctx))
+
+
+@app.post(
+    "/v1/patients/<patientId>/rights-requests/<requestId>/disagreement",
+    summary="File a statement of disagreement with a denied amendment",
+    tags=RIGHTS_TAGS,
+)
+def file_disagreement(
+    patientId: str,  # noqa: N803
+    requestId: str,  # noqa: N803
+    body: DisagreementIn,
+) -> RightsRequestView:
+    service = RightsService(service_context(app))
+    request = service.disagree(patientId, requestId, body.version, body.statement)
+    return RightsRequestView.of(request, practice_today(service.ctx))
+
+
+@app.get(
+    "/v1/rights-requests",
+    summary="Every patient's rights requests (open ones by due date)",
+    tags=RIGHTS_TAGS,
+)
+def rights_queue(
+    status: Annotated[str | None, Query(pattern=r"^open$", description="`open` only")] = None,
+    limit: Limit = 25,
+    cursor: Cursor = None,
+) -> Page[RightsRequestView]:
+    service = RightsService(service_context(app))
+    items, next_cursor = service.queue(limit, cursor, open_only=status == "open")
+    today = practice_today(service.ctx)
+    return Page[RightsRequestView](
+        items=[RightsRequestView.of(r, today) for r in items], next_cursor=next_cursor
+    )
+
+
+# ---- access reviews ------------------------------------------------------------------------
+
+REVIEW_TAGS = ["access-reviews"]
+
+
+class AccessReviewIn(RequestModel):
+    period_from: Instant | None = Field(
+        default=None,
+        description="Break-glass uses since this instant (with its offset); default the last"
+        " sign-off (or 90 days).",
+    )
+
+
+class UserDecisionIn(RequestModel):
+    user_id: str = Field(pattern=r"^usr_[0-9a-z]{26}$")
+    decision: UserDecision
+    note: str = Field(default="", max_length=2000, description="Required for `change`.")
+
+
+class UseVerdictIn(RequestModel):
+    grant_id: str = Field(pattern=r"^bgl_[0-9a-z]{26}$")
+    verdict: UseVerdict
+    note: str = Field(default="", max_length=2000)
+
+
+class ReviewDecisionsIn(RequestModel):
+    version: int = Field(ge=1)
+    users: list[UserDecisionIn] = Field(default_factory=list, max_length=1000)
+    break_glass: list[UseVerdictIn] = Field(default_factory=list, max_length=1000)
+
+
+class SignOffIn(RequestModel):
+    version: int = Field(ge=1)
+    summary: str = Field(min_length=1, max_length=8000)
+
+
+class UserAccessView(BaseModel):
+    user_id: str
+    display_name: str
+    roles: list[str]
+    status: str
+    care_team_patients: int
+    supervisees: int
+    decision: str | None
+    note: str
+
+
+class BreakGlassUseView(BaseModel):
+    grant_id: str
+    user_id: str
+    patient_id: str
+    started_at: datetime
+    ends_at: datetime
+    reason: str
+    verdict: str | None
+    note: str
+    incident_id: str | None
+
+
+class AccessReviewView(BaseModel):
+    id: str
+    period_from: datetime
+    started_at: datetime
+    started_by: str
+    users: list[UserAccessView]
+    break_glass: list[BreakGlassUseView]
+    outstanding_users: int
+    outstanding_break_glass: int
+    status: str
+    summary: str
+    signed_off_by: str | None
+    signed_off_at: datetime | None
+    version: int
+
+    @classmethod
+    def of(cls, r: AccessReview) -> AccessReviewView:
+        users, uses = r.outstanding()
+        data = r.model_dump(mode="json", exclude={"uses"})
+        return cls.model_validate(
+            data
+            | {
+                "break_glass": [u.model_dump(mode="json") for u in r.uses],
+                "outstanding_users": len(users),
+                "outstanding_break_glass": len(uses),
+            }
+        )
+
+
+@app.get("/v1/access-reviews", summary="Access reviews, newest first", tags=REVIEW_TAGS)
+def list_access_reviews(limit: Limit = 25, cursor: Cursor = None) -> Page[AccessReviewView]:
+    items, next_cursor = AccessReviewService(service_context(app)).reviews(limit, cursor)
+    return Page[AccessReviewView](
+        items=[AccessReviewView.of(r) for r in items], next_cursor=next_cursor
+    )
+
+
+@app.post(
+    "/v1/access-reviews",
+    summary="Start an access review (a snapshot of users, roles and break-glass uses)",
+    tags=REVIEW_TAGS,
+    responses=created_doc(AccessReviewView),
+)
+def start_access_review(body: AccessReviewIn) -> Response[str]:
+    review = AccessReviewService(service_context(app)).start(body.period_from)
+    return created(AccessReviewView.of(review), f"/v1/access-reviews/{review.id}")
+
+
+@app.get("/v1/access-reviews/<reviewId>", summary="One access review", tags=REVIEW_TAGS)
+def get_access_review(reviewId: str) -> AccessReviewView:  # noqa: N803
+    return AccessReviewView.of(AccessReviewService(service_context(app)).get(reviewId))
+
+
+@app.post(
+    "/v1/access-reviews/<reviewId>/decisions",
+    summary="Record decisions on users and verdicts on break-glass uses",
+    tags=REVIEW_TAGS,
+)
+def decide_access_review(reviewId: str, body: ReviewDecisionsIn) -> AccessReviewView:  # noqa: N803
+    review = AccessReviewService(service_context(app)).decide(
+        reviewId,
+        body.version,
+        {u.user_id: (u.decision, u.note) for u in body.users},
+        {g.grant_id: (g.verdict, g.note) for g in body.break_glass},
+    )
+    return AccessReviewView.of(review)
+
+
+@app.post(
+    "/v1/access-reviews/<reviewId>/sign-off",
+    summary="Sign the access review off (every user decided, every use judged)",
+    tags=REVIEW_TAGS,
+)
+def sign_off_access_review(reviewId: str, body: SignOffIn) -> AccessReviewView:  # noqa: N803
+    review = AccessReviewService(service_context(app)).sign_off(
+        reviewId, body.version, body.summary
+    )
+    return AccessReviewView.of(review)
 
 
 lambda_handler = lambda_entry(app, "compliance", max_body_bytes=5_700_000)

@@ -11,6 +11,7 @@ import { loadMeasures, resetMeasures } from "./measures.js";
 import { loadMessages, resetMessages, setUpMessages } from "./messages.js";
 import { loadProfile, setUpProfile } from "./profile.js";
 import { setUpRequest } from "./request.js";
+import { loadRights, resetRights, setUpRights } from "./rights.js";
 import { resetSignIn, setUpSignIn } from "./signin.js";
 import { $, announce, describe, showError, useTimeZone } from "./ui.js";
 
@@ -31,6 +32,7 @@ function signedOut(message) {
   resetMeasures();
   resetIntake();
   resetMessages();
+  resetRights();
   $("profile-form").reset();
   showError("");
   $("status").textContent = "";
@@ -58,6 +60,7 @@ async function enter() {
     loadMeasures(),
     loadIntake(),
     loadBilling(me.patient_id),
+    loadRights(me.patient_id),
   ]);
   renderBookingChoices();
   $("practice-name").textContent = (await practice).name;
@@ -96,6 +99,7 @@ setUpProfile();
 setUpAccessLog();
 setUpDocuments();
 setUpMessages();
+setUpRights();
 
 $("signout").addEventListener("click", async () => {
   try {

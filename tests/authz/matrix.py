@@ -517,6 +517,7 @@ from matrix_messaging import CASES as _MESSAGING  # noqa: E402
 from matrix_notes import CASES as _NOTES  # noqa: E402
 from matrix_patients import CASES as _PATIENTS  # noqa: E402
 from matrix_reminders import CASES as _REMINDERS  # noqa: E402
+from matrix_rights import CASES as _RIGHTS  # noqa: E402
 from matrix_scheduling import CASES as _SCHEDULING  # noqa: E402
 from matrix_telehealth import CASES as _TELEHEALTH  # noqa: E402
 from matrix_templates import CASES as _TEMPLATES  # noqa: E402
@@ -528,5 +529,6 @@ CASES += _TEMPLATES
 CASES += _MESSAGING
 CASES += _TELEHEALTH
 CASES += _COMPLIANCE
+CASES += _RIGHTS
 CASES += _INTAKE
 CASES += _BILLING

@@ -32,6 +32,7 @@ from matrix import (
 from matrix_documents import LocalFolder
 from world import World
 
+from tpm.domain.access_reviews import AccessReview
 from tpm.domain.incidents import (
     Determination,
     Incident,
@@ -43,6 +44,7 @@ from tpm.domain.incidents import (
 from tpm.domain.part2 import Part2Consent, Purpose, Recipient, RecipientKind
 from tpm.domain.vendors import DueDiligenceDocument, Vendor, VendorRole
 from tpm.ids import new_id
+from tpm.repositories.access_reviews import AccessReviewRepository
 from tpm.repositories.incidents import IncidentRepository
 from tpm.repositories.part2 import Part2Repository
 from tpm.repositories.vendors import VendorRepository
@@ -133,6 +135,29 @@ def incident_target(body: Any = None, *, breach: bool = False) -> Target:
     def make(world: World, role: Role, variant: str) -> tuple[dict[str, str], Any]:
         incident = stored_incident(world, variant, breach=breach)
         return {"incidentId": incident.id}, body
+
+    return make
+
+
+def stored_review(world: World, variant: str) -> AccessReview:
+    practice_id = _practice(world, variant)
+    now = world.runtime.clock.now()
+    review = AccessReview(
+        id=new_id("arv"),
+        period_from=now,
+        started_at=now,
+        started_by="test-harness",
+        users=(),
+        uses=(),
+    )
+    repo = AccessReviewRepository(world.runtime.store.practice(practice_id), world.runtime.cipher)
+    world.system_write(practice_id, [repo.create_op(review)])
+    return review
+
+
+def review_target(body: Any = None) -> Target:
+    def make(world: World, role: Role, variant: str) -> tuple[dict[str, str], Any]:
+        return {"reviewId": stored_review(world, variant).id}, body
 
     return make
 
@@ -341,5 +366,38 @@ CASES: list[Case] = [
         variants=VARIANTS,
         target=incident_target({"version": 1, "reason": "Not a breach (synthetic)"}),
         audit=("incident.manage",),
+    ),
+    # -- access reviews --
+    Case("GET", "/v1/access-reviews", {OW: 200, C: 200}, audit=("access_review.read",)),
+    Case(
+        "POST",
+        "/v1/access-reviews",
+        {OW: 201, C: 201},
+        target=lambda w, r, v: ({}, {}),
+        audit=("access_review.manage",),
+    ),
+    Case(
+        "GET",
+        "/v1/access-reviews/{reviewId}",
+        OFFICERS,
+        variants=VARIANTS,
+        target=review_target(),
+        audit=("access_review.read",),
+    ),
+    Case(
+        "POST",
+        "/v1/access-reviews/{reviewId}/decisions",
+        OFFICERS,
+        variants=VARIANTS,
+        target=review_target({"version": 1}),
+        audit=("access_review.manage",),
+    ),
+    Case(
+        "POST",
+        "/v1/access-reviews/{reviewId}/sign-off",
+        OFFICERS,
+        variants=VARIANTS,
+        target=review_target({"version": 1, "summary": "Nothing to change (synthetic)"}),
+        audit=("access_review.manage",),
     ),
 ]

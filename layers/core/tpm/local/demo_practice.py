@@ -31,6 +31,7 @@ from tpm.domain.users import User, UserStatus
 from tpm.ids import new_id
 from tpm.local.demo_billing import billing
 from tpm.local.demo_intake import intake
+from tpm.local.demo_rights import rights
 from tpm.repositories.users import UserRepository
 from tpm.runtime import Runtime
 from tpm.security import passwords
@@ -401,6 +402,7 @@ AREAS: list[Callable[[DemoSeed], None]] = [
     waitlist,
     billing,
     intake,
+    rights,
 ]
 
 

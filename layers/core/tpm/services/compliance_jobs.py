@@ -12,6 +12,9 @@ Per practice:
   never a patient (carries_phi=False), and goes through the register like any send.
 - an open incident whose breach-notification deadline is 14 days away or past: an alert,
   once per incident, notice kind and state (due soon, overdue).
+- an open patient's-rights request (access, amendment, accounting) 7 days from its
+  deadline or past it: an alert (`rights_request_due_soon` / `rights_request_overdue`),
+  once per request, deadline and state (an extension arms it again).
 
 Every alert row and e-mail is written with its audit event (system actor
 `compliance-daily`). Counts only in logs.
@@ -241,6 +244,60 @@ def incident_deadline_warnings(
             return
 
 
+# ---- patients' rights deadlines ----------------------------------------------------------
+
+RIGHTS_WARNING_DAYS = 7
+
+
+def rights_deadline_warnings(
+    runtime: Runtime, practice_id: str, actor: SystemActor, report: DailyReport
+) -> None:
+    from tpm.repositories.rights import REQUEST_KIND, RightsRepository
+
+    store = runtime.store.practice(practice_id)
+    zone = get_practice(runtime.store, practice_id).zone
+    today: date = runtime.clock.now().astimezone(zone).date()
+    repo = RightsRepository(store, runtime.cipher)
+    cursor: str | None = None
+    while True:
+        requests, cursor = repo.page(100, cursor, open_only=True)  # by due date
+        for request in requests:
+            if request.overdue(today):
+                state = "overdue"
+            elif request.due_on - today <= timedelta(days=RIGHTS_WARNING_DAYS):
+                state = "due_soon"
+            else:
+                return  # the rest are due later still
+            once = Put(
+                {"pk": "ALERT_ONCE", "sk": f"rights#{request.id}#{request.due_on}#{state}"},
+                Absent(),
+            )
+            now = runtime.clock.now()
+            alert = Put(
+                {
+                    "pk": "ALERTS",
+                    "sk": f"{to_rfc3339(now)}#{request.id}#{state}",
+                    "kind": f"rights_request_{state}",
+                    "patient_id": request.patient_id,
+                    "reason": request.kind.value,
+                    "ends_at": str(request.due_on),
+                    "time": to_rfc3339(now),
+                }
+            )
+            event = AuditEvent.for_system(
+                actor,
+                action="rights.deadline_warning",
+                resource_kind=REQUEST_KIND,
+                resource_id=request.id,
+                patient_id=request.patient_id,
+                reason_code=f"{request.kind.value}_{state}",
+            )
+            if _write_once(runtime, store, [once, alert], event):
+                report.extra["rights_warnings"] = report.extra.get("rights_warnings", 0) + 1
+        if cursor is None:
+            return
+
+
 def _write_once(
     runtime: Runtime, store: PracticeStore, ops: list[Operation], event: AuditEvent
 ) -> bool:
@@ -279,4 +336,5 @@ DAILY_STEPS: tuple[PracticeStep, ...] = (
     archive_audit,
     agreement_warnings,
     incident_deadline_warnings,
+    rights_deadline_warnings,
 )

@@ -327,6 +327,9 @@ class PatientService:
                 "patient_id": patient_id,
                 "ends_at": to_rfc3339(end),
                 "time": to_rfc3339(start),
+                # Kept for the access review after the grant row expires (sealed; not
+                # one of the alert view's fields).
+                "sealed_reason": sealed,
             }
         )
         grant = ctx.relationships.break_glass_op(
