@@ -15,6 +15,7 @@ from tpm.api.views import Page, SessionView, UserView
 from tpm.runtime import get_runtime
 from tpm.services.account import AccountService
 from tpm.services.authentication import Authentication, MfaChallenge, Tokens
+from tpm.services.password_reset import confirm_reset, request_reset
 from tpm.services.users import accept_invitation
 
 app = create_app("identity")
@@ -47,6 +48,24 @@ class AcceptInvitationIn(RequestModel):
     practice: str = Slug
     token: str = Field(min_length=20, max_length=200)
     password: str = Field(min_length=1, max_length=1024)
+
+
+class PasswordResetIn(RequestModel):
+    practice: str = Slug
+    email: str = Field(min_length=3, max_length=254)
+
+
+class PasswordResetConfirmIn(RequestModel):
+    practice: str = Slug
+    token: str = Field(min_length=20, max_length=200)
+    new_password: str = Field(min_length=1, max_length=1024)
+
+
+class AcceptedOut(BaseModel):
+    status: str = Field(
+        default="accepted",
+        description="Always the same answer: whether the address has an account is not told.",
+    )
 
 
 class ReauthIn(RequestModel):
@@ -145,6 +164,31 @@ def accept(body: AcceptInvitationIn) -> UserView:
             get_runtime(), body.practice, body.token, body.password, request_meta(app)
         )
     )
+
+
+@app.post(
+    "/v1/auth/password-reset",
+    summary="Email a password reset link (the same answer for every address)",
+    tags=TAGS,
+    responses={
+        202: {"description": "Accepted", "content": {"application/json": {"model": AcceptedOut}}}
+    },
+)
+def request_password_reset(body: PasswordResetIn) -> Response[str]:
+    request_reset(get_runtime(), body.practice, body.email, request_meta(app))
+    return Response(
+        status_code=202, content_type="application/json", body=AcceptedOut().model_dump_json()
+    )
+
+
+@app.post(
+    "/v1/auth/password-reset/confirm",
+    summary="Set a new password with a reset link's token (ends every session)",
+    tags=TAGS,
+)
+def confirm_password_reset(body: PasswordResetConfirmIn) -> Response[str]:
+    confirm_reset(get_runtime(), body.practice, body.token, body.new_password, request_meta(app))
+    return no_content()
 
 
 @app.get(

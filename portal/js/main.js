@@ -1,6 +1,7 @@
 // The portal's entry point: switches between sign-in and the signed-in view.
 
 import { call, forget, logout, whenSessionEnds } from "../shared/api.js";
+import { closePasswordReset, setUpPasswordReset } from "../shared/password-reset.js";
 import { loadAccessLog, setUpAccessLog } from "./access.js";
 import { loadAppointments, loadCatalogue, onOpenVisit } from "./appointments.js";
 import { loadBilling, setUpBilling } from "./billing.js";
@@ -13,9 +14,10 @@ import { loadProfile, setUpProfile } from "./profile.js";
 import { setUpRequest } from "./request.js";
 import { loadRights, resetRights, setUpRights } from "./rights.js";
 import { resetSignIn, setUpSignIn } from "./signin.js";
-import { $, announce, describe, showError, useTimeZone } from "./ui.js";
+import { $, announce, busy, describe, showError, useTimeZone } from "./ui.js";
 
 function show(signedIn) {
+  closePasswordReset();
   $("visit-view").hidden = true;
   $("signin-view").hidden = signedIn;
   $("app-view").hidden = !signedIn;
@@ -138,4 +140,6 @@ show(false);
 if (invitation !== null) {
   history.replaceState(null, "", location.pathname + location.search);
   openGuest(invitation);
+} else {
+  setUpPasswordReset(busy); // opens "choose a new password" when the page is a reset link
 }

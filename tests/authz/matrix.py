@@ -198,6 +198,11 @@ def login_body(world: World, role: Role, variant: str) -> tuple[dict[str, str], 
     return {}, {"practice": "harness-a", "email": user.email, "password": PASSWORD}
 
 
+def reset_body(world: World, role: Role, variant: str) -> tuple[dict[str, str], Any]:
+    user = world.a.users[Role.PATIENT]
+    return {}, {"practice": "harness-a", "email": user.email}
+
+
 def totp_now(secret: str) -> str:
     return str(pyotp.TOTP(secret).now())
 
@@ -263,6 +268,25 @@ CASES: list[Case] = [
         anonymous=404,
         target=fixed(
             {"practice": "harness-a", "token": "z" * 43, "password": "long-enough-passphrase-1"}
+        ),
+    ),
+    Case(
+        "POST",
+        "/v1/auth/password-reset",
+        {},
+        public=True,
+        anonymous=202,
+        target=reset_body,
+        audit=("auth.password_reset_request",),
+    ),
+    Case(
+        "POST",
+        "/v1/auth/password-reset/confirm",
+        {},
+        public=True,
+        anonymous=404,
+        target=fixed(
+            {"practice": "harness-a", "token": "r" * 43, "new_password": "long-enough-passphrase-1"}
         ),
     ),
     Case("GET", "/v1/auth/jwks.json", {}, public=True, anonymous=200),

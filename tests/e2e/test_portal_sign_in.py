@@ -43,7 +43,7 @@ def test_keyboard_only_sign_in_and_sign_out(page: Page, portal_url: str) -> None
     expect(page.get_by_role("textbox", name="Email")).to_be_focused()
     page.keyboard.type(patient.email)
     page.keyboard.press("Tab")
-    expect(page.get_by_label("Password")).to_be_focused()
+    expect(page.get_by_label("Password", exact=True)).to_be_focused()
     page.keyboard.type(patient.password)
     # WHEN Enter submits
     page.keyboard.press("Enter")

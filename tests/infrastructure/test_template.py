@@ -438,7 +438,8 @@ def test_routes_need_a_cognito_token_unless_marked_public(template: dict[str, An
 
 
 COGNITO_GRANTS = {
-    # Sign-in, MFA, accepting invitations, password changes.
+    # Sign-in, MFA, accepting invitations, password changes and resets (a reset ends the
+    # account's refresh tokens).
     "IdentityFunction": {
         "cognito-idp:AdminInitiateAuth",
         "cognito-idp:AdminRespondToAuthChallenge",
@@ -447,6 +448,7 @@ COGNITO_GRANTS = {
         "cognito-idp:AdminAddUserToGroup",
         "cognito-idp:AdminRemoveUserFromGroup",
         "cognito-idp:AdminSetUserMFAPreference",
+        "cognito-idp:AdminUserGlobalSignOut",
         "cognito-idp:DescribeUserPoolClient",
     },
     # Role changes, deactivation and reactivation.

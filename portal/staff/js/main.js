@@ -3,6 +3,7 @@
 // with a warning, and step-up re-authentication when the API asks for it.
 
 import { call, forget, logout, onServerActivity, whenSessionEnds } from "../../shared/api.js";
+import { closePasswordReset, setUpPasswordReset } from "../../shared/password-reset.js";
 import { serverActivity, setUpIdle, startIdle, stopIdle } from "./idle.js";
 import { buildNav, clearNav } from "./nav.js";
 import { clearPermissions, loadPermissions } from "./permissions.js";
@@ -11,7 +12,7 @@ import { register, startRouter, stopRouter } from "./router.js";
 import { clearCurrent, current } from "./session.js";
 import { resetSignIn, setUpSignIn } from "./signin.js";
 import { setUpStepUp } from "./stepup.js";
-import { $, announce, describeNow, roleName, showError, useTimeZone } from "./ui.js";
+import { $, announce, busy, describeNow, roleName, showError, useTimeZone } from "./ui.js";
 
 for (const area of AREAS) register(area);
 
@@ -21,6 +22,7 @@ function show(mode) {
   // mode: "signin" | "enrol" | "app"
   $("signin-view").hidden = mode !== "signin";
   $("accept-view").hidden = true;
+  closePasswordReset();
   $("view").hidden = mode === "signin";
   $("nav").hidden = mode !== "app";
   $("who").hidden = mode !== "app";
@@ -117,4 +119,4 @@ setUpSignIn(async (result) => {
 
 $("signout").addEventListener("click", signOutNow);
 show("signin");
-
+setUpPasswordReset(busy); // opens "choose a new password" when the page is a reset link

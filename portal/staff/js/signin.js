@@ -2,16 +2,8 @@
 // Accounts whose role must use MFA and have none yet go to enrolment next (main.js).
 
 import { login, practiceSlug, publicCall, verifyMfa } from "../../shared/api.js";
+import { PASSWORD_WORDS } from "../../shared/password-reset.js";
 import { $, announce, busy, clearErrors, showError, showFormError } from "./ui.js";
-
-const PASSWORD_WORDS = {
-  too_short: "Use at least 12 characters.",
-  too_long: "Use a shorter password.",
-  common_password: "This password is too common. Choose another.",
-  repetitive: "Avoid repeated characters.",
-  sequential: "Avoid sequences like 1234 or abcd.",
-  contains_context: "Do not use your name, email or the practice's name.",
-};
 
 let challenge = "";
 

@@ -115,7 +115,7 @@ def provider_access_token(runtime: Runtime, store: PracticeStore, session_id: st
     return sealer.open("token", item.get("token"))
 
 
-def _anonymous_event(
+def anonymous_event(
     practice_id: str,
     meta: RequestMeta,
     action: str,
@@ -168,7 +168,7 @@ class Authentication:
             self._dummy_check(password, meta)
             self._audit(
                 store,
-                _anonymous_event(practice_id, meta, "auth.login", Outcome.DENIED, "unknown_user"),
+                anonymous_event(practice_id, meta, "auth.login", Outcome.DENIED, "unknown_user"),
             )
             raise InvalidCredentials()
         local_credentials = self.hosted is None
@@ -181,7 +181,7 @@ class Authentication:
             reason = "locked" if user.locked(now) else "inactive"
             self._audit(
                 store,
-                _anonymous_event(practice_id, meta, "auth.login", Outcome.DENIED, reason, user.id),
+                anonymous_event(practice_id, meta, "auth.login", Outcome.DENIED, reason, user.id),
             )
             raise InvalidCredentials()
         provider: ProviderTokens | None = None
@@ -202,7 +202,7 @@ class Authentication:
             self.rt.audit.write_with_audit(
                 store,
                 lambda: [users.update_op(self._reload(users, user.id).after_failed_login(now))],
-                _anonymous_event(practice_id, meta, action, Outcome.DENIED, reason, user.id),
+                anonymous_event(practice_id, meta, action, Outcome.DENIED, reason, user.id),
             )
             raise InvalidCredentials()
 
@@ -236,7 +236,7 @@ class Authentication:
             self.rt.audit.write_with_audit(
                 store,
                 lambda: [users.update_op(half), challenge_op],
-                _anonymous_event(
+                anonymous_event(
                     practice_id, meta, "auth.password", Outcome.ALLOWED, "mfa_pending", user.id
                 ),
             )
@@ -271,7 +271,7 @@ class Authentication:
         if user.locked(now):
             self._audit(
                 store,
-                _anonymous_event(practice_id, meta, "auth.mfa", Outcome.DENIED, "locked", user.id),
+                anonymous_event(practice_id, meta, "auth.mfa", Outcome.DENIED, "locked", user.id),
             )
             raise InvalidCredentials()
         updated: User | None = None
@@ -320,7 +320,7 @@ class Authentication:
                     users.update_op(self._reload(users, user.id).after_failed_login(now)),
                     *challenge_ops,
                 ],
-                _anonymous_event(
+                anonymous_event(
                     practice_id,
                     meta,
                     "auth.lockout" if locked_now else "auth.mfa",
@@ -364,7 +364,7 @@ class Authentication:
         self.rt.audit.write_with_audit(
             store,
             lambda: [users.update_op(reset), Delete(*challenge_key)],
-            _anonymous_event(
+            anonymous_event(
                 store.practice_id, meta, "auth.mfa", Outcome.ALLOWED, "recovery_code_reset", user.id
             ),
         )
@@ -429,7 +429,7 @@ class Authentication:
         self.rt.audit.write_with_audit(
             store,
             lambda: ops,
-            _anonymous_event(
+            anonymous_event(
                 store.practice_id, meta, "auth.login", Outcome.ALLOWED, reason, user.id
             ),
         )
@@ -498,7 +498,7 @@ class Authentication:
             self.rt.audit.write_with_audit(
                 store,
                 lambda: [sessions.update_op(ended)],
-                _anonymous_event(
+                anonymous_event(
                     practice_id, meta, "auth.refresh", Outcome.DENIED, "refresh_reuse", user.id
                 ),
             )
@@ -521,9 +521,7 @@ class Authentication:
                 sessions.update_op(renewed),
                 *sessions.refresh_ops(renewed, token_hash(new_refresh), old_hash),
             ],
-            _anonymous_event(
-                practice_id, meta, "auth.refresh", Outcome.ALLOWED, "rotated", user.id
-            ),
+            anonymous_event(practice_id, meta, "auth.refresh", Outcome.ALLOWED, "rotated", user.id),
         )
         return self._tokens(practice_id, user, renewed, new_refresh)
 
@@ -559,7 +557,7 @@ class Authentication:
         self.rt.audit.write_with_audit(
             store,
             lambda: ops,
-            _anonymous_event(
+            anonymous_event(
                 store.practice_id, meta, "auth.refresh", Outcome.ALLOWED, "provider", user.id
             ),
         )

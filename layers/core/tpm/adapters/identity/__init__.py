@@ -81,6 +81,9 @@ class HostedCredentials(Protocol):
 
     def enable(self, username: str) -> None: ...
 
+    def sign_out_everywhere(self, username: str) -> None:
+        """Revokes every refresh token the provider issued to the user."""
+
 
 def hosted_credentials(identity: IdentityProvider) -> HostedCredentials | None:
     """The provider's credential API when it keeps credentials (Cognito), else None."""

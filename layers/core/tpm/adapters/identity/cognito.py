@@ -320,6 +320,9 @@ class CognitoIdentity:
         with _cognito_errors():
             self.client.admin_enable_user(UserPoolId=self._pool_id, Username=username)
 
+    def sign_out_everywhere(self, username: str) -> None:
+        self.admin_user_global_sign_out(username)
+
     # ---- administration ----------------------------------------------------------------
 
     def admin_create_user(

@@ -1,11 +1,12 @@
-"""The local notifier: nothing leaves the machine. Messages are kept in memory for tests;
-the sweep stores each one (sealed) in the practice's OUTBOX partition, which the local
-server's /dev/outbox page and GET /v1/outbox show."""
+"""The local notifier: nothing leaves the machine. Messages are kept in memory (the last
+1000): tests read them, and `tpm dev`'s /dev/outbox page shows them next to the ones the
+sweeps also store (sealed) in the practice's OUTBOX partition for GET /v1/outbox."""
 
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from tpm.adapters.notify import unsubscribe_headers
 from tpm.adapters.outbound import OutboundGuard
@@ -22,6 +23,7 @@ class OutboxEntry:
     subject: str | None
     text: str
     headers: tuple[tuple[str, str], ...] = ()
+    sent_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
 
 class OutboxNotifier:
