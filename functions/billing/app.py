@@ -56,7 +56,7 @@ class _In(BaseModel):
 # ---- set-up ----------------------------------------------------------------------------------
 
 
-class SettingsIn(_In):
+class BillingSettingsIn(_In):
     version: int = Field(ge=0, description="The version you loaded (0 before the first save).")
     billing_identity_id: str | None = Field(default=None, pattern=r"^bid_[0-9a-z]{26}$")
     submitter_id: str | None = Field(default=None, pattern=r"^[A-Z0-9]{2,15}$")
@@ -133,7 +133,7 @@ def get_settings() -> BillingSettings:
 
 
 @app.put("/v1/billing/settings", summary="Change the billing set-up", tags=TAGS)
-def put_settings(body: SettingsIn) -> BillingSettings:
+def put_settings(body: BillingSettingsIn) -> BillingSettings:
     return BillingSetupService(service_context(app)).update_settings(body.version, _set(body))
 
 
@@ -233,7 +233,7 @@ class BatchIn(_In):
     )
 
 
-class ProblemView(BaseModel):
+class ClaimProblemView(BaseModel):
     loop: str
     segment: str
     position: int
@@ -263,7 +263,7 @@ class ClaimView(BaseModel):
     lines: list[ClaimLine]
     total: Decimal
     status: str
-    problems: list[ProblemView]
+    problems: list[ClaimProblemView]
     batch_id: str | None
     paid: Decimal
     patient_responsibility: Decimal
@@ -560,7 +560,7 @@ def decide(requestId: str, body: DecisionIn) -> AdjustmentRequest:  # noqa: N803
 # ---- clearinghouse, statements ------------------------------------------------------------------
 
 
-class SubmittedView(BaseModel):
+class BillingSubmittedView(BaseModel):
     id: str
     status: str
     clearinghouse: str
@@ -595,8 +595,8 @@ class StatementOut(BaseModel):
     summary="Send a batched 837P to the clearinghouse",
     tags=TAGS,
 )
-def submit_batch(batchId: str) -> SubmittedView:  # noqa: N803
-    return SubmittedView.model_validate(Submission(service_context(app)).submit(batchId))
+def submit_batch(batchId: str) -> BillingSubmittedView:  # noqa: N803
+    return BillingSubmittedView.model_validate(Submission(service_context(app)).submit(batchId))
 
 
 @app.post(

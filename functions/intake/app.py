@@ -725,21 +725,21 @@ def my_intake_slots(
     return SlotsView(items=[SlotView.of(s) for s in found])
 
 
-class OfferedBookingIn(RequestModel):
+class FirstVisitBookingIn(RequestModel):
     clinician_id: str = Field(pattern=ID)
     location_id: str = Field(pattern=ID)
     start: Instant
 
 
-class AppointmentIn(RequestModel):
+class FirstVisitIn(RequestModel):
     """Exactly one of: book an offered time (`booking`), or confirm a visit already
     booked (`appointment_id`)."""
 
     appointment_id: str | None = Field(default=None, pattern=r"^apt_[0-9a-z]{26}$")
-    booking: OfferedBookingIn | None = None
+    booking: FirstVisitBookingIn | None = None
 
     @model_validator(mode="after")
-    def _one(self) -> AppointmentIn:
+    def _one(self) -> FirstVisitIn:
         if (self.appointment_id is None) == (self.booking is None):
             raise ValueError("give either appointment_id or booking")
         return self
@@ -750,7 +750,7 @@ class AppointmentIn(RequestModel):
     summary="Book my first visit from the offered times, or confirm one booked",
     tags=PORTAL,
 )
-def my_intake_appointment(body: AppointmentIn) -> IntakeView:
+def my_intake_appointment(body: FirstVisitIn) -> IntakeView:
     b = body.booking
     booking = (b.clinician_id, b.location_id, b.start) if b else None
     changed = PatientIntake(service_context(app)).appointment(body.appointment_id, booking)
