@@ -65,7 +65,7 @@ def runtime(
     boto3.client("sesv2", region_name=REGION).create_email_identity(EmailIdentity=SENDER)
     master = KmsMasterKey(key_arn, client=kms)
     cipher = FieldCipher(master, dynamo_store, clock)
-    signer, sink = open_audit(f"local://{tmp_path}/audit", dynamo_store, master)
+    signer, sink, trusted = open_audit(f"local://{tmp_path}/audit", dynamo_store, master)
     # The local runtime for what this test does not exercise (identity, video), with every
     # adapter messaging uses swapped for its AWS one.
     local = build_runtime(
@@ -76,7 +76,7 @@ def runtime(
         store=dynamo_store,
         master_key=master,
         cipher=cipher,
-        audit=AuditTrail(signer, sink, clock=clock),
+        audit=AuditTrail(signer, sink, clock=clock, trusted_keys=trusted),
         notifier=AwsNotifier(SesNotifier(SENDER, region=REGION), SnsSmsNotifier(region=REGION)),
         files=SealedFiles(cipher, S3Blobs(BUCKET, kms_key_id=key_arn, client=s3)),
     )
