@@ -12,13 +12,14 @@ from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from tpm.api.app import create_app, lambda_entry
 from tpm.api.context import Cursor, Limit, service_context
+from tpm.api.idempotency import idempotent
+from tpm.api.models import DecimalStr, IsoDate, RequestModel
 from tpm.api.responses import created, created_doc
 from tpm.api.views import Page
-from tpm.domain.billing.claim837 import PostalAddress
 from tpm.domain.billing.claims import ClaimEvent, ClaimLine, ClaimRecord
 from tpm.domain.billing.ledger import AdjustmentRequest, LedgerEntry
 from tpm.domain.billing.setup import (
@@ -46,11 +47,19 @@ from tpm.services.superbills import SuperbillService
 app = create_app("billing")
 TAGS = ["billing"]
 PATIENT_ID = r"^pat_[0-9a-z]{26}$"
-Money = Annotated[Decimal, Field(gt=0, max_digits=12, decimal_places=2)]
+Money = Annotated[DecimalStr, Field(gt=0, max_digits=12, decimal_places=2)]
 
 
-class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class _In(RequestModel):
+    """Every billing request body: strict, unknown fields refused."""
+
+
+class PostalAddressIn(_In):
+    line1: str = Field(min_length=1, max_length=55)
+    line2: str | None = Field(default=None, max_length=55)
+    city: str = Field(min_length=1, max_length=30)
+    state: str = Field(pattern=r"^[A-Z]{2}$")
+    postal_code: str = Field(pattern=r"^\d{5}(-?\d{4})?$")
 
 
 # ---- set-up ----------------------------------------------------------------------------------
@@ -65,7 +74,9 @@ class BillingSettingsIn(_In):
     contact_name: str | None = Field(default=None, min_length=1, max_length=60)
     contact_phone: str | None = Field(default=None, pattern=r"^\d{10}$")
     office_place_of_service: str | None = Field(default=None, pattern=r"^\d{2}$")
-    approval_threshold: Decimal | None = Field(default=None, ge=0, max_digits=12, decimal_places=2)
+    approval_threshold: DecimalStr | None = Field(
+        default=None, ge=0, max_digits=12, decimal_places=2
+    )
     usage: Literal["T", "P"] | None = None
 
 
@@ -106,7 +117,7 @@ class IdentityIn(_In):
     npi: str = Field(pattern=r"^\d{10}$")
     ein: str | None = Field(default=None, pattern=r"^\d{2}-?\d{7}$")
     taxonomy: str = Field(pattern=r"^[0-9A-Z]{10}$")
-    address: PostalAddress | None = None
+    address: PostalAddressIn | None = None
     user_id: str | None = Field(default=None, pattern=r"^usr_[0-9a-z]{26}$")
 
 
@@ -115,11 +126,11 @@ class FeeScheduleIn(_In):
     payer_id: str | None = Field(
         default=None, pattern=r"^pyr_[0-9a-z]{26}$", description="Omit for the practice default."
     )
-    fees: dict[str, Annotated[Decimal, Field(ge=0, max_digits=10, decimal_places=2)]]
+    fees: dict[str, Annotated[DecimalStr, Field(ge=0, max_digits=10, decimal_places=2)]]
 
 
 class SlidingScaleIn(_In):
-    percent: Decimal = Field(ge=0, le=100, max_digits=5, decimal_places=2)
+    percent: DecimalStr = Field(ge=0, le=100, max_digits=5, decimal_places=2)
     reason: str = Field(min_length=1, max_length=200)
 
 
@@ -142,7 +153,13 @@ def list_payers() -> list[Payer]:
     return BillingSetupService(service_context(app)).payers()
 
 
-@app.post("/v1/billing/payers", summary="Add a payer", tags=TAGS, responses=created_doc(Payer))
+@app.post(
+    "/v1/billing/payers",
+    summary="Add a payer",
+    tags=TAGS,
+    responses=created_doc(Payer),
+    middlewares=[idempotent],
+)
 def create_payer(body: PayerIn) -> Response[str]:
     fields = _set(body)
     if body.telehealth is None:
@@ -170,6 +187,7 @@ def list_identities() -> list[BillingIdentity]:
     summary="Add a billing identity",
     tags=TAGS,
     responses=created_doc(BillingIdentity),
+    middlewares=[idempotent],
 )
 def create_identity(body: IdentityIn) -> Response[str]:
     identity = BillingSetupService(service_context(app)).create_identity(_set(body))
@@ -186,6 +204,7 @@ def list_fee_schedules() -> list[FeeSchedule]:
     summary="Add a fee schedule (practice default or per payer)",
     tags=TAGS,
     responses=created_doc(FeeSchedule),
+    middlewares=[idempotent],
 )
 def create_fee_schedule(body: FeeScheduleIn) -> Response[str]:
     schedule = BillingSetupService(service_context(app)).create_fee_schedule(_set(body))
@@ -292,6 +311,7 @@ class BatchView(BaseModel):
     summary="Build and validate a claim from charges",
     tags=TAGS,
     responses=created_doc(ClaimView),
+    middlewares=[idempotent],
 )
 def create_claim(body: ClaimIn) -> Response[str]:
     claim = ClaimService(service_context(app)).create(
@@ -350,6 +370,7 @@ def get_claim(claimId: str) -> ClaimView:  # noqa: N803
     summary="Replace (7) or void (8) an adjudicated claim (needs the payer's claim number)",
     tags=TAGS,
     responses=created_doc(ClaimView),
+    middlewares=[idempotent],
 )
 def correct_claim(claimId: str, body: CorrectionIn) -> Response[str]:  # noqa: N803
     claim = ClaimService(service_context(app)).correct(claimId, body.frequency, body.diagnoses)
@@ -370,6 +391,7 @@ def resubmit_claim(claimId: str, body: ResubmitIn) -> ClaimView:  # noqa: N803
     summary="Batch validated claims into one validated 837P file",
     tags=TAGS,
     responses=created_doc(BatchView),
+    middlewares=[idempotent],
 )
 def create_batch(body: BatchIn) -> Response[str]:
     batch = ClaimService(service_context(app)).batch(body.claim_ids)
@@ -430,6 +452,7 @@ class ResolveIn(_In):
     summary="Receive a 999, 277CA or 835 (835s are auto-posted)",
     tags=TAGS,
     responses=created_doc(InboundView),
+    middlewares=[idempotent],
 )
 def receive_file(body: InboundIn) -> Response[str]:
     result = InboundFiles(service_context(app)).receive(body.content)
@@ -512,6 +535,7 @@ def patient_ledger(patientId: str) -> LedgerView:  # noqa: N803
     summary="Record a payment at the desk (cash, check)",
     tags=TAGS,
     responses=created_doc(LedgerEntry),
+    middlewares=[idempotent],
 )
 def take_payment(patientId: str, body: PaymentIn) -> Response[str]:  # noqa: N803
     entry = LedgerService(service_context(app)).take_payment(
@@ -525,6 +549,7 @@ def take_payment(patientId: str, body: PaymentIn) -> Response[str]:  # noqa: N80
     summary="Write off or refund (above the threshold: a request for a second person)",
     tags=TAGS,
     responses=created_doc(LedgerEntry),
+    middlewares=[idempotent],
 )
 def adjust(patientId: str, body: AdjustmentIn) -> Response[str]:  # noqa: N803
     result = LedgerService(service_context(app)).adjust(
@@ -667,8 +692,8 @@ class WebhookView(BaseModel):
 class BankStatementIn(_In):
     format: Literal["csv", "ofx"]
     content: str = Field(min_length=1, max_length=2_000_000)
-    start: date | None = None
-    end: date | None = None
+    start: IsoDate | None = None
+    end: IsoDate | None = None
 
 
 class ReconciliationView(BaseModel):
@@ -696,6 +721,7 @@ class RollForwardView(BaseModel):
     summary="Start a hosted card checkout for an amount (no PHI goes to the processor)",
     tags=TAGS,
     responses=created_doc(CheckoutView),
+    middlewares=[idempotent],
 )
 def card_checkout(patientId: str, body: CheckoutIn) -> Response[str]:  # noqa: N803
     started = PaymentService(service_context(app)).checkout(patientId, body.amount)
@@ -741,7 +767,7 @@ def ar_roll_forward(month: Annotated[str, Query(pattern=r"^\d{4}-\d{2}$")]) -> R
 class EstimateItemIn(_In):
     procedure: str = Field(pattern=r"^[0-9A-Z]{5}$")
     description: str = Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9 .,;:()+/-]+$")
-    fee: Decimal = Field(ge=0, max_digits=10, decimal_places=2)
+    fee: DecimalStr = Field(ge=0, max_digits=10, decimal_places=2)
     quantity_min: int = Field(ge=0, le=500)
     quantity_max: int = Field(ge=1, le=500)
 
@@ -752,9 +778,9 @@ class EstimateIn(_In):
     diagnoses: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9.]{3,8}$")]] = Field(
         default_factory=list, max_length=12
     )
-    period_start: date
-    period_end: date
-    service_date: date | None = Field(
+    period_start: IsoDate
+    period_end: IsoDate
+    service_date: IsoDate | None = Field(
         default=None,
         description="The first scheduled session; omit when the patient asked without scheduling.",
     )
@@ -798,6 +824,7 @@ def _estimate_view(
     summary="Write a Good Faith Estimate for a self-pay patient",
     tags=TAGS,
     responses=created_doc(EstimateView),
+    middlewares=[idempotent],
 )
 def create_estimate(patientId: str, body: EstimateIn) -> Response[str]:  # noqa: N803
     fields = body.model_dump(exclude={"service_date"})

@@ -710,8 +710,8 @@ class DisclosureIn(RequestModel):
     recipient_address: str = Field(default="", max_length=500, description="If known.")
     description: str = Field(min_length=1, max_length=2000, description="What was disclosed.")
     purpose: str = Field(min_length=1, max_length=2000, description="Why (or the request).")
-    basis: DisclosureBasis
-    source: DisclosureSource = DisclosureSource.MANUAL
+    basis: Annotated[DisclosureBasis, Strict(False)]
+    source: Annotated[DisclosureSource, Strict(False)] = DisclosureSource.MANUAL
     reference: str | None = Field(
         default=None,
         pattern=r"^(inc|mfl)_[0-9a-z]{26}$",
@@ -740,7 +740,7 @@ class DisclosureView(BaseModel):
 
 
 class RightsRequestIn(RequestModel):
-    kind: RequestKind
+    kind: Annotated[RequestKind, Strict(False)]
     details: str = Field(
         default="",
         max_length=8000,
@@ -846,6 +846,7 @@ class RightsRequestView(BaseModel):
     summary="Record a disclosure of the patient's information (append-only)",
     tags=RIGHTS_TAGS,
     responses=created_doc(DisclosureView),
+    middlewares=[idempotent],
 )
 def record_disclosure(patientId: str, body: DisclosureIn) -> Response[str]:  # noqa: N803
     disclosure = RightsService(service_context(app)).record_disclosure(
@@ -869,6 +870,7 @@ def list_disclosures(patientId: str) -> Page[DisclosureView]:  # noqa: N803
     summary="Request access, an amendment or an accounting of disclosures",
     tags=RIGHTS_TAGS,
     responses=created_doc(RightsRequestView),
+    middlewares=[idempotent],
 )
 def create_rights_request(patientId: str, body: RightsRequestIn) -> Response[str]:  # noqa: N803
     service = RightsService(service_context(app))
@@ -1028,13 +1030,13 @@ class AccessReviewIn(RequestModel):
 
 class UserDecisionIn(RequestModel):
     user_id: str = Field(pattern=r"^usr_[0-9a-z]{26}$")
-    decision: UserDecision
+    decision: Annotated[UserDecision, Strict(False)]
     note: str = Field(default="", max_length=2000, description="Required for `change`.")
 
 
 class UseVerdictIn(RequestModel):
     grant_id: str = Field(pattern=r"^bgl_[0-9a-z]{26}$")
-    verdict: UseVerdict
+    verdict: Annotated[UseVerdict, Strict(False)]
     note: str = Field(default="", max_length=2000)
 
 
@@ -1114,6 +1116,7 @@ def list_access_reviews(limit: Limit = 25, cursor: Cursor = None) -> Page[Access
     summary="Start an access review (a snapshot of users, roles and break-glass uses)",
     tags=REVIEW_TAGS,
     responses=created_doc(AccessReviewView),
+    middlewares=[idempotent],
 )
 def start_access_review(body: AccessReviewIn) -> Response[str]:
     review = AccessReviewService(service_context(app)).start(body.period_from)

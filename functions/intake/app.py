@@ -33,6 +33,7 @@ from tpm.domain.intake import (
     Step,
     StepState,
 )
+from tpm.domain.part2 import Purpose, RecipientKind
 from tpm.domain.template_models import TEMPLATE_ID_PATTERN
 from tpm.services.consents import ConsentService
 from tpm.services.intake import IntakeDetail, IntakeService
@@ -70,12 +71,33 @@ class ConsentItemIn(RequestModel):
     )
 
 
+class Part2RecipientIn(RequestModel):
+    kind: Annotated[RecipientKind, Strict(False)]
+    key: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.:@-]{1,64}$")
+    name: str = Field(min_length=1, max_length=200)
+
+
+class Part2ItemIn(RequestModel):
+    """A 42 CFR Part 2 consent the intake asks for (the domain's Part2Item, as sent)."""
+
+    key: Literal["part2"] = "part2"
+    applies_to: Literal["everyone", "part2_patients"] = "part2_patients"
+    name: str = Field(min_length=1, max_length=120)
+    disclosing_program: str = Field(min_length=1, max_length=200)
+    information: str = Field(min_length=10, max_length=2000)
+    recipients: list[Part2RecipientIn] = Field(min_length=1, max_length=20)
+    purposes: list[Annotated[Purpose, Strict(False)]] = Field(min_length=1, max_length=4)
+    purpose_description: str = Field(min_length=3, max_length=2000)
+    expires_after_days: int | None = Field(default=None, ge=1, le=3650)
+    expiration_event: str = Field(default="", max_length=500)
+
+
 class IntakeTemplateIn(RequestModel):
     version: int = Field(ge=0, description="The current version (0 for a new template).")
     name: str = Field(min_length=1, max_length=120)
     forms: list[FormItemIn] = Field(default_factory=list, max_length=20)
     consents: list[ConsentItemIn] = Field(default_factory=list, max_length=12)
-    part2: Part2Item | None = Field(
+    part2: Part2ItemIn | None = Field(
         default=None,
         description="A 42 CFR Part 2 consent asked in the consents step (docs/intake.md).",
     )
