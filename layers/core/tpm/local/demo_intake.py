@@ -35,7 +35,7 @@ from tpm.security import passwords
 from tpm.security.audit_chain import AuditEvent
 from tpm.security.principal import Role, SystemActor
 from tpm.services.intake import IntakeService
-from tpm.services.intake_portal import PatientIntake
+from tpm.services.intake_portal import IntakeNotOpen, PatientIntake
 from tpm.services.intake_templates import IntakeTemplateService
 
 if TYPE_CHECKING:
@@ -185,7 +185,15 @@ def intake(seed: DemoSeed) -> None:
     for key in ("morgan", "jordan", "riley"):
         seed.ids[f"intake_{key}"] = desk.start(seed.ids[key], template.id).id
     runner.run_until_idle()
+    try:
+        _progress(seed, runner, jordan_user, riley_user)
+    except IntakeNotOpen:
+        # The runner could not open the first step here (a runtime without the workflow's
+        # task handlers, e.g. a data directory seeded offline): the intakes stay started.
+        return
 
+
+def _progress(seed: DemoSeed, runner: Any, jordan_user: str, riley_user: str) -> None:
     # Jordan: the whole packet, then it waits for the clinician's review.
     me = PatientIntake(seed.as_(Role.PATIENT, user_id=jordan_user, patient_id=seed.ids["jordan"]))
     me.verify_dob(date(1995, 9, 30))
