@@ -57,6 +57,7 @@ def _sample_parameter(name: str, spec: dict[str, Any]) -> str:
         "PortalUrl": "https://portal.example.test/",
         "ReminderFromAddress": "reminders@example.test",
         "PortalEdgeSecret": "e" * 40,
+        "InboundSmsTopicArn": "arn:aws:sns:us-east-1:123456789012:tpm-sms-inbound",
     }
     return samples.get(name, f"sample-{name.lower()}")
 
