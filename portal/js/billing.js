@@ -53,7 +53,35 @@ export async function loadBilling(id) {
   $("billing-insurance").textContent = money(ledger.insurance_balance);
   const owed = Number(ledger.patient_balance) > 0 ? String(ledger.patient_balance) : "";
   $("billing-pay-amount").value = owed;
+  await loadEstimates();
   return ledger;
+}
+
+function day(iso) {
+  const [y, m, d] = iso.split("-").map(Number);
+  return new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeZone: "UTC" }).format(new Date(Date.UTC(y, m - 1, d)));
+}
+
+async function loadEstimates() {
+  const items = await call("GET", `/v1/patients/${encodeURIComponent(patientId)}/good-faith-estimates`);
+  const list = $("billing-estimates");
+  list.replaceChildren();
+  for (const e of items) {
+    const range = e.total_min === e.total_max ? money(e.total_max) : `${money(e.total_min)} to ${money(e.total_max)}`;
+    const item = document.createElement("li");
+    const text = document.createElement("span");
+    text.textContent = `${day(e.period_start)} to ${day(e.period_end)}: ${range} `;
+    const get = document.createElement("button");
+    get.type = "button";
+    get.className = "quiet";
+    get.textContent = "Download this estimate (PDF)";
+    get.addEventListener("click", () =>
+      busy(get, async () => save(await call("GET", `/v1/patients/${encodeURIComponent(patientId)}/good-faith-estimates/${encodeURIComponent(e.id)}/pdf`))),
+    );
+    item.append(text, get);
+    list.append(item);
+  }
+  $("billing-estimates-box").hidden = items.length === 0;
 }
 
 function payError(message) {

@@ -59,6 +59,23 @@ def test_patient_sees_balance_and_downloads_statement(
     assert (
         ok(desk.get(f"/v1/patients/{new_patient.patient_id}/ledger"))["patient_balance"] == "25.00"
     )
+    # AND the desk gives them a Good Faith Estimate (12 to 26 sessions at $150)
+    [clinician] = [i for i in ok(desk.get("/v1/billing/identities")) if i["kind"] == "person"]
+    estimate = {
+        "provider_identity_id": clinician["id"],
+        "items": [
+            {
+                "procedure": "90834",
+                "description": "Psychotherapy 45 minutes",
+                "fee": "150.00",
+                "quantity_min": 12,
+                "quantity_max": 26,
+            }
+        ],
+        "period_start": "2027-01-04",
+        "period_end": "2027-12-31",
+    }
+    ok(desk.post(f"/v1/patients/{new_patient.patient_id}/good-faith-estimates", json=estimate))
     # WHEN the patient signs in
     sign_in_portal(page, new_patient.email, new_patient.password)
     billing = page.get_by_role("region", name="Billing")
@@ -75,6 +92,12 @@ def test_patient_sees_balance_and_downloads_statement(
     with page.expect_download() as info:
         billing.get_by_role("button", name="Download a superbill for this year (PDF)").click()
     assert info.value.suggested_filename == "superbill.pdf"
+    # AND their Good Faith Estimate, as a PDF
+    estimates = billing.get_by_role("list", name="Good Faith Estimates")
+    expect(estimates).to_contain_text("Jan 4, 2027 to Dec 31, 2027: $1800.00 to $3900.00")
+    with page.expect_download() as info:
+        estimates.get_by_role("button", name="Download this estimate (PDF)").click()
+    assert info.value.suggested_filename.endswith(".pdf")
 
     # WHEN they pay it by card: the processor's page opens in a new tab (this tab keeps
     # the session); it shows the amount and nothing about the patient

@@ -162,6 +162,15 @@ def test_a_biller_works_the_queues_and_a_second_person_approves(
     expect(entries.locator("tbody tr").filter(has_text="Write-off")).to_contain_text("approved by")
     check_axe(page)
     shoot(page, "staff-billing-account")
+    # AND a sliding scale for Riley's self-pay sessions: out of range, then set
+    scale = page.locator("#sliding-form")
+    scale.get_by_label("Discount (%)").fill("140")
+    scale.get_by_label("Reason").fill("household income table (synthetic)")
+    scale.get_by_role("button", name="Set the sliding scale").click()
+    expect(scale.get_by_role("alert")).to_contain_text("At most 100.")
+    scale.get_by_label("Discount (%)").fill("40")
+    scale.get_by_role("button", name="Set the sliding scale").click()
+    expect(page.get_by_role("status")).to_have_text("Sliding scale set: 40% off self-pay sessions.")
 
 
 def test_the_front_desk_works_a_patients_account(page: Page) -> None:
@@ -200,6 +209,21 @@ def test_the_front_desk_works_a_patients_account(page: Page) -> None:
     expect(entries.locator("tbody tr").filter(has_text="Patient payment")).to_contain_text(
         "\u2212$20.00"
     )
+    # AND a card payment at the desk: the processor's page opens in a new tab
+    card = page.locator("#card-form")
+    card.get_by_label("Amount ($)").fill("15.00")
+    card.get_by_role("button", name="Start a card payment").click()
+    link = card.get_by_role("link", name="Open the card page for $15.00 (new tab)")
+    expect(link).to_be_focused()
+    with page.context.expect_page() as opened:
+        link.click()
+    processor = opened.value
+    processor.get_by_role("button", name="Pay $15.00 with the test card").click()
+    expect(processor.get_by_role("heading", name="Payment received")).to_be_visible()
+    processor.close()
+    card.get_by_role("button", name="Paid: update the balance").click()
+    expect(page.get_by_role("status")).to_have_text("Balance updated.")
+    expect(entries.locator("tbody tr").filter(has_text="card")).to_contain_text("\u2212$15.00")
     check_axe(page)
     shoot(page, "staff-billing-account-desk")
 

@@ -65,7 +65,7 @@ class Demo:
         """One sign-in per role for the module's practice (MFA enrolled on the first)."""
         if role not in self.tokens:
             demo = ACCOUNTS[role]
-            enrol = role in (Role.SUPERVISOR, Role.COMPLIANCE)
+            enrol = role in (Role.SUPERVISOR, Role.COMPLIANCE, Role.BILLER)
             self.tokens[role] = self.token(demo.email, demo.password, enrol=enrol)
         return self.tokens[role]
 
@@ -132,6 +132,7 @@ def test_notes_in_each_state_and_the_supervision_queue(demo: Demo) -> None:
     avery = demo.get(f"/v1/patients/{ids['Avery']}/notes", clinician)["items"]
     assert [n["status"] for n in riley] == ["signed"]
     assert demo.get(f"/v1/notes/{riley[0]['id']}", clinician)["addenda"]
+    # (Avery's draft, and the session billing's demo billed yesterday)
     assert sorted(n["status"] for n in avery) == ["draft", "signed"]
     supervisee = demo.token(SUPERVISEE_EMAIL, SUPERVISEE_PASSWORD)
     morgan = demo.get(f"/v1/patients/{ids['Morgan']}/notes", supervisee)["items"]
@@ -139,6 +140,24 @@ def test_notes_in_each_state_and_the_supervision_queue(demo: Demo) -> None:
     supervisor = demo.as_role(Role.SUPERVISOR)
     queue = demo.get("/v1/supervision/queue", supervisor)["items"]
     assert [n["status"] for n in queue] == ["pending_cosign"]
+
+
+def test_billing_a_paid_claim_one_to_batch_an_exception_and_an_approval(demo: Demo) -> None:
+    biller = demo.as_role(Role.BILLER)
+    paid = demo.get("/v1/claims", biller, query=[("status", "paid")])["items"]
+    ready = demo.get("/v1/claims", biller, query=[("status", "validated")])["items"]
+    assert (len(paid), len(ready)) == (1, 1)
+    [stray] = demo.get("/v1/billing/exceptions", biller)["items"]
+    assert (stray["kind"], stray["claim_ref"]) == ("unmatched_claim", "CNOTOURS01")
+    [request] = demo.get("/v1/adjustment-requests", biller)["items"]
+    assert (request["kind"], request["amount"], request["status"]) == (
+        "write_off",
+        "30.00",
+        "pending",
+    )
+    ledger = demo.get(f"/v1/patients/{paid[0]['patient_id']}/ledger", biller)
+    assert ledger["patient_balance"] == "30.00"
+    assert demo.get("/v1/charges", biller)["items"]  # Morgan's sessions: ready to bill
 
 
 def test_a_phq9_series_with_a_flagged_point_and_its_risk_flag(demo: Demo) -> None:

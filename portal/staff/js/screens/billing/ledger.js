@@ -94,7 +94,9 @@ export async function render(view, { patientId }) {
     section("balances", "Balances", summary, documents(pid)),
   );
   if (can("ledger.payment.create")) view.append(paymentForm(pid, refresh));
+  if (can("ledger.payment.card")) view.append(cardForm(pid, refresh));
   if (can("ledger.adjustment.create")) view.append(adjustmentForm(pid, refresh));
+  if (can("billing.sliding_scale.manage")) view.append(slidingScaleForm(pid));
   view.append(section("entries", "Ledger", el("p", { class: "hint", text: "Append-only: nothing is edited or deleted; a correction is a reversing entry." }), entries));
   if (can("gfe.read")) view.append(await estimates(pid));
   if (can("eligibility.check")) view.append(eligibility(pid));
@@ -144,6 +146,66 @@ function paymentForm(pid, refresh) {
     });
   });
   return section("take-payment", "Take a payment", form);
+}
+
+function cardForm(pid, refresh) {
+  const next = el("p", { id: "card-next", hidden: true });
+  const form = el(
+    "form",
+    { id: "card-form", novalidate: true },
+    el("p", { class: "hint", text: "The patient pays on the card processor's page (opened in a new tab at the desk, or by the patient in their portal): card numbers never reach the practice, and the processor learns only the amount." }),
+    field("Amount ($)", { name: "amount", inputmode: "decimal", autocomplete: "off", class: "short" }),
+    el("div", { class: "actions" }, el("button", { type: "submit", text: "Start a card payment" })),
+    next,
+  );
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    clearErrors(form);
+    busy(event.submitter, async () => {
+      let started;
+      try {
+        started = await call("POST", `/v1/patients/${pid}/card-checkout`, { amount: form.elements.amount.value.trim() });
+      } catch (error) {
+        showFormError(form, error, { decimal_parsing: "Enter an amount like 40.00.", greater_than: "Enter an amount above zero." });
+        return;
+      }
+      const link = el("a", { href: started.url, target: "_blank", rel: "noopener noreferrer", text: `Open the card page for ${money(started.amount)} (new tab)` });
+      const done = el("button", { type: "button", class: "quiet", text: "Paid: update the balance" });
+      done.addEventListener("click", () => busy(done, () => refresh("Balance updated.")));
+      next.replaceChildren(link, " ", done);
+      next.hidden = false;
+      link.focus();
+      announce("The card page is ready.");
+    });
+  });
+  return section("card-payment", "Card payment", form);
+}
+
+function slidingScaleForm(pid) {
+  const form = el(
+    "form",
+    { id: "sliding-form", novalidate: true },
+    el("div", { class: "row" },
+      field("Discount (%)", { name: "percent", inputmode: "decimal", autocomplete: "off", class: "short" }, { hint: "Off the practice fee when a session is billed to the patient." }),
+      field("Reason", { name: "reason", autocomplete: "off", maxlength: "200" }, { hint: "For example: household income under the practice's sliding-scale table." }),
+    ),
+    el("div", { class: "actions" }, el("button", { type: "submit", text: "Set the sliding scale" })),
+  );
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    clearErrors(form);
+    busy(event.submitter, async () => {
+      let scale;
+      try {
+        scale = await call("PUT", `/v1/patients/${pid}/sliding-scale`, { percent: form.elements.percent.value.trim(), reason: form.elements.reason.value.trim() });
+      } catch (error) {
+        showFormError(form, error, { less_than_equal: "At most 100.", greater_than_equal: "At least 0.", decimal_parsing: "Enter a number like 40." });
+        return;
+      }
+      announce(`Sliding scale set: ${Number(scale.percent)}% off self-pay sessions.`);
+    });
+  });
+  return section("sliding-scale", "Sliding scale (self-pay)", form);
 }
 
 function adjustmentForm(pid, refresh) {
