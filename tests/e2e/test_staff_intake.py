@@ -152,3 +152,27 @@ def test_an_admin_configures_an_intake_template(page: Page, portal_url: str) -> 
     assert saved["part2"]["applies_to"] == "everyone"
     assert saved["part2"]["recipients"][0]["kind"] == "payer"
     assert saved["steps"][:3] == ["identity", "forms", "consents"]
+
+
+def test_a_consent_is_revoked_from_the_chart_at_the_patients_request(
+    page: Page, portal_url: str
+) -> None:
+    # GIVEN Jordan signed the telehealth consent in the demo intake
+    clinician = staff(portal_url, Role.CLINICIAN)
+    found = ok(clinician.post("/v1/patients/search", json={"name": "Jordan"}))["items"]
+    jordan = found[0]["id"]
+    sign_in_staff(page, Role.CLINICIAN, f"/staff/#/patients/{jordan}")
+    consents = page.get_by_role("table", name="Consents, newest first")
+    row = consents.get_by_role("row").filter(has_text="telehealth")
+    expect(row).to_contain_text("Signed")
+    # WHEN the clinician revokes it (the patient asked), confirming first
+    row.get_by_role("button", name=re.compile("^Revoke")).click()
+    row.get_by_role("button", name=re.compile("^Yes, revoke it")).click()
+    # THEN it is revoked with its effect, and the API agrees
+    expect(page.get_by_role("status")).to_contain_text("Revoked")
+    row = page.get_by_role("table", name="Consents, newest first").get_by_role("row")
+    expect(row.filter(has_text="telehealth")).to_contain_text("Telehealth needs a new consent")
+    check_axe(page)
+    mine = ok(clinician.get(f"/v1/patients/{jordan}/consents"))["items"]
+    (telehealth,) = [c for c in mine if c["effect"] == "telehealth"]
+    assert telehealth["status"] == "revoked"

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from tpm.adapters.archive import Archive, open_archive
@@ -95,6 +97,20 @@ def get_runtime() -> Runtime:
             if _runtime is None:
                 _runtime = build_runtime(get_settings())
     return _runtime
+
+
+@contextmanager
+def runtime_installed(runtime: Runtime) -> Iterator[None]:
+    """Handlers called in-process meanwhile (the demo seed drives the workflow runner)
+    use `runtime`; the one installed before comes back after."""
+    global _runtime
+    with _lock:
+        previous, _runtime = _runtime, runtime
+    try:
+        yield
+    finally:
+        with _lock:
+            _runtime = previous
 
 
 def set_runtime(runtime: Runtime | None) -> None:

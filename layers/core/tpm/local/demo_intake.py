@@ -31,6 +31,7 @@ from tpm.errors import TpmError
 from tpm.ids import new_id
 from tpm.repositories.patients import PatientRepository
 from tpm.repositories.users import UserRepository
+from tpm.runtime import runtime_installed
 from tpm.security import passwords
 from tpm.security.audit_chain import AuditEvent
 from tpm.security.principal import Role, SystemActor
@@ -171,6 +172,12 @@ def intake(seed: DemoSeed) -> None:
         seed.runtime.notifier, OutboxNotifier
     ):
         return  # the demo intakes need tpm dev's workflow runner and outbox
+    # The workflow's task handlers run in-process and take the installed runtime: this one.
+    with runtime_installed(seed.runtime):
+        _intakes(seed)
+
+
+def _intakes(seed: DemoSeed) -> None:
     fields = {**TEMPLATE, "first_visit_service_id": seed.ids["svc_intake"]}
     template = IntakeTemplateService(seed.as_(Role.ADMIN)).save(None, 0, fields)
     seed.ids["intake_template"] = template.id

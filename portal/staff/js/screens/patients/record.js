@@ -7,7 +7,7 @@ import { call } from "../../../../shared/api.js";
 import { can } from "../../permissions.js";
 import { announce, busy, clearErrors, el, formatWhen, heading, showFormError, table } from "../../ui.js";
 import { ackCell, flagText, staffNames } from "../clinical/flag-ack.js";
-import { intakePart } from "../intake/chart.js";
+import { consentsPart, intakePart } from "../intake/chart.js";
 import { documentsPart } from "./documents.js";
 import { messagesPart } from "./messages.js";
 import { formatDob, patientName } from "./search.js";
@@ -271,5 +271,6 @@ export async function render(view, { patientId }) {
   add("document.list", "chart-documents", "Documents", (box) => documentsPart(patientId, box));
   add("message.list", "chart-messages", "Messages", () => messagesPart(patientId));
   add("intake.read", "chart-intake", "Intake", () => intakePart(patientId));
+  add("consent.read", "chart-consents", "Consents", (box) => consentsPart(patientId, box));
   await Promise.all(loads);
 }
