@@ -30,6 +30,7 @@ from benchmarks import (
     cold_init,
     gateway_roundtrip,
     inbox,
+    record_export,
     reminder_sweep,
     staff_bundle,
     workflow_runner,
@@ -47,6 +48,7 @@ BENCHMARKS: dict[str, Callable[[Options], Outcome]] = {
     workflow_runner.NAME: workflow_runner.benchmark,
     staff_bundle.NAME: staff_bundle.benchmark,
     audit_throughput.NAME: audit_throughput.benchmark,
+    record_export.NAME: record_export.benchmark,
 }
 RESULTS = ROOT / "benchmarks" / "results" / "latest.json"
 _PACKAGES = ("boto3", "botocore", "aws-lambda-powertools", "pydantic", "uvicorn", "httpx")
