@@ -24,6 +24,7 @@ from tpm.api.scheduling_models import (
     LocationIn,
     LocationPatch,
     LocationView,
+    OfferView,
     RequestIn,
     RequestReceived,
     RequestView,
@@ -377,6 +378,18 @@ def join_waitlist(body: WaitlistIn) -> Response[str]:
 def list_waitlist(limit: Limit = 25, cursor: Cursor = None) -> Page[WaitlistView]:
     entries, next_cursor = WaitlistService(service_context(app)).page(limit, cursor)
     return Page[WaitlistView](items=[WaitlistView.of(e) for e in entries], next_cursor=next_cursor)
+
+
+@app.get(
+    "/v1/waitlist-offers",
+    summary="Offers of freed slots starting in a range, and where each stands (staff)",
+    tags=APPTS,
+)
+def list_offers(start: From, end: To, limit: Limit = 25, cursor: Cursor = None) -> Page[OfferView]:
+    found, next_cursor = WaitlistService(service_context(app)).offers(start, end, limit, cursor)
+    return Page[OfferView](
+        items=[OfferView.of(o, state) for o, state in found], next_cursor=next_cursor
+    )
 
 
 @app.post(

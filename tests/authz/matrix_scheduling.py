@@ -612,6 +612,13 @@ CASES: list[Case] = [
     ),
     Case("GET", "/v1/waitlist", {OW: 200, A: 200, F: 200, P: 200}, audit=("waitlist.list",)),
     Case(
+        "GET",
+        "/v1/waitlist-offers",
+        {OW: 200, A: 200, F: 200},
+        query=RANGE,
+        audit=("waitlist.offer.list",),
+    ),
+    Case(
         "POST",
         "/v1/waitlist-offers/{offerId}/claim",
         {P: (201, 404, 404)},

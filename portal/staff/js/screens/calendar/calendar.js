@@ -1,7 +1,9 @@
 // The calendar: a day or a week for one clinician, or everyone, at one location or all;
 // book (single, weekly series, group), and per visit: arrived, no-show, completed,
-// reschedule (by form: keyboard-friendly), cancel with a reason. Times are shown in the
-// practice's zone. Patients are named only to roles that may read them (each read audited).
+// reschedule (by form: keyboard-friendly), cancel with a reason. A cancelled visit shows
+// the waitlist offers its freed time made (roles with waitlist.offer.list). Times are shown
+// in the practice's zone. Patients are named only to roles that may read them (each read
+// audited).
 
 import { call } from "../../../../shared/api.js";
 import { can, hasRole } from "../../permissions.js";
@@ -10,6 +12,7 @@ import { announce, busy, el, formatTime, heading, localDate, showError } from ".
 import { addDays, localParts, weekStart, zonedInstant, zonedIso } from "../../zoned.js";
 import { patientName } from "../patients/search.js";
 import { bookingForm } from "./book.js";
+import { all, offerText } from "./waitlist.js";
 
 const STATUS = { booked: "Booked", arrived: "Arrived", completed: "Completed", cancelled: "Cancelled", no_show: "No-show" };
 const NEXT = { booked: [["arrived", "Arrived"], ["no_show", "No-show"]], arrived: [["completed", "Completed"]] };
@@ -33,6 +36,7 @@ export async function render(view) {
     location: "",
   };
   const names = new Map();
+  const offersBy = new Map(); // cancelled appointment id -> the offers its time made
   const byId = (list) => new Map(list.map((x) => [x.id, x]));
   const services = byId(cat.services);
   const locations = byId(cat.locations);
@@ -102,6 +106,15 @@ export async function render(view) {
       }),
     );
     const items = lists.flat();
+    offersBy.clear();
+    if (can("waitlist.offer.list")) {
+      const offers = await all(`/v1/waitlist-offers?${new URLSearchParams({ from: q.get("from"), to: q.get("to"), limit: "100" })}`);
+      for (const o of offers) {
+        if (!o.source_appointment_id) continue;
+        if (!offersBy.has(o.source_appointment_id)) offersBy.set(o.source_appointment_id, []);
+        offersBy.get(o.source_appointment_id).push(o);
+      }
+    }
     const shown = items
       .filter((a) => !state.location || a.location_id === state.location)
       .sort((a, b) => a.start.localeCompare(b.start));
@@ -199,7 +212,10 @@ export async function render(view) {
         }
         busy(event.submitter, async () => {
           await call("POST", `/v1/appointments/${a.id}/cancel`, { version, reason });
-          await load(`Cancelled: ${what}.`);
+          await load();
+          const offered = (offersBy.get(a.id) || []).length;
+          const waitlist = offered ? ` The time was offered to ${offered} ${offered === 1 ? "patient" : "patients"} on the waitlist.` : "";
+          announce(`Cancelled: ${what}.${waitlist}`);
         });
       });
       actions.append(open);
@@ -212,13 +228,20 @@ export async function render(view) {
       i ? ", " : "",
       can("patient.read") ? el("a", { href: `#/patients/${a.patient_ids[i]}`, text: p }) : p,
     ]));
+    const statusCell = el("td", { text: `${STATUS[a.status] || a.status}${a.series_id ? " · recurring" : ""}` });
+    const offers = offersBy.get(a.id) || [];
+    if (offers.length) {
+      const items = [];
+      for (const o of offers) items.push(el("li", { text: offerText(o, await name(o.patient_id)) }));
+      statusCell.append(el("p", { class: "hint", text: "Waitlist offers:" }), el("ul", { class: "offers", "aria-label": `Waitlist offers for ${when}` }, ...items));
+    }
     return el("tr", { class: `status-${a.status}` },
       el("td", { text: when }),
       patientCell,
       el("td", { text: clinician ? clinician.display_name : "" }),
       el("td", { text: (service ? service.name : "") + (a.patient_ids.length > 1 ? " (group)" : "") }),
       el("td", { text: location ? location.name : a.location_kind }),
-      el("td", { text: `${STATUS[a.status] || a.status}${a.series_id ? " · recurring" : ""}` }),
+      statusCell,
       el("td", {}, actions, forms),
     );
   }
@@ -246,7 +269,9 @@ export async function render(view) {
     }),
   );
 
-  view.append(heading("Calendar"), el("p", { class: "hint", text: `Times in ${zone}.` }), controls);
+  view.append(heading("Calendar"), el("p", { class: "hint", text: `Times in ${zone}.` }));
+  if (can("waitlist.list")) view.append(el("p", {}, el("a", { href: "#/calendar/waitlist", text: "Waitlist and offers of freed times" })));
+  view.append(controls);
   if (can("appointment.book")) {
     const toggle = el("button", { type: "button", id: "book-open", text: "Book an appointment", "aria-expanded": "false" });
     const holder = el("div", { hidden: true });
