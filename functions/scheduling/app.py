@@ -271,6 +271,15 @@ def book_series(body: SeriesIn) -> Response[str]:
     return created(out, f"/v1/appointment-series/{series.id}")
 
 
+@app.get(
+    "/v1/appointment-series/<seriesId>",
+    summary="A recurring series (its rule, occurrences and version)",
+    tags=APPTS,
+)
+def get_series(seriesId: str) -> SeriesView:  # noqa: N803
+    return SeriesView.of(SeriesService(service_context(app)).get(seriesId))
+
+
 @app.post(
     "/v1/appointment-series/<seriesId>/split",
     summary="Change this and following occurrences (ends the series, starts a new one)",

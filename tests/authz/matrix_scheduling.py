@@ -552,6 +552,15 @@ CASES: list[Case] = [
         patient_scoped=True,
     ),
     Case(
+        "GET",
+        "/v1/appointment-series/{seriesId}",
+        {**DESK, CL: (200, 404, 404), S: (200, 404, 404), P: (200, 404, 404)},
+        variants=PATIENT_VARIANTS,
+        target=series_target,
+        audit=("appointment.read",),
+        patient_scoped=True,
+    ),
+    Case(
         "POST",
         "/v1/appointment-series/{seriesId}/split",
         BOOK,

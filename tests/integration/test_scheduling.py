@@ -361,6 +361,14 @@ def test_edit_one_occurrence_detaches_it_and_split_moves_the_rest(
         {"version": 1, "from_occurrence": 4, "changes": {}},
     )
     assert stale.status == 409
+    # the series reads back ended where the split began, with its version and successor
+    ended = world.ok("GET", f"/v1/appointment-series/{series['id']}", "desk")
+    assert (ended["ended_at_index"], ended["followed_by"], ended["version"]) == (
+        3,
+        split["series"]["id"],
+        2,
+    )
+    assert world.call("GET", "/v1/appointment-series/ser_missing", "desk").status == 404
 
 
 # ---- slots and self-booking -----------------------------------------------------------------

@@ -141,6 +141,28 @@ export async function render(view) {
     if (message) announce(message);
   }
 
+  async function moveFollowing(a, time, patients) {
+    const series = await call("GET", `/v1/appointment-series/${a.series_id}`);
+    try {
+      const moved = await call("POST", `/v1/appointment-series/${a.series_id}/split`, {
+        version: series.version,
+        from_occurrence: a.series_index,
+        changes: { start_time: `${time}:00` },
+      });
+      await load(`Moved ${moved.appointments.length} visits for ${patients.join(", ")}, from ${localParts(a.start, zone).day}, to ${time}.`);
+    } catch (error) {
+      if (error.status === 409 && error.code !== "version_conflict") {
+        const clashes = (error.details && error.details.occurrences) || [];
+        showError(clashes.length
+          ? `These visits would clash with existing bookings: ${clashes.map((o) => `visit ${o.index + 1} on ${o.date}`).join(", ")}. Nothing changed. Pick another time.`
+          : "That time clashes with another booking for the clinician, the room or the patient. Nothing changed. Pick another time.");
+        return;
+      }
+      if (error.code === "version_conflict") await load();
+      throw error;
+    }
+  }
+
   async function row(a) {
     const patients = [];
     for (const pid of a.patient_ids) patients.push(await name(pid));
@@ -166,14 +188,36 @@ export async function render(view) {
       const local = localParts(a.start, zone);
       const dateId = `move-date-${a.id}`;
       const timeId = `move-time-${a.id}`;
+      // A visit of a series: move only it, or it and every later visit ("this and
+      // following": the API ends the series there and starts a new one at the new time).
+      const scopeName = `move-scope-${a.id}`;
+      const which = a.series_id
+        ? el("fieldset", { class: "which" },
+            el("legend", { text: "Which visits" }),
+            el("div", { class: "check" }, el("input", { type: "radio", id: `${scopeName}-one`, name: scopeName, value: "one", checked: true }), el("label", { for: `${scopeName}-one`, text: "Only this visit" })),
+            el("div", { class: "check" }, el("input", { type: "radio", id: `${scopeName}-following`, name: scopeName, value: "following" }), el("label", { for: `${scopeName}-following`, text: "This and following visits (same weekday; choose the time)" })))
+        : null;
       const form = el("form", { hidden: true, class: "inline-form", "aria-label": `Reschedule ${what}` },
+        which,
         el("label", { for: dateId, text: "New date" }), el("input", { id: dateId, type: "date", value: local.day, required: true }),
         el("label", { for: timeId, text: "New time" }), el("input", { id: timeId, type: "time", value: local.time, step: "900", required: true }),
         el("div", { class: "actions" }, el("button", { type: "submit", class: "small", text: "Move" }), el("button", { type: "button", class: "quiet small", text: "Keep" })));
+      const following = () => Boolean(which) && which.querySelector(`#${scopeName}-following`).checked;
+      if (which) {
+        which.addEventListener("change", () => {
+          const day = form.querySelector(`#${dateId}`);
+          day.disabled = following();
+          if (following()) day.value = local.day;
+        });
+      }
       open.addEventListener("click", () => { form.hidden = false; form.querySelector("input").focus(); });
       form.querySelectorAll("button")[1].addEventListener("click", () => { form.hidden = true; open.focus(); });
       form.addEventListener("submit", (event) => {
         event.preventDefault();
+        if (following()) {
+          busy(event.submitter, () => moveFollowing(a, form.querySelector(`#${timeId}`).value, patients));
+          return;
+        }
         busy(event.submitter, async () => {
           const loc = locations.get(a.location_id);
           const start = zonedIso(form.querySelector(`#${dateId}`).value, form.querySelector(`#${timeId}`).value, (loc && loc.timezone) || zone);
