@@ -6,6 +6,7 @@ authenticator are accepted, and the request goes through. axe; CSP violations fa
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -78,4 +79,52 @@ def test_a_clinician_completes_a_step_up_for_break_glass(page: Page, portal_url:
     expect(dialog).to_be_hidden()
     expect(page.get_by_role("heading", name=name)).to_be_focused()
     expect(page.get_by_role("status")).to_contain_text("Emergency access open until")
+    check_axe(page)
+
+
+def sign_in_password_only(page: Page, email: str, password: str, path: str) -> None:
+    page.goto(path)
+    form = page.locator("#signin-form")
+    form.get_by_label("Email").fill(email)
+    form.get_by_label("Password").fill(password)
+    form.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("navigation", name=NAV)).to_be_visible()
+
+
+def test_the_author_releases_a_psychotherapy_note_after_a_step_up(
+    page: Page, portal_url: str
+) -> None:
+    # GIVEN a clinician's psychotherapy note about a patient on their care team
+    email, password = new_clinician(portal_url)
+    patient_id, name = outside_patient(portal_url)
+    clinician = sign_in(portal_url, email, password)
+    me = ok(clinician.get("/v1/me"))["id"]
+    desk = staff(portal_url, Role.FRONT_DESK)
+    ok(desk.post(f"/v1/patients/{patient_id}/care-team", json={"user_id": me}))
+    text = f"Process note {uuid.uuid4().hex[:6]} (synthetic)."
+    ok(clinician.post("/v1/psychotherapy-notes", json={"patient_id": patient_id, "text": text}))
+    sign_in_password_only(page, email, password, "/staff/#/psychotherapy-notes")
+    remember_totp(origin(page), email, enrol_totp(clinician))
+    expect(page.get_by_role("heading", name="Psychotherapy notes")).to_be_visible()
+    row = page.get_by_role("row").filter(has_text=name)
+
+    # WHEN they release it without confirming the authorization THEN nothing is released
+    row.get_by_role("button", name="Release").click()
+    row.get_by_role("button", name="Release and download").click()
+    expect(page.get_by_role("alert")).to_contain_text("written authorization")
+    check_axe(page)
+    # WHEN they confirm and prove it is them (step-up) THEN the note downloads
+    row.get_by_label("The patient's written authorization").check()
+    with page.expect_download() as download:
+        row.get_by_role("button", name="Release and download").click()
+        dialog = page.get_by_role("dialog", name="Confirm it is you")
+        dialog.get_by_label("Password").fill(password)
+        dialog.get_by_label("Verification code").fill(fresh_totp(origin(page), email))
+        dialog.get_by_role("button", name="Confirm").click()
+    saved = download.value
+    assert saved.suggested_filename.startswith("psychotherapy-note-")
+    content = Path(saved.path()).read_text(encoding="utf-8")
+    assert text in content
+    assert f"Patient: {name}" in content
+    expect(page.get_by_role("status")).to_contain_text("Released")
     check_axe(page)
