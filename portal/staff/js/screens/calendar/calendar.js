@@ -137,8 +137,90 @@ export async function render(view) {
             : el("p", { class: "empty", text: "No appointments." })),
       );
     }
+    if (state.mode === "day" && can("appointment.reschedule")) sections.push(await dayGrid(first, shown));
     results.replaceChildren(...sections);
     if (message) announce(message);
+  }
+
+  // The day as a grid of 15-minute rows: drag a booked visit onto a new time to move it
+  // (pointer users). Keyboard users move visits with "Reschedule" in the list above,
+  // which does the same; the grid repeats what the list says, so it is not required.
+  async function dayGrid(day, shown) {
+    const times = shown.map((a) => localParts(a.start, zone).time);
+    let startHour = 7;
+    let endHour = 20;
+    for (const t of times) {
+      const h = Number.parseInt(t.slice(0, 2), 10);
+      startHour = Math.min(startHour, h);
+      endHour = Math.max(endHour, h + 1);
+    }
+    const byTime = new Map();
+    for (const a of shown) {
+      const t = localParts(a.start, zone).time;
+      if (!byTime.has(t)) byTime.set(t, []);
+      byTime.get(t).push(a);
+    }
+    const rows = [];
+    for (let h = startHour; h < endHour; h += 1) {
+      for (const m of [0, 15, 30, 45]) {
+        const time = `${String(h).padStart(2, "0")}:${String(m).padStart(2, "0")}`;
+        const chips = [];
+        for (const a of byTime.get(time) || []) {
+          const who = [];
+          for (const pid of a.patient_ids) who.push(await name(pid));
+          const clinician = clinicians.get(a.clinician_id);
+          const label = `${who.join(", ")}${clinician ? ` with ${clinician.display_name}` : ""}`;
+          const movable = a.status === "booked";
+          const chip = el("span", { class: `chip status-${a.status}`, draggable: movable ? "true" : null, "data-appointment": a.id, text: movable ? label : `${label} (${STATUS[a.status] || a.status})` });
+          if (movable) {
+            chip.addEventListener("dragstart", (event) => {
+              event.dataTransfer.setData("text/plain", a.id);
+              event.dataTransfer.effectAllowed = "move";
+            });
+          }
+          chips.push(chip);
+        }
+        const cell = el("td", { class: "slot" }, ...chips);
+        const tr = el("tr", { "data-time": time }, el("th", { scope: "row", text: time }), cell);
+        tr.addEventListener("dragover", (event) => {
+          event.preventDefault();
+          tr.classList.add("drop");
+        });
+        tr.addEventListener("dragleave", () => tr.classList.remove("drop"));
+        tr.addEventListener("drop", (event) => {
+          event.preventDefault();
+          tr.classList.remove("drop");
+          const id = event.dataTransfer.getData("text/plain");
+          const a = shown.find((x) => x.id === id);
+          if (!a || localParts(a.start, zone).time === time) return;
+          busy(null, () => moveTo(a, day, time));
+        });
+        rows.push(tr);
+      }
+    }
+    return el("section", { class: "day grid", "aria-labelledby": "grid-title" },
+      el("h2", { id: "grid-title", text: "Drag to move" }),
+      el("p", { class: "hint", id: "grid-hint", text: "Drag a booked visit to a new time on this day. With a keyboard, use Reschedule in the list above." }),
+      el("div", { class: "scroll", tabindex: "0", role: "region", "aria-label": "The day in 15-minute steps", "aria-describedby": "grid-hint" },
+        el("table", {}, el("caption", { text: "The day in 15-minute steps" }),
+          el("thead", {}, el("tr", {}, el("th", { scope: "col", text: "Time" }), el("th", { scope: "col", text: "Visits" }))),
+          el("tbody", {}, ...rows))));
+  }
+
+  async function moveTo(a, day, time) {
+    const who = [];
+    for (const pid of a.patient_ids) who.push(await name(pid));
+    try {
+      await call("POST", `/v1/appointments/${a.id}/reschedule`, { version: a.version, start: zonedIso(day, time, zone) });
+    } catch (error) {
+      if (error.status === 409 && error.code !== "version_conflict") {
+        showError(`${time} clashes with another booking for the clinician, the room or the patient. Nothing changed. Pick another time.`);
+        return;
+      }
+      if (error.code === "version_conflict") await load();
+      throw error;
+    }
+    await load(`Moved ${who.join(", ")} to ${time}.`);
   }
 
   async function moveFollowing(a, time, patients) {
