@@ -119,7 +119,10 @@ def test_admin_adds_and_removes_availability_exceptions(page: Page, portal_url: 
     )
     sign_in_staff(page, Role.ADMIN, "/staff/#/admin/practice")
     page.get_by_label("Clinician", exact=True).select_option(label=sam["display_name"])
-    expect(page.get_by_role("heading", name="Exceptions: time off and extra hours")).to_be_visible()
+    # (the editor redraws for the chosen clinician: wait for theirs)
+    expect(
+        page.get_by_role("heading", name=f"Time off and extra hours: {sam['display_name']}")
+    ).to_be_visible()
     form = page.get_by_role("form", name="Add an exception")
     day = (date.today() + timedelta(days=200)).isoformat()
     # WHEN an end time comes without a start THEN the form says so next to it; nothing saved

@@ -159,7 +159,7 @@ async function hoursPart(box) {
         announce("Hours saved. Online booking offers the new times.");
       });
     });
-    editor.replaceChildren(form, exceptionsPart(a, locations.items, load));
+    editor.replaceChildren(form, exceptionsPart(a, locations.items, load, pick.selectedOptions[0].textContent));
   }
   pick.addEventListener("change", () => busy(null, load));
   if (people.items.length) await load();
@@ -170,7 +170,7 @@ const EXCEPTION_KIND = { off: "Time off", extra: "Extra hours" };
 
 /** Exceptions to the weekly hours: time off (whole days or part of each day) and extra
  * hours at a location. Every change saves the whole list with the version it was loaded at. */
-function exceptionsPart(a, locations, reload) {
+function exceptionsPart(a, locations, reload, who) {
   const locationName = new Map(locations.map((l) => [l.id, l.name]));
   const save = async (exceptions, message) => {
     await call("PATCH", `/v1/clinicians/${a.clinician_id}/availability`, { version: a.version, exceptions });
@@ -242,7 +242,7 @@ function exceptionsPart(a, locations, reload) {
     });
   });
   return el("div", { class: "exceptions" },
-    el("h3", { id: "exceptions-title", tabindex: "-1", text: "Exceptions: time off and extra hours" }),
+    el("h3", { id: "exceptions-title", tabindex: "-1", text: `Time off and extra hours: ${who}` }),
     table("Exceptions", ["Kind", "Days", "Hours", "Location", ""], rows, "No exceptions: the weekly hours apply."),
     form);
 }
