@@ -4,6 +4,7 @@ CSP violations fail."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import date, timedelta
 
@@ -167,3 +168,37 @@ def test_admin_adds_and_removes_availability_exceptions(page: Page, portal_url: 
             json={"version": now["version"], "exceptions": rest},
         )
     )
+
+
+def test_a_supervisor_sets_their_own_time_off(page: Page, portal_url: str) -> None:
+    # (the supervisor sees patients too; the demo clinician's hours belong to the portal tests)
+    sign_in_staff(page, Role.SUPERVISOR, "/staff/#/account")
+    page.get_by_role("link", name="Set my weekly hours and time off").click()
+    expect(page.get_by_role("heading", name="My hours")).to_be_focused()
+    expect(
+        page.get_by_role("heading", name=re.compile("Time off and extra hours: Sam"))
+    ).to_be_visible()
+    check_axe(page)
+    day = (date.today() + timedelta(days=210)).isoformat()
+    form = page.get_by_role("form", name="Add an exception")
+    form.get_by_label("From", exact=True).fill(day)
+    form.get_by_label("Until").fill(day)
+    form.get_by_label("Start time").fill("13:00")
+    form.get_by_label("End time").fill("17:00")
+    form.get_by_role("button", name="Add exception").click()
+    expect(page.get_by_role("status")).to_contain_text(f"Added time off on {day}")
+    row = page.get_by_role("table", name="Exceptions").get_by_role("row").filter(has_text=day)
+    expect(row).to_contain_text("13:00\u201317:00")
+    # AND removes it again (the API's self scope: their own hours only)
+    row.get_by_role("button", name="Remove").click()
+    expect(page.get_by_role("status")).to_contain_text(f"Removed time off on {day}")
+    supervisor = staff(portal_url, Role.SUPERVISOR)
+    others = [
+        c
+        for c in ok(supervisor.get("/v1/clinicians"))["items"]
+        if c["display_name"].startswith("Casey")
+    ]
+    refused = supervisor.patch(
+        f"/v1/clinicians/{others[0]['id']}/availability", json={"version": 1, "exceptions": []}
+    )
+    assert refused.status_code in (403, 404)

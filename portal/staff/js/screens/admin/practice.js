@@ -132,38 +132,43 @@ async function hoursPart(box) {
   const [people, locations] = await Promise.all([call("GET", "/v1/clinicians"), call("GET", "/v1/locations")]);
   const pick = el("select", { id: "hours-clinician" }, ...people.items.map((c) => el("option", { value: c.id, text: c.display_name })));
   const editor = el("div", { id: "hours-editor" });
-  async function load() {
-    const a = await call("GET", `/v1/clinicians/${pick.value}/availability`);
-    const byDay = new Map(a.weekly.map((r) => [r.weekday, r]));
-    const form = el("form", { novalidate: true, "aria-label": "Weekly hours" },
-      el("div", { class: "scroll", tabindex: "0", role: "region", "aria-label": "Weekly hours" },
-        el("table", {}, el("caption", { text: `Weekly hours (${a.timezone})` }),
-          el("thead", {}, el("tr", {}, ...["Day", "Works", "From", "To"].map((h) => el("th", { scope: "col", text: h })))),
-          el("tbody", {}, ...DAYS.map((day, i) => {
-            const r = byDay.get(i);
-            return el("tr", {}, el("th", { scope: "row", text: day }),
-              el("td", {}, el("input", { type: "checkbox", name: `on-${i}`, "aria-label": `Works on ${day}`, checked: Boolean(r) })),
-              el("td", {}, el("input", { type: "time", name: `start-${i}`, "aria-label": `${day} from`, value: r ? r.start : "09:00" })),
-              el("td", {}, el("input", { type: "time", name: `end-${i}`, "aria-label": `${day} to`, value: r ? r.end : "17:00" })));
-          })))),
-      el("button", { type: "submit", text: "Save hours" }));
-    form.addEventListener("submit", (event) => {
-      event.preventDefault();
-      const ids = locations.items.filter((l) => l.active !== false).map((l) => l.id);
-      const weekly = DAYS.map((_, i) => i).filter((i) => form.elements[`on-${i}`].checked).map((i) => ({
-        weekday: i, start: form.elements[`start-${i}`].value, end: form.elements[`end-${i}`].value, location_ids: ids,
-      }));
-      busy(event.submitter, async () => {
-        await call("PATCH", `/v1/clinicians/${pick.value}/availability`, { version: a.version, weekly });
-        await load();
-        announce("Hours saved. Online booking offers the new times.");
-      });
-    });
-    editor.replaceChildren(form, exceptionsPart(a, locations.items, load, pick.selectedOptions[0].textContent));
-  }
+  const load = () => clinicianHours(editor, pick.value, pick.selectedOptions[0].textContent, locations.items);
   pick.addEventListener("change", () => busy(null, load));
   if (people.items.length) await load();
   return [el("div", { class: "inline" }, el("label", { for: "hours-clinician", text: "Clinician" }), pick), editor];
+}
+
+/** One clinician's weekly hours and their exceptions, drawn into `editor` (redrawn after
+ * each save). Used by the practice screen (any clinician) and "My hours" (oneself). */
+export async function clinicianHours(editor, clinicianId, who, locations) {
+  const load = () => clinicianHours(editor, clinicianId, who, locations);
+  const a = await call("GET", `/v1/clinicians/${clinicianId}/availability`);
+  const byDay = new Map(a.weekly.map((r) => [r.weekday, r]));
+  const form = el("form", { novalidate: true, "aria-label": "Weekly hours" },
+    el("div", { class: "scroll", tabindex: "0", role: "region", "aria-label": "Weekly hours" },
+      el("table", {}, el("caption", { text: `Weekly hours (${a.timezone})` }),
+        el("thead", {}, el("tr", {}, ...["Day", "Works", "From", "To"].map((h) => el("th", { scope: "col", text: h })))),
+        el("tbody", {}, ...DAYS.map((day, i) => {
+          const r = byDay.get(i);
+          return el("tr", {}, el("th", { scope: "row", text: day }),
+            el("td", {}, el("input", { type: "checkbox", name: `on-${i}`, "aria-label": `Works on ${day}`, checked: Boolean(r) })),
+            el("td", {}, el("input", { type: "time", name: `start-${i}`, "aria-label": `${day} from`, value: r ? r.start : "09:00" })),
+            el("td", {}, el("input", { type: "time", name: `end-${i}`, "aria-label": `${day} to`, value: r ? r.end : "17:00" })));
+        })))),
+    el("button", { type: "submit", text: "Save hours" }));
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const ids = locations.filter((l) => l.active !== false).map((l) => l.id);
+    const weekly = DAYS.map((_, i) => i).filter((i) => form.elements[`on-${i}`].checked).map((i) => ({
+      weekday: i, start: form.elements[`start-${i}`].value, end: form.elements[`end-${i}`].value, location_ids: ids,
+    }));
+    busy(event.submitter, async () => {
+      await call("PATCH", `/v1/clinicians/${clinicianId}/availability`, { version: a.version, weekly });
+      await load();
+      announce("Hours saved. Online booking offers the new times.");
+    });
+  });
+  editor.replaceChildren(form, exceptionsPart(a, locations, load, who));
 }
 
 const EXCEPTION_KIND = { off: "Time off", extra: "Extra hours" };
