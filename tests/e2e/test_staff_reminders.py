@@ -40,6 +40,13 @@ def test_admin_edits_reminders_and_sees_the_linters_messages(
     expect(page.get_by_role("heading", name="Reminders", exact=True)).to_be_focused()
     body = page.get_by_label("Reminder by email: message")
     expect(body).to_have_value(re.compile(r"\{appointment_time\}"))
+    # the delivery log is there too (recipients masked by the API)
+    sent = page.get_by_role("region", name="Recently sent")
+    expect(
+        sent.get_by_role("table", name="Messages sent to patients, latest first").or_(
+            sent.get_by_text("Nothing sent yet.")
+        )
+    ).to_be_visible()
     check_axe(page)
     shoot(page, "staff-reminders")
 

@@ -7,7 +7,7 @@
 
 import { call } from "../../../../shared/api.js";
 import { can } from "../../permissions.js";
-import { announce, busy, clearErrors, el, field, heading, showError, showFormError } from "../../ui.js";
+import { announce, busy, clearErrors, el, field, formatWhen, heading, showError, showFormError, table } from "../../ui.js";
 
 const KINDS = [["confirmation", "Confirmation, at booking"], ["reminder", "Reminder, before the visit"]];
 const CHANNELS = [["email", "Email"], ["sms", "Text message (SMS)"]];
@@ -213,7 +213,43 @@ async function fill(view) {
   else view.append(form);
 }
 
+/** What was sent (the delivery log): recipients masked by the API; each read audited. */
+async function sentPart(view) {
+  const box = el("section", { class: "card", id: "sent", "aria-labelledby": "sent-title" },
+    el("h2", { id: "sent-title", text: "Recently sent" }));
+  const list = el("div");
+  const more = el("button", { type: "button", class: "quiet", text: "Show more", hidden: true });
+  const rows = [];
+  let cursor = null;
+  async function page() {
+    const q = new URLSearchParams({ limit: "25" });
+    if (cursor) q.set("cursor", cursor);
+    const data = await call("GET", `/v1/outbox?${q}`);
+    for (const m of data.items) {
+      rows.push([
+        formatWhen(m.sent_at, { dateStyle: "medium", timeStyle: "short" }),
+        m.channel === "sms" ? "Text message" : "Email",
+        m.to,
+        m.subject || "",
+        el("details", {}, el("summary", { text: "Message" }), el("p", { class: "sent-text", text: m.text })),
+      ]);
+    }
+    cursor = data.next_cursor;
+    more.hidden = !cursor;
+    list.replaceChildren(table("Messages sent to patients, latest first", ["Sent", "By", "To", "Subject", ""], rows, "Nothing sent yet."));
+  }
+  more.addEventListener("click", () => busy(more, async () => {
+    const before = rows.length;
+    await page();
+    announce(`${rows.length - before} more shown.`);
+  }));
+  await page();
+  box.append(list, more);
+  view.append(box);
+}
+
 export async function render(view) {
   view.append(heading("Reminders"));
   await fill(view);
+  if (can("outbox.read")) await sentPart(view);
 }
