@@ -389,6 +389,15 @@ def list_waitlist(limit: Limit = 25, cursor: Cursor = None) -> Page[WaitlistView
     return Page[WaitlistView](items=[WaitlistView.of(e) for e in entries], next_cursor=next_cursor)
 
 
+@app.post(
+    "/v1/waitlist/<entryId>/remove",
+    summary="Take a patient off the waitlist (no more offers)",
+    tags=APPTS,
+)
+def remove_from_waitlist(entryId: str, body: Versioned) -> WaitlistView:  # noqa: N803
+    return WaitlistView.of(WaitlistService(service_context(app)).remove(entryId, body.version))
+
+
 @app.get(
     "/v1/waitlist-offers",
     summary="Offers of freed slots starting in a range, and where each stands (staff)",

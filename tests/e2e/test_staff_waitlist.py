@@ -103,6 +103,16 @@ def test_front_desk_sees_a_cancelled_time_offered_to_the_waitlist(
     )["items"]
     assert [(o["patient_id"], o["state"]) for o in listed] == [(wren_id, "open")]
 
+    # WHEN Wren no longer wants to wait THEN the desk takes them off the list
+    waiting = page.get_by_role("table", name="Patients on the waitlist")
+    waiting.get_by_role("row").filter(has_text=wren).get_by_role(
+        "button", name="Take off the list"
+    ).click()
+    expect(page.get_by_role("status")).to_contain_text(f"{wren} is off the waitlist")
+    expect(page.get_by_role("heading", name="Waiting")).to_be_focused()
+    expect(waiting.get_by_role("row").filter(has_text=wren)).to_contain_text("Removed")
+    check_axe(page)
+
 
 def test_a_clinician_has_no_waitlist_screen(page: Page) -> None:
     sign_in_staff(page, Role.CLINICIAN, "/staff/#/calendar/waitlist")

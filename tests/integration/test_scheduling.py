@@ -555,6 +555,32 @@ def test_cancellation_offers_the_slot_and_the_first_claim_wins(
     assert (bad.status, bad.body["error"]["code"]) == (422, "validation_failed")
 
 
+def test_a_patient_taken_off_the_waitlist_gets_no_offers(
+    world: SchedulingWorld, cat: dict[str, str]
+) -> None:
+    appt = world.ok("POST", "/v1/appointments", "desk", booking(world, cat, "2026-03-09T15:00:00Z"))
+    window = {"start": "2026-03-09T00:00:00Z", "end": "2026-03-10T00:00:00Z"}
+    entry = world.ok(
+        "POST", "/v1/waitlist", "desk", {"patient_id": world.patients["cy"], "windows": [window]}
+    )
+    # a stale version is a 409 and changes nothing; a clinician may not remove it
+    stale = world.call("POST", f"/v1/waitlist/{entry['id']}/remove", "desk", {"version": 7})
+    assert (stale.status, stale.body["error"]["code"]) == (409, "version_conflict")
+    assert world.call(
+        "POST", f"/v1/waitlist/{entry['id']}/remove", "clinician", {"version": 1}
+    ).status in (403, 404)
+    removed = world.ok("POST", f"/v1/waitlist/{entry['id']}/remove", "desk", {"version": 1})
+    assert (removed["status"], removed["version"]) == ("removed", 2)
+    again = world.call("POST", f"/v1/waitlist/{entry['id']}/remove", "desk", {"version": 2})
+    assert again.status == 409
+    # THEN a cancellation inside the window offers nothing to them
+    world.ok(
+        "POST", f"/v1/appointments/{appt['id']}/cancel", "desk", {"reason": "moved", "version": 1}
+    )
+    day = {"from": "2026-03-09T00:00:00Z", "to": "2026-03-10T00:00:00Z"}
+    assert world.ok("GET", "/v1/waitlist-offers", "desk", query=day)["items"] == []
+
+
 def test_an_unclaimed_offer_expires(world: SchedulingWorld, cat: dict[str, str]) -> None:
     appt = world.ok("POST", "/v1/appointments", "desk", booking(world, cat, "2026-03-06T15:00:00Z"))
     window = {"start": "2026-03-06T00:00:00Z", "end": "2026-03-07T00:00:00Z"}

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Literal
 
 from tpm.adapters.store.base import ConditionFailed, Operation
 from tpm.domain.scheduling import Appointment
-from tpm.errors import Conflict, NotFound, ValidationFailed
+from tpm.errors import Conflict, NotFound, ValidationFailed, VersionConflict
 from tpm.ids import new_id
 from tpm.repositories.waitlist import Offer, TimeWindow, WaitlistEntry, WaitlistRepository
 from tpm.security.policy import Scope
@@ -131,6 +131,37 @@ class WaitlistService:
         except ConditionFailed as exc:
             raise NotFound() from exc  # no such patient
         return entry
+
+    def remove(self, entry_id: str, version: int) -> WaitlistEntry:
+        """Takes a waiting patient off the waitlist: no more offers are made to them (open
+        offers already sent may still be claimed until they expire)."""
+        ctx = self.ctx
+        ctx.authorize_list("waitlist.remove", resource_kind="waitlist")
+        entry = self.repo.entry(entry_id)
+        if entry is None:
+            raise NotFound()
+        access = ctx.authorize(
+            "waitlist.remove",
+            resource_kind="waitlist",
+            resource_id=entry_id,
+            patient_id=entry.patient_id,
+        )
+        if entry.version != version:
+            raise VersionConflict(current_version=entry.version)
+        if entry.status != "waiting":
+            raise Conflict("This entry is no longer waiting.", reason="not_waiting")
+        removed = entry.model_copy(update={"status": "removed", "version": version + 1})
+        try:
+            ctx.write(
+                access,
+                lambda: [self.repo.entry_op(removed)],
+                "waitlist",
+                entry_id,
+                patient_id=entry.patient_id,
+            )
+        except ConditionFailed as exc:
+            raise VersionConflict() from exc
+        return removed
 
     def page(self, limit: int, cursor: str | None) -> tuple[list[WaitlistEntry], str | None]:
         ctx = self.ctx

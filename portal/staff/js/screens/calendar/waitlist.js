@@ -1,5 +1,5 @@
 // The waitlist (front desk, admin, owner): who is waiting for an earlier time and when they
-// can come, adding a patient, and the offers made when a visit inside someone's window was
+// can come, adding a patient, taking one off, and the offers made when a visit inside someone's window was
 // cancelled (the API offers a freed slot to up to three matching entries; the first to claim
 // it in the portal gets it). The calendar shows the same offers on the cancelled visit.
 
@@ -96,17 +96,38 @@ export async function render(view) {
     const rows = [];
     for (const e of entries) {
       const windows = e.windows.map((w) => `${formatWhen(w.start, SHORT)} – ${formatWhen(w.end, SHORT)}`).join("; ");
+      const who = await name(e.patient_id);
+      let action = "";
+      if (e.status === "waiting" && can("waitlist.remove")) {
+        action = el("button", { type: "button", class: "quiet small", text: "Take off the list" }, el("span", { class: "visually-hidden", text: ` ${who}` }));
+        action.addEventListener("click", () => busy(action, async () => {
+          try {
+            await call("POST", `/v1/waitlist/${e.id}/remove`, { version: e.version });
+          } catch (error) {
+            if (error.status === 409) {
+              await loadEntries();
+              showError("This entry changed meanwhile (booked or taken off). The list is reloaded.");
+              return;
+            }
+            throw error;
+          }
+          await loadEntries();
+          announce(`${who} is off the waitlist: no more offers are made to them.`);
+          entriesBox.querySelector("h2").focus();
+        }));
+      }
       rows.push([
         await link(e.patient_id),
         e.clinician_id ? clinicianName.get(e.clinician_id) || "Clinician" : "Any clinician",
         e.service_id ? serviceName.get(e.service_id) || "Service" : "Any service",
         windows,
         ENTRY_STATUS[e.status] || e.status,
+        action,
       ]);
     }
     entriesBox.replaceChildren(
-      el("h2", { id: "waiting-title", text: "Waiting" }),
-      table("Patients on the waitlist", ["Patient", "Clinician", "Service", "Can come", "Status"], rows, "Nobody is on the waitlist."),
+      el("h2", { id: "waiting-title", tabindex: "-1", text: "Waiting" }),
+      table("Patients on the waitlist", ["Patient", "Clinician", "Service", "Can come", "Status", ""], rows, "Nobody is on the waitlist."),
     );
   }
 
@@ -187,7 +208,6 @@ export async function render(view) {
         await loadEntries();
         announce(`Added ${who} to the waitlist.`);
         form.querySelector("input").value = "";
-        entriesBox.querySelector("h2").setAttribute("tabindex", "-1");
         entriesBox.querySelector("h2").focus();
       });
     });
