@@ -1,5 +1,6 @@
-"""Drag to reschedule in the calendar's day view: a visit dropped on a taken time is
-refused with the clash explained and stays; dropped on a free time it moves. (Keyboard
+"""Drag to reschedule in the calendar's day view (one column per room): a visit dropped on
+a taken time is refused with the clash explained and stays; dropped on a free time it
+moves; dropped in another room's column it moves room. (Keyboard
 users move visits with the Reschedule form, tested in test_staff_calendar.) axe; CSP
 violations fail."""
 
@@ -49,18 +50,18 @@ def test_front_desk_drags_a_visit_to_a_new_time(
     view.get_by_label("Date").fill(day.isoformat())
     view.get_by_label("Clinician").select_option(label="Casey Clinician (synthetic)")
     view.get_by_role("button", name="Show").click()
-    grid = page.get_by_role("table", name="The day in 15-minute steps")
+    grid = page.get_by_role("table", name="The day by room in 15-minute steps")
     chip = grid.locator(f'[data-appointment="{visit["id"]}"]')
     expect(chip).to_contain_text(lee)
     check_axe(page)
-    page.get_by_role("heading", name="Drag to move").scroll_into_view_if_needed()
+    page.get_by_role("heading", name="The day by room: drag to move").scroll_into_view_if_needed()
     shoot(page, "staff-calendar-day-grid")
 
-    def drag(to: str) -> None:
+    def drag(to: str, room: str = catalogue.location_id) -> None:
         # The page's own drag events with one DataTransfer (what the browser sends on a
         # drag; Playwright's mouse-driven drag is unreliable for HTML5 drag and drop).
         data = page.evaluate_handle("() => new DataTransfer()")
-        target = grid.locator(f'tr[data-time="{to}"] td')
+        target = grid.locator(f'tr[data-time="{to}"] td[data-location="{room}"]')
         grid.locator(f'[data-appointment="{visit["id"]}"]').dispatch_event(
             "dragstart", {"dataTransfer": data}
         )
@@ -80,3 +81,10 @@ def test_front_desk_drags_a_visit_to_a_new_time(
     assert (local.date(), local.strftime("%H:%M")) == (day, "10:15")
     expect(grid.locator('tr[data-time="10:15"]')).to_contain_text(lee)
     check_axe(page)
+
+    # WHEN it is dragged into another room's column THEN it moves room (and time)
+    rooms = ok(desk.get("/v1/locations"))["items"]
+    other = next(r for r in rooms if r["id"] != catalogue.location_id and r.get("active", True))
+    drag("13:00", other["id"])
+    expect(page.get_by_role("status")).to_contain_text(f"Moved {lee} to 13:00 in {other['name']}")
+    assert ok(desk.get(f"/v1/appointments/{visit['id']}"))["location_id"] == other["id"]

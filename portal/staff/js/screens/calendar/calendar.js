@@ -142,9 +142,10 @@ export async function render(view) {
     if (message) announce(message);
   }
 
-  // The day as a grid of 15-minute rows: drag a booked visit onto a new time to move it
-  // (pointer users). Keyboard users move visits with "Reschedule" in the list above,
-  // which does the same; the grid repeats what the list says, so it is not required.
+  // The day as a grid: 15-minute rows, one column per room (location). Drag a booked visit
+  // onto a new time, or into another room's column, to move it (pointer users). Keyboard
+  // users move visits with "Reschedule" in the list above, which does the same; the grid
+  // repeats what the list says, so nothing is only here.
   async function dayGrid(day, shown) {
     const times = shown.map((a) => localParts(a.start, zone).time);
     let startHour = 7;
@@ -154,64 +155,69 @@ export async function render(view) {
       startHour = Math.min(startHour, h);
       endHour = Math.max(endHour, h + 1);
     }
-    const byTime = new Map();
+    const rooms = cat.locations.filter((l) => (state.location ? l.id === state.location : l.active !== false || shown.some((a) => a.location_id === l.id)));
+    const at = new Map(); // "HH:MM|location id" -> visits starting there
     for (const a of shown) {
-      const t = localParts(a.start, zone).time;
-      if (!byTime.has(t)) byTime.set(t, []);
-      byTime.get(t).push(a);
+      const key = `${localParts(a.start, zone).time}|${a.location_id}`;
+      if (!at.has(key)) at.set(key, []);
+      at.get(key).push(a);
     }
     const rows = [];
     for (let h = startHour; h < endHour; h += 1) {
       for (const m of [0, 15, 30, 45]) {
         const time = `${String(h).padStart(2, "0")}:${String(m).padStart(2, "0")}`;
-        const chips = [];
-        for (const a of byTime.get(time) || []) {
-          const who = [];
-          for (const pid of a.patient_ids) who.push(await name(pid));
-          const clinician = clinicians.get(a.clinician_id);
-          const label = `${who.join(", ")}${clinician ? ` with ${clinician.display_name}` : ""}`;
-          const movable = a.status === "booked";
-          const chip = el("span", { class: `chip status-${a.status}`, draggable: movable ? "true" : null, "data-appointment": a.id, text: movable ? label : `${label} (${STATUS[a.status] || a.status})` });
-          if (movable) {
-            chip.addEventListener("dragstart", (event) => {
-              event.dataTransfer.setData("text/plain", a.id);
-              event.dataTransfer.effectAllowed = "move";
-            });
+        const cells = [];
+        for (const room of rooms) {
+          const chips = [];
+          for (const a of at.get(`${time}|${room.id}`) || []) {
+            const who = [];
+            for (const pid of a.patient_ids) who.push(await name(pid));
+            const clinician = clinicians.get(a.clinician_id);
+            const label = `${who.join(", ")}${clinician ? ` with ${clinician.display_name}` : ""}`;
+            const movable = a.status === "booked";
+            const chip = el("span", { class: `chip status-${a.status}`, draggable: movable ? "true" : null, "data-appointment": a.id, text: movable ? label : `${label} (${STATUS[a.status] || a.status})` });
+            if (movable) {
+              chip.addEventListener("dragstart", (event) => {
+                event.dataTransfer.setData("text/plain", a.id);
+                event.dataTransfer.effectAllowed = "move";
+              });
+            }
+            chips.push(chip);
           }
-          chips.push(chip);
+          const cell = el("td", { class: "slot", "data-location": room.id }, ...chips);
+          cell.addEventListener("dragover", (event) => {
+            event.preventDefault();
+            cell.classList.add("drop");
+          });
+          cell.addEventListener("dragleave", () => cell.classList.remove("drop"));
+          cell.addEventListener("drop", (event) => {
+            event.preventDefault();
+            cell.classList.remove("drop");
+            const a = shown.find((x) => x.id === event.dataTransfer.getData("text/plain"));
+            if (!a || (localParts(a.start, zone).time === time && a.location_id === room.id)) return;
+            busy(null, () => moveTo(a, day, time, room));
+          });
+          cells.push(cell);
         }
-        const cell = el("td", { class: "slot" }, ...chips);
-        const tr = el("tr", { "data-time": time }, el("th", { scope: "row", text: time }), cell);
-        tr.addEventListener("dragover", (event) => {
-          event.preventDefault();
-          tr.classList.add("drop");
-        });
-        tr.addEventListener("dragleave", () => tr.classList.remove("drop"));
-        tr.addEventListener("drop", (event) => {
-          event.preventDefault();
-          tr.classList.remove("drop");
-          const id = event.dataTransfer.getData("text/plain");
-          const a = shown.find((x) => x.id === id);
-          if (!a || localParts(a.start, zone).time === time) return;
-          busy(null, () => moveTo(a, day, time));
-        });
-        rows.push(tr);
+        rows.push(el("tr", { "data-time": time }, el("th", { scope: "row", text: time }), ...cells));
       }
     }
     return el("section", { class: "day grid", "aria-labelledby": "grid-title" },
-      el("h2", { id: "grid-title", text: "Drag to move" }),
-      el("p", { class: "hint", id: "grid-hint", text: "Drag a booked visit to a new time on this day. With a keyboard, use Reschedule in the list above." }),
-      el("div", { class: "scroll", tabindex: "0", role: "region", "aria-label": "The day in 15-minute steps", "aria-describedby": "grid-hint" },
-        el("table", {}, el("caption", { text: "The day in 15-minute steps" }),
-          el("thead", {}, el("tr", {}, el("th", { scope: "col", text: "Time" }), el("th", { scope: "col", text: "Visits" }))),
+      el("h2", { id: "grid-title", text: "The day by room: drag to move" }),
+      el("p", { class: "hint", id: "grid-hint", text: "Drag a booked visit to a new time, or into another room's column. With a keyboard, use Reschedule in the list above." }),
+      el("div", { class: "scroll", tabindex: "0", role: "region", "aria-label": "The day by room in 15-minute steps", "aria-describedby": "grid-hint" },
+        el("table", {}, el("caption", { text: "The day by room in 15-minute steps" }),
+          el("thead", {}, el("tr", {}, el("th", { scope: "col", text: "Time" }), ...rooms.map((r) => el("th", { scope: "col", text: r.name })))),
           el("tbody", {}, ...rows))));
   }
 
-  async function moveTo(a, day, time) {
+  async function moveTo(a, day, time, room) {
     const who = [];
     for (const pid of a.patient_ids) who.push(await name(pid));
+    const body = { version: a.version, start: zonedIso(day, time, zone) };
+    if (room.id !== a.location_id) body.location_id = room.id;
     try {
-      await call("POST", `/v1/appointments/${a.id}/reschedule`, { version: a.version, start: zonedIso(day, time, zone) });
+      await call("POST", `/v1/appointments/${a.id}/reschedule`, body);
     } catch (error) {
       if (error.status === 409 && error.code !== "version_conflict") {
         showError(`${time} clashes with another booking for the clinician, the room or the patient. Nothing changed. Pick another time.`);
@@ -220,7 +226,7 @@ export async function render(view) {
       if (error.code === "version_conflict") await load();
       throw error;
     }
-    await load(`Moved ${who.join(", ")} to ${time}.`);
+    await load(`Moved ${who.join(", ")} to ${time}${body.location_id ? ` in ${room.name}` : ""}.`);
   }
 
   async function moveFollowing(a, time, patients) {
