@@ -108,7 +108,7 @@ function newRuleId(list) {
   return `rule-${n}`;
 }
 
-function collect(form, list) {
+function collect(form, list, existing) {
   const rules = [...list.querySelectorAll("fieldset.rule")].map((box) => ({
     id: box.dataset.ruleId,
     kind: box.querySelector("[name=kind]").value,
@@ -121,6 +121,9 @@ function collect(form, list) {
     const subject = form.elements[`templates.${key}.subject`];
     const template = { body: form.elements[`templates.${key}.body`].value };
     if (subject) template.subject = subject.value.trim() || null;
+    // A template the practice never had, left empty, stays absent (a rule that needs it
+    // is named by the API); one it had must keep a body.
+    if (!template.body.trim() && !template.subject && !(key in existing)) continue;
     templates[key] = template;
   }
   const f = form.elements;
@@ -186,7 +189,7 @@ async function build(view) {
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     clearErrors(form);
-    const body = { version: settings.version, ...collect(form, list) };
+    const body = { version: settings.version, ...collect(form, list, settings.templates) };
     busy(event.submitter, async () => {
       try {
         await call("PUT", "/v1/reminder-settings", body);
