@@ -25,6 +25,7 @@ from tpm.api.scheduling_models import (
     LocationIn,
     LocationPatch,
     LocationView,
+    OfferView,
     RequestIn,
     RequestReceived,
     RequestView,
@@ -283,6 +284,15 @@ def book_series(body: SeriesIn) -> Response[str]:
     return created(out, f"/v1/appointment-series/{series.id}")
 
 
+@app.get(
+    "/v1/appointment-series/<seriesId>",
+    summary="A recurring series (its rule, occurrences and version)",
+    tags=APPTS,
+)
+def get_series(seriesId: str) -> SeriesView:  # noqa: N803
+    return SeriesView.of(SeriesService(service_context(app)).get(seriesId))
+
+
 @app.post(
     "/v1/appointment-series/<seriesId>/split",
     summary="Change this and following occurrences (ends the series, starts a new one)",
@@ -396,6 +406,27 @@ def join_waitlist(body: WaitlistIn) -> Response[str]:
 def list_waitlist(limit: Limit = 25, cursor: Cursor = None) -> Page[WaitlistView]:
     entries, next_cursor = WaitlistService(service_context(app)).page(limit, cursor)
     return Page[WaitlistView](items=[WaitlistView.of(e) for e in entries], next_cursor=next_cursor)
+
+
+@app.post(
+    "/v1/waitlist/<entryId>/remove",
+    summary="Take a patient off the waitlist (no more offers)",
+    tags=APPTS,
+)
+def remove_from_waitlist(entryId: str, body: Versioned) -> WaitlistView:  # noqa: N803
+    return WaitlistView.of(WaitlistService(service_context(app)).remove(entryId, body.version))
+
+
+@app.get(
+    "/v1/waitlist-offers",
+    summary="Offers of freed slots starting in a range, and where each stands (staff)",
+    tags=APPTS,
+)
+def list_offers(start: From, end: To, limit: Limit = 25, cursor: Cursor = None) -> Page[OfferView]:
+    found, next_cursor = WaitlistService(service_context(app)).offers(start, end, limit, cursor)
+    return Page[OfferView](
+        items=[OfferView.of(o, state) for o, state in found], next_cursor=next_cursor
+    )
 
 
 @app.post(

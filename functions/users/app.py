@@ -131,6 +131,29 @@ def add_supervisor(userId: str, body: SupervisorIn) -> Response[str]:  # noqa: N
     return no_content()
 
 
+class SupervisorView(BaseModel):
+    id: str
+    display_name: str
+    credentials: str
+    status: str
+
+
+@app.get("/v1/users/<userId>/supervisors", summary="A staff member's supervisors", tags=TAGS)
+def list_supervisors(userId: str) -> Page[SupervisorView]:  # noqa: N803
+    found = UserService(service_context(app)).supervisors(userId)
+    return Page[SupervisorView](
+        items=[
+            SupervisorView(
+                id=u.id,
+                display_name=u.display_name,
+                credentials=u.credentials,
+                status=u.status.value,
+            )
+            for u in found
+        ]
+    )
+
+
 @app.get("/v1/users/<userId>/sessions", summary="A user's sessions", tags=TAGS)
 def user_sessions(userId: str) -> Page[SessionView]:  # noqa: N803
     ctx = service_context(app)

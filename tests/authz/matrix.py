@@ -407,6 +407,14 @@ CASES: list[Case] = [
     ),
     Case(
         "GET",
+        "/v1/users/{userId}/supervisors",
+        {OW: (200, 404), A: (200, 404), C: (200, 404)},
+        variants=USER_VARIANTS,
+        target=user_target(),
+        audit=("user.read",),
+    ),
+    Case(
+        "GET",
         "/v1/users/{userId}/sessions",
         {OW: (200, 404), A: (200, 404), C: (200, 404)},
         variants=USER_VARIANTS,

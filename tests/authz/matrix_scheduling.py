@@ -34,7 +34,13 @@ from tpm.ids import new_id
 from tpm.repositories.appointments import AppointmentRepository, Series
 from tpm.repositories.availability import AvailabilityRepository
 from tpm.repositories.catalogue import CatalogueRepository
-from tpm.repositories.waitlist import AppointmentRequest, Offer, WaitlistRepository
+from tpm.repositories.waitlist import (
+    AppointmentRequest,
+    Offer,
+    TimeWindow,
+    WaitlistEntry,
+    WaitlistRepository,
+)
 from tpm.security.principal import Role
 
 _HOURS = itertools.count(1)
@@ -290,6 +296,24 @@ def waitlist_body(world: World, role: Role, variant: str) -> tuple[dict[str, str
     start = next_start()
     window = {"start": iso(start), "end": iso(start + timedelta(days=7))}
     return {"patientId": pid}, {"patient_id": pid, "windows": [window]}
+
+
+def waitlist_entry_target(world: World, role: Role, variant: str) -> tuple[dict[str, str], Any]:
+    practice = practice_of(world, variant)
+    pid = practice.own_patient if variant != "other" else world.a.other_patient
+    start = next_start()
+    entry = WaitlistEntry(
+        id=new_id("wtl"),
+        patient_id=pid,
+        windows=(TimeWindow(start=start, end=start + timedelta(hours=4)),),
+        created_at=world.runtime.clock.now(),
+        created_by="test-harness",
+    )
+    store = world.runtime.store.practice(practice.id)
+    world.system_write(
+        practice.id, [WaitlistRepository(store, world.runtime.cipher).entry_op(entry)]
+    )
+    return {"entryId": entry.id, "patientId": pid}, {"version": 1}
 
 
 def offer_target(world: World, role: Role, variant: str) -> tuple[dict[str, str], Any]:
@@ -552,6 +576,15 @@ CASES: list[Case] = [
         patient_scoped=True,
     ),
     Case(
+        "GET",
+        "/v1/appointment-series/{seriesId}",
+        {**DESK, CL: (200, 404, 404), S: (200, 404, 404), P: (200, 404, 404)},
+        variants=PATIENT_VARIANTS,
+        target=series_target,
+        audit=("appointment.read",),
+        patient_scoped=True,
+    ),
+    Case(
         "POST",
         "/v1/appointment-series/{seriesId}/split",
         BOOK,
@@ -611,6 +644,22 @@ CASES: list[Case] = [
         patient_scoped=True,
     ),
     Case("GET", "/v1/waitlist", {OW: 200, A: 200, F: 200, P: 200}, audit=("waitlist.list",)),
+    Case(
+        "POST",
+        "/v1/waitlist/{entryId}/remove",
+        DESK,
+        variants=PATIENT_VARIANTS,
+        target=waitlist_entry_target,
+        audit=("waitlist.remove",),
+        patient_scoped=True,
+    ),
+    Case(
+        "GET",
+        "/v1/waitlist-offers",
+        {OW: 200, A: 200, F: 200},
+        query=RANGE,
+        audit=("waitlist.offer.list",),
+    ),
     Case(
         "POST",
         "/v1/waitlist-offers/{offerId}/claim",

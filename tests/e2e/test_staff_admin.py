@@ -94,3 +94,38 @@ def test_admin_invites_a_user_who_enrols_mfa_and_signs_in(
     page.get_by_role("button", name="Reactivate account").click()
     expect(page.get_by_role("status")).to_have_text("Riley Biller (synthetic) can sign in again.")
     check_axe(page)
+
+
+def test_admin_assigns_a_clinicians_supervisor(page: Page, portal_url: str) -> None:
+    # GIVEN a newly invited clinician with no supervisor
+    admin = staff(portal_url, Role.ADMIN)
+    invited = admin.post(
+        "/v1/users",
+        json={
+            "email": f"kai-{uuid.uuid4().hex[:8]}@example.test",
+            "display_name": "Kai Newhire (synthetic)",
+            "roles": ["clinician"],
+        },
+    )
+    assert invited.status_code == 201, invited.text
+    user_id = invited.json()["user"]["id"]
+    sign_in_staff(page, Role.ADMIN, f"/staff/#/admin/users/{user_id}")
+    expect(page.get_by_role("heading", name="Kai Newhire (synthetic)")).to_be_visible()
+    box = page.get_by_role("region", name="Supervision")
+    expect(box).to_contain_text("No supervisor assigned.")
+    check_axe(page)
+    # WHEN the admin assigns the practice's supervisor (keyboard: Enter on the button)
+    form = box.get_by_role("form", name="Assign a supervisor")
+    choice = form.get_by_label("Supervisor")
+    name = choice.locator("option").first.inner_text()
+    choice.select_option(label=name)
+    form.get_by_role("button", name="Assign supervisor").press("Enter")
+    # THEN it is said and shown, and the API holds it
+    expect(page.get_by_role("status")).to_contain_text(f"{name} now supervises Kai Newhire")
+    listed = page.get_by_role("list", name="Supervisors")
+    expect(listed).to_contain_text(name)
+    supervisors = admin.get(f"/v1/users/{user_id}/supervisors").json()["items"]
+    assert [s["display_name"] for s in supervisors] == [name]
+    check_axe(page)
+    box.scroll_into_view_if_needed()
+    shoot(page, "staff-user-supervision")

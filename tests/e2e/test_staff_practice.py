@@ -4,7 +4,9 @@ CSP violations fail."""
 
 from __future__ import annotations
 
+import re
 import uuid
+from datetime import date, timedelta
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -108,3 +110,95 @@ def test_break_glass_asks_for_a_step_up_the_app_cannot_skip(page: Page, portal_u
     expect(
         page.get_by_role("heading", name="You are not on this patient's care team")
     ).to_be_visible()
+
+
+def test_admin_adds_and_removes_availability_exceptions(page: Page, portal_url: str) -> None:
+    # (the supervisor's hours: the demo clinician's belong to the portal's booking tests)
+    admin = staff(portal_url, Role.ADMIN)
+    sam = next(
+        c for c in ok(admin.get("/v1/clinicians"))["items"] if c["display_name"].startswith("Sam")
+    )
+    sign_in_staff(page, Role.ADMIN, "/staff/#/admin/practice")
+    page.get_by_label("Clinician", exact=True).select_option(label=sam["display_name"])
+    # (the editor redraws for the chosen clinician: wait for theirs)
+    expect(
+        page.get_by_role("heading", name=f"Time off and extra hours: {sam['display_name']}")
+    ).to_be_visible()
+    form = page.get_by_role("form", name="Add an exception")
+    day = (date.today() + timedelta(days=200)).isoformat()
+    # WHEN an end time comes without a start THEN the form says so next to it; nothing saved
+    form.get_by_label("From", exact=True).fill(day)
+    form.get_by_label("End time").fill("12:00")
+    form.get_by_role("button", name="Add exception").click()
+    expect(form.get_by_label("End time")).to_have_attribute("aria-invalid", "true")
+    check_axe(page)
+    # WHEN a whole day off is added THEN it is listed and saved
+    form.get_by_label("End time").fill("")
+    form.get_by_label("Until").fill(day)
+    form.get_by_role("button", name="Add exception").click()
+    expect(page.get_by_role("status")).to_contain_text(f"Added time off on {day}")
+    table = page.get_by_role("table", name="Exceptions")
+    expect(table.get_by_role("row").filter(has_text=day)).to_contain_text("All day")
+    # AND extra hours at a location
+    form = page.get_by_role("form", name="Add an exception")
+    form.get_by_label("Kind").select_option("extra")
+    extra = (date.today() + timedelta(days=201)).isoformat()
+    form.get_by_label("From", exact=True).fill(extra)
+    form.get_by_label("Until").fill(extra)
+    form.get_by_label("Start time").fill("18:00")
+    form.get_by_label("End time").fill("20:00")
+    form.get_by_label("Location").select_option(index=1)
+    form.get_by_role("button", name="Add exception").click()
+    expect(page.get_by_role("status")).to_contain_text(f"Added extra hours on {extra}")
+    saved = ok(admin.get(f"/v1/clinicians/{sam['id']}/availability"))["exceptions"]
+    assert {(x["kind"], x["start_date"]) for x in saved} >= {("off", day), ("extra", extra)}
+    check_axe(page)
+    # WHEN the time off is removed THEN only the extra hours stay
+    table = page.get_by_role("table", name="Exceptions")
+    table.get_by_role("row").filter(has_text=day).get_by_role("button", name="Remove").click()
+    expect(page.get_by_role("status")).to_contain_text(f"Removed time off on {day}")
+    saved = ok(admin.get(f"/v1/clinicians/{sam['id']}/availability"))["exceptions"]
+    assert ("off", day) not in {(x["kind"], x["start_date"]) for x in saved}
+    # (put the supervisor's hours back as they were)
+    rest = [x for x in saved if x["start_date"] != extra]
+    now = ok(admin.get(f"/v1/clinicians/{sam['id']}/availability"))
+    ok(
+        admin.patch(
+            f"/v1/clinicians/{sam['id']}/availability",
+            json={"version": now["version"], "exceptions": rest},
+        )
+    )
+
+
+def test_a_supervisor_sets_their_own_time_off(page: Page, portal_url: str) -> None:
+    # (the supervisor sees patients too; the demo clinician's hours belong to the portal tests)
+    sign_in_staff(page, Role.SUPERVISOR, "/staff/#/account")
+    page.get_by_role("link", name="Set my weekly hours and time off").click()
+    expect(page.get_by_role("heading", name="My hours")).to_be_focused()
+    expect(
+        page.get_by_role("heading", name=re.compile("Time off and extra hours: Sam"))
+    ).to_be_visible()
+    check_axe(page)
+    day = (date.today() + timedelta(days=210)).isoformat()
+    form = page.get_by_role("form", name="Add an exception")
+    form.get_by_label("From", exact=True).fill(day)
+    form.get_by_label("Until").fill(day)
+    form.get_by_label("Start time").fill("13:00")
+    form.get_by_label("End time").fill("17:00")
+    form.get_by_role("button", name="Add exception").click()
+    expect(page.get_by_role("status")).to_contain_text(f"Added time off on {day}")
+    row = page.get_by_role("table", name="Exceptions").get_by_role("row").filter(has_text=day)
+    expect(row).to_contain_text("13:00\u201317:00")
+    # AND removes it again (the API's self scope: their own hours only)
+    row.get_by_role("button", name="Remove").click()
+    expect(page.get_by_role("status")).to_contain_text(f"Removed time off on {day}")
+    supervisor = staff(portal_url, Role.SUPERVISOR)
+    others = [
+        c
+        for c in ok(supervisor.get("/v1/clinicians"))["items"]
+        if c["display_name"].startswith("Casey")
+    ]
+    refused = supervisor.patch(
+        f"/v1/clinicians/{others[0]['id']}/availability", json={"version": 1, "exceptions": []}
+    )
+    assert refused.status_code in (403, 404)

@@ -368,6 +368,14 @@ def test_edit_one_occurrence_detaches_it_and_split_moves_the_rest(
         {"version": 1, "from_occurrence": 4, "changes": {}},
     )
     assert stale.status == 409
+    # the series reads back ended where the split began, with its version and successor
+    ended = world.ok("GET", f"/v1/appointment-series/{series['id']}", "desk")
+    assert (ended["ended_at_index"], ended["followed_by"], ended["version"]) == (
+        3,
+        split["series"]["id"],
+        2,
+    )
+    assert world.call("GET", "/v1/appointment-series/ser_missing", "desk").status == 404
 
 
 # ---- slots and self-booking -----------------------------------------------------------------
@@ -530,6 +538,71 @@ def test_cancellation_offers_the_slot_and_the_first_claim_wins(
     world.add_user("cy_login", Role.PATIENT, patient_id=world.patients["cy"])
     late = world.call("POST", f"/v1/waitlist-offers/{cy_offer.id}/claim", "cy_login")
     assert (late.status, late.body["error"]["code"]) == (409, "slot_unavailable")
+    # AND the front desk sees both offers on the cancelled visit: ben's claimed, cy's taken
+    day = {"from": "2026-03-05T00:00:00Z", "to": "2026-03-06T00:00:00Z"}
+    listed = world.ok("GET", "/v1/waitlist-offers", "desk", query=day)["items"]
+    assert {(o["patient_id"], o["state"]) for o in listed} == {
+        (world.patients["ben"], "claimed"),
+        (world.patients["cy"], "taken"),
+    }
+    assert {o["source_appointment_id"] for o in listed} == {appt["id"]}
+    assert next(o for o in listed if o["state"] == "claimed")["appointment_id"] == first.body["id"]
+    # the range is [from, to): a slot starting at `to` is outside it
+    after = {"from": "2026-03-04T00:00:00Z", "to": "2026-03-05T15:00:00Z"}
+    assert world.ok("GET", "/v1/waitlist-offers", "desk", query=after)["items"] == []
+    # a clinician and a patient may not list offers; a reversed range is a 422
+    assert world.call("GET", "/v1/waitlist-offers", "clinician", query=day).status == 403
+    assert world.call("GET", "/v1/waitlist-offers", "ben_login", query=day).status == 403
+    bad = world.call(
+        "GET",
+        "/v1/waitlist-offers",
+        "desk",
+        query={"from": "2026-03-06T00:00:00Z", "to": "2026-03-05T00:00:00Z"},
+    )
+    assert (bad.status, bad.body["error"]["code"]) == (422, "validation_failed")
+
+
+def test_a_patient_taken_off_the_waitlist_gets_no_offers(
+    world: SchedulingWorld, cat: dict[str, str]
+) -> None:
+    appt = world.ok("POST", "/v1/appointments", "desk", booking(world, cat, "2026-03-09T15:00:00Z"))
+    window = {"start": "2026-03-09T00:00:00Z", "end": "2026-03-10T00:00:00Z"}
+    entry = world.ok(
+        "POST", "/v1/waitlist", "desk", {"patient_id": world.patients["cy"], "windows": [window]}
+    )
+    # a stale version is a 409 and changes nothing; a clinician may not remove it
+    stale = world.call("POST", f"/v1/waitlist/{entry['id']}/remove", "desk", {"version": 7})
+    assert (stale.status, stale.body["error"]["code"]) == (409, "version_conflict")
+    assert world.call(
+        "POST", f"/v1/waitlist/{entry['id']}/remove", "clinician", {"version": 1}
+    ).status in (403, 404)
+    removed = world.ok("POST", f"/v1/waitlist/{entry['id']}/remove", "desk", {"version": 1})
+    assert (removed["status"], removed["version"]) == ("removed", 2)
+    again = world.call("POST", f"/v1/waitlist/{entry['id']}/remove", "desk", {"version": 2})
+    assert again.status == 409
+    # THEN a cancellation inside the window offers nothing to them
+    world.ok(
+        "POST", f"/v1/appointments/{appt['id']}/cancel", "desk", {"reason": "moved", "version": 1}
+    )
+    day = {"from": "2026-03-09T00:00:00Z", "to": "2026-03-10T00:00:00Z"}
+    assert world.ok("GET", "/v1/waitlist-offers", "desk", query=day)["items"] == []
+
+
+def test_an_unclaimed_offer_expires(world: SchedulingWorld, cat: dict[str, str]) -> None:
+    appt = world.ok("POST", "/v1/appointments", "desk", booking(world, cat, "2026-03-06T15:00:00Z"))
+    window = {"start": "2026-03-06T00:00:00Z", "end": "2026-03-07T00:00:00Z"}
+    world.ok(
+        "POST", "/v1/waitlist", "desk", {"patient_id": world.patients["cy"], "windows": [window]}
+    )
+    world.ok(
+        "POST", f"/v1/appointments/{appt['id']}/cancel", "desk", {"reason": "moved", "version": 1}
+    )
+    day = {"from": "2026-03-06T00:00:00Z", "to": "2026-03-07T00:00:00Z"}
+    [offer] = world.ok("GET", "/v1/waitlist-offers", "desk", query=day)["items"]
+    assert offer["state"] == "open"
+    world.clock.advance(days=2)
+    [offer] = world.ok("GET", "/v1/waitlist-offers", "desk", query=day)["items"]
+    assert offer["state"] == "expired"
 
 
 def _offer_keys(world: SchedulingWorld) -> list[dict[str, Any]]:

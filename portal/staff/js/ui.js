@@ -145,12 +145,15 @@ export function showFormError(form, error, words = {}) {
   for (const problem of fields) {
     const name = fieldName(problem.path);
     const box = form.querySelector(`[data-field="${CSS.escape(name)}"]`);
-    const text = words[problem.type] || FIELD_WORDS[problem.type] || "This is not valid.";
+    // A screen's words may be a function of the problem (e.g. to show a linter's message).
+    const own = words[problem.type];
+    const text = (typeof own === "function" ? own(problem) : own) || FIELD_WORDS[problem.type] || "This is not valid.";
     if (box) {
       const message = box.querySelector(".field-error");
       const control = box.querySelector("input, select, textarea, fieldset");
       const label = box.querySelector("label, legend");
-      message.textContent = text;
+      // Several problems with one field are all shown (e.g. a placeholder and a term).
+      message.textContent = message.hidden ? text : `${message.textContent} ${text}`;
       message.hidden = false;
       if (control) {
         control.setAttribute("aria-invalid", "true");

@@ -31,7 +31,7 @@ from tpm.domain.scheduling import (
 )
 from tpm.domain.users import User
 from tpm.repositories.appointments import Series
-from tpm.repositories.waitlist import AppointmentRequest, WaitlistEntry
+from tpm.repositories.waitlist import AppointmentRequest, Offer, WaitlistEntry
 
 ID = r"^[a-z]{2,5}_[0-9a-z]{26}$"
 PATIENT_ID = r"^pat_[0-9a-z]{26}$"
@@ -358,6 +358,29 @@ class WaitlistView(BaseModel):
     @classmethod
     def of(cls, e: WaitlistEntry) -> WaitlistView:
         return cls.model_validate(e.model_dump(include=set(cls.model_fields)))
+
+
+class OfferView(BaseModel):
+    """An offer of a freed slot to one waiting patient. `state`: open (may still be
+    claimed), claimed (this patient took it), taken (another offer of the slot was claimed
+    first), expired."""
+
+    id: str
+    entry_id: str
+    patient_id: str
+    clinician_id: str
+    service_id: str
+    location_id: str
+    start: datetime
+    end: datetime
+    expires: datetime
+    state: str
+    appointment_id: str | None
+    source_appointment_id: str | None
+
+    @classmethod
+    def of(cls, o: Offer, state: str) -> OfferView:
+        return cls.model_validate(o.model_dump(include=set(cls.model_fields)) | {"state": state})
 
 
 class RequestIn(Input):

@@ -2,12 +2,13 @@
 
 WAITLIST          <entry id>     a waiting patient (gsi1: WAITLIST_PATIENT#<pid> / <entry id>)
 WAITLIST_OFFER#<id> OFFER      an offer of a freed slot to one waiting patient
+                               (gsi1: WAITLIST_OFFERS / <slot start UTC>#<offer id>)
 APPT_REQUESTS     <request id>   a request from the public form; contact fields sealed
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -19,6 +20,7 @@ from tpm.security.envelope import FieldCipher
 
 _WAITLIST = "WAITLIST"
 _REQUESTS = "APPT_REQUESTS"
+_OFFERS = "WAITLIST_OFFERS"
 REQUEST_KIND = "appointment-request"
 REQUEST_SEALED = ("name", "email", "phone", "preferred_times", "note")
 
@@ -59,6 +61,8 @@ class Offer(BaseModel):
     expires: datetime
     status: str = "open"  # open | claimed
     appointment_id: str | None = None
+    # The cancelled appointment whose slot this is (None on offers made before it was kept).
+    source_appointment_id: str | None = None
     version: int = 1
 
 
@@ -77,6 +81,10 @@ class AppointmentRequest(BaseModel):
     patient_id: str | None = None
     appointment_id: str | None = None
     version: int = 1
+
+
+def _utc_key(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _condition(version: int) -> Absent | VersionIs:
@@ -130,8 +138,28 @@ class WaitlistRepository:
     # ---- offers ---------------------------------------------------------------------------
 
     def offer_op(self, offer: Offer) -> Put:
-        item = {"pk": f"WAITLIST_OFFER#{offer.id}", "sk": "OFFER", **offer.model_dump(mode="json")}
+        item = {
+            "pk": f"WAITLIST_OFFER#{offer.id}",
+            "sk": "OFFER",
+            "gsi1pk": _OFFERS,
+            "gsi1sk": f"{_utc_key(offer.start)}#{offer.id}",
+            **offer.model_dump(mode="json"),
+        }
         return Put(item, _condition(offer.version))
+
+    def offers_between(
+        self, start: datetime, end: datetime, limit: int, cursor: str | None
+    ) -> tuple[list[Offer], str | None]:
+        """Offers of slots starting in [start, end), earliest first."""
+        page = self.store.query(
+            _OFFERS,
+            index="gsi1",
+            # "<start>#id" sorts after "<start>" and "<end>#id" after "<end>": [start, end).
+            sk_between=(_utc_key(start), _utc_key(end)),
+            limit=limit,
+            cursor=cursor,
+        )
+        return [Offer.model_validate(_fields(i, Offer)) for i in page.items], page.next_cursor
 
     def offer(self, offer_id: str) -> Offer | None:
         item = self.store.get(f"WAITLIST_OFFER#{offer_id}", "OFFER")

@@ -91,6 +91,18 @@ class SeriesService:
         self._apply(access, units, header, [self.repo.series_delete_op(series.id)], series)
         return series, appts
 
+    def get(self, series_id: str) -> Series:
+        """A series (its rule, occurrences and version: what a "this and following" change
+        needs), for whoever may read every patient's appointments in it."""
+        ctx = self.ctx
+        ctx.authorize_list("appointment.read", resource_kind="appointment")
+        series = self.repo.series(series_id)
+        if series is None:
+            raise NotFound()
+        access = self._authorize(series.patient_ids, "appointment.read")
+        ctx.record(access, "appointment", series_id, patient_id=series.patient_ids[0])
+        return series
+
     def split(
         self, series_id: str, version: int, from_index: int, changes: dict[str, object]
     ) -> tuple[Series, list[Appointment]]:

@@ -340,6 +340,17 @@ class UserService:
         except ConditionFailed as exc:
             raise AlreadyExists("This supervision already exists.") from exc
 
+    def supervisors(self, supervisee_id: str) -> list[User]:
+        """The supervisors assigned to a staff member (who co-signs their notes and sees
+        their care teams' flags)."""
+        access = self.ctx.authorize(
+            "user.read", resource_kind="user", resource_id=supervisee_id, user_id=supervisee_id
+        )
+        self._get(supervisee_id)
+        found = [self.ctx.users.get(i) for i in self.ctx.users.supervisors_of(supervisee_id)]
+        self.ctx.record(access, "user", supervisee_id, reason_code="supervisors")
+        return [u for u in found if u is not None]
+
     # ---- sessions of others (admins) -------------------------------------------------------
 
     def sessions_of(self, user_id: str) -> list[Session]:

@@ -11,11 +11,11 @@ patient it was made for, signed in to the portal.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from tpm.adapters.store.base import ConditionFailed, Operation
 from tpm.domain.scheduling import Appointment
-from tpm.errors import Conflict, NotFound, ValidationFailed
+from tpm.errors import Conflict, NotFound, ValidationFailed, VersionConflict
 from tpm.ids import new_id
 from tpm.repositories.waitlist import Offer, TimeWindow, WaitlistEntry, WaitlistRepository
 from tpm.security.policy import Scope
@@ -29,6 +29,20 @@ if TYPE_CHECKING:
 OFFERS_PER_SLOT = 3
 OFFER_LIFETIME = timedelta(hours=24)
 WAITLIST_PER_DAY = 10
+
+
+OfferState = Literal["open", "claimed", "taken", "expired"]
+MAX_OFFER_DAYS = timedelta(days=100)
+
+
+def offer_state(offer: Offer, claimed: set[tuple[str, datetime]], now: datetime) -> OfferState:
+    """claimed: this patient took the slot; taken: another offer of the same slot was
+    claimed first; expired: nobody claimed it in time."""
+    if offer.status == "claimed":
+        return "claimed"
+    if (offer.clinician_id, offer.start) in claimed:
+        return "taken"
+    return "expired" if offer.expires <= now else "open"
 
 
 def matches(entry: WaitlistEntry, appt: Appointment) -> bool:
@@ -61,6 +75,7 @@ def offer_ops(b: Bookings, cancelled: Appointment) -> list[Operation]:
             start=cancelled.start,
             end=cancelled.end,
             expires=min(cancelled.start, now + OFFER_LIFETIME),
+            source_appointment_id=cancelled.id,
         )
         ops.append(repo.offer_op(offer))
         ops += reminder_hooks.on_waitlist_offer(
@@ -117,6 +132,37 @@ class WaitlistService:
             raise NotFound() from exc  # no such patient
         return entry
 
+    def remove(self, entry_id: str, version: int) -> WaitlistEntry:
+        """Takes a waiting patient off the waitlist: no more offers are made to them (open
+        offers already sent may still be claimed until they expire)."""
+        ctx = self.ctx
+        ctx.authorize_list("waitlist.remove", resource_kind="waitlist")
+        entry = self.repo.entry(entry_id)
+        if entry is None:
+            raise NotFound()
+        access = ctx.authorize(
+            "waitlist.remove",
+            resource_kind="waitlist",
+            resource_id=entry_id,
+            patient_id=entry.patient_id,
+        )
+        if entry.version != version:
+            raise VersionConflict(current_version=entry.version)
+        if entry.status != "waiting":
+            raise Conflict("This entry is no longer waiting.", reason="not_waiting")
+        removed = entry.model_copy(update={"status": "removed", "version": version + 1})
+        try:
+            ctx.write(
+                access,
+                lambda: [self.repo.entry_op(removed)],
+                "waitlist",
+                entry_id,
+                patient_id=entry.patient_id,
+            )
+        except ConditionFailed as exc:
+            raise VersionConflict() from exc
+        return removed
+
     def page(self, limit: int, cursor: str | None) -> tuple[list[WaitlistEntry], str | None]:
         ctx = self.ctx
         scopes = ctx.authorize_list("waitlist.list", resource_kind="waitlist")
@@ -134,6 +180,26 @@ class WaitlistService:
             ),
         )
         return entries, next_cursor
+
+    def offers(
+        self, start: datetime, end: datetime, limit: int, cursor: str | None
+    ) -> tuple[list[tuple[Offer, OfferState]], str | None]:
+        """Offers of freed slots starting in [start, end) with where each stands (staff:
+        the calendar shows them on the cancelled visit)."""
+        ctx = self.ctx
+        ctx.authorize_list("waitlist.offer.list", resource_kind="waitlist")
+        if end <= start or end - start > MAX_OFFER_DAYS:
+            raise ValidationFailed(
+                fields=[{"path": "query.to", "type": "range"}], max_days=MAX_OFFER_DAYS.days
+            )
+        found, next_cursor = self.repo.offers_between(start, end, limit, cursor)
+        claimed = {(o.clinician_id, o.start) for o in found if o.status == "claimed"}
+        now = ctx.now()
+        ctx.runtime.audit.record(
+            ctx.store,
+            ctx.event("waitlist.offer.list", "waitlist", reason_code=f"count_{len(found)}"),
+        )
+        return [(o, offer_state(o, claimed, now)) for o in found], next_cursor
 
     def claim(self, offer_id: str) -> Appointment:
         from tpm.services.scheduling import BookingRequest, Bookings

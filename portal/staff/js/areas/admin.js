@@ -10,6 +10,13 @@ export default [
     load: () => import("../screens/admin/practice.js"),
   },
   {
+    path: "/admin/reminders",
+    title: "Reminders",
+    requires: ["reminder.settings.read"],
+    nav: { label: "Reminders", order: 82, description: "When reminders go out, their wording, quiet hours." },
+    load: () => import("../screens/admin/reminders.js"),
+  },
+  {
     path: "/admin/users",
     title: "Users",
     requires: ["user.list"],

@@ -1,7 +1,9 @@
-// My account: my sessions (end any other one) and my authenticator app.
+// My account: my sessions (end any other one), my authenticator app, and (clinicians) a
+// link to my hours.
 
 import { call } from "../../../shared/api.js";
 import { announce, busy, el, formatWhen, heading, table } from "../ui.js";
+import { scopes } from "../permissions.js";
 import { current } from "../session.js";
 
 function device(agent) {
@@ -63,4 +65,9 @@ export async function render(view) {
     replace,
   );
   view.append(heading("My account"), sessionBox, mfaBox);
+  if (scopes("availability.update").includes("self")) {
+    view.append(el("section", { class: "card", "aria-labelledby": "hours-title" },
+      el("h2", { id: "hours-title", text: "My hours" }),
+      el("p", {}, el("a", { href: "#/account/hours", text: "Set my weekly hours and time off" }))));
+  }
 }

@@ -1,5 +1,6 @@
 // The practice: settings (session timeouts, break-glass time box, late entry, provisioning
-// approval), locations, services and fees, and each clinician's weekly hours. Every change
+// approval), locations, services and fees, and each clinician's weekly hours and their
+// exceptions (time off, extra hours). Every change
 // carries the version it was loaded at (409 reloads with a message).
 
 import { call } from "../../../../shared/api.js";
@@ -131,38 +132,124 @@ async function hoursPart(box) {
   const [people, locations] = await Promise.all([call("GET", "/v1/clinicians"), call("GET", "/v1/locations")]);
   const pick = el("select", { id: "hours-clinician" }, ...people.items.map((c) => el("option", { value: c.id, text: c.display_name })));
   const editor = el("div", { id: "hours-editor" });
-  async function load() {
-    const a = await call("GET", `/v1/clinicians/${pick.value}/availability`);
-    const byDay = new Map(a.weekly.map((r) => [r.weekday, r]));
-    const form = el("form", { novalidate: true, "aria-label": "Weekly hours" },
-      el("div", { class: "scroll", tabindex: "0", role: "region", "aria-label": "Weekly hours" },
-        el("table", {}, el("caption", { text: `Weekly hours (${a.timezone})` }),
-          el("thead", {}, el("tr", {}, ...["Day", "Works", "From", "To"].map((h) => el("th", { scope: "col", text: h })))),
-          el("tbody", {}, ...DAYS.map((day, i) => {
-            const r = byDay.get(i);
-            return el("tr", {}, el("th", { scope: "row", text: day }),
-              el("td", {}, el("input", { type: "checkbox", name: `on-${i}`, "aria-label": `Works on ${day}`, checked: Boolean(r) })),
-              el("td", {}, el("input", { type: "time", name: `start-${i}`, "aria-label": `${day} from`, value: r ? r.start : "09:00" })),
-              el("td", {}, el("input", { type: "time", name: `end-${i}`, "aria-label": `${day} to`, value: r ? r.end : "17:00" })));
-          })))),
-      el("button", { type: "submit", text: "Save hours" }));
-    form.addEventListener("submit", (event) => {
-      event.preventDefault();
-      const ids = locations.items.filter((l) => l.active !== false).map((l) => l.id);
-      const weekly = DAYS.map((_, i) => i).filter((i) => form.elements[`on-${i}`].checked).map((i) => ({
-        weekday: i, start: form.elements[`start-${i}`].value, end: form.elements[`end-${i}`].value, location_ids: ids,
-      }));
-      busy(event.submitter, async () => {
-        await call("PATCH", `/v1/clinicians/${pick.value}/availability`, { version: a.version, weekly });
-        await load();
-        announce("Hours saved. Online booking offers the new times.");
-      });
-    });
-    editor.replaceChildren(form);
-  }
+  const load = () => clinicianHours(editor, pick.value, pick.selectedOptions[0].textContent, locations.items);
   pick.addEventListener("change", () => busy(null, load));
   if (people.items.length) await load();
   return [el("div", { class: "inline" }, el("label", { for: "hours-clinician", text: "Clinician" }), pick), editor];
+}
+
+/** One clinician's weekly hours and their exceptions, drawn into `editor` (redrawn after
+ * each save). Used by the practice screen (any clinician) and "My hours" (oneself). */
+export async function clinicianHours(editor, clinicianId, who, locations) {
+  const load = () => clinicianHours(editor, clinicianId, who, locations);
+  const a = await call("GET", `/v1/clinicians/${clinicianId}/availability`);
+  const byDay = new Map(a.weekly.map((r) => [r.weekday, r]));
+  const form = el("form", { novalidate: true, "aria-label": "Weekly hours" },
+    el("div", { class: "scroll", tabindex: "0", role: "region", "aria-label": "Weekly hours" },
+      el("table", {}, el("caption", { text: `Weekly hours (${a.timezone})` }),
+        el("thead", {}, el("tr", {}, ...["Day", "Works", "From", "To"].map((h) => el("th", { scope: "col", text: h })))),
+        el("tbody", {}, ...DAYS.map((day, i) => {
+          const r = byDay.get(i);
+          return el("tr", {}, el("th", { scope: "row", text: day }),
+            el("td", {}, el("input", { type: "checkbox", name: `on-${i}`, "aria-label": `Works on ${day}`, checked: Boolean(r) })),
+            el("td", {}, el("input", { type: "time", name: `start-${i}`, "aria-label": `${day} from`, value: r ? r.start : "09:00" })),
+            el("td", {}, el("input", { type: "time", name: `end-${i}`, "aria-label": `${day} to`, value: r ? r.end : "17:00" })));
+        })))),
+    el("button", { type: "submit", text: "Save hours" }));
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const ids = locations.filter((l) => l.active !== false).map((l) => l.id);
+    const weekly = DAYS.map((_, i) => i).filter((i) => form.elements[`on-${i}`].checked).map((i) => ({
+      weekday: i, start: form.elements[`start-${i}`].value, end: form.elements[`end-${i}`].value, location_ids: ids,
+    }));
+    busy(event.submitter, async () => {
+      await call("PATCH", `/v1/clinicians/${clinicianId}/availability`, { version: a.version, weekly });
+      await load();
+      announce("Hours saved. Online booking offers the new times.");
+    });
+  });
+  editor.replaceChildren(form, exceptionsPart(a, locations, load, who));
+}
+
+const EXCEPTION_KIND = { off: "Time off", extra: "Extra hours" };
+
+/** Exceptions to the weekly hours: time off (whole days or part of each day) and extra
+ * hours at a location. Every change saves the whole list with the version it was loaded at. */
+function exceptionsPart(a, locations, reload, who) {
+  const locationName = new Map(locations.map((l) => [l.id, l.name]));
+  const save = async (exceptions, message) => {
+    await call("PATCH", `/v1/clinicians/${a.clinician_id}/availability`, { version: a.version, exceptions });
+    await reload();
+    announce(message);
+    document.getElementById("exceptions-title").focus();
+  };
+  const describe = (x) => {
+    const days = x.start_date === x.end_date ? x.start_date : `${x.start_date} to ${x.end_date}`;
+    const hours = x.start ? `${String(x.start).slice(0, 5)}–${String(x.end).slice(0, 5)}` : "All day";
+    return { days, hours };
+  };
+  const rows = a.exceptions.map((x, i) => {
+    const { days, hours } = describe(x);
+    const remove = el("button", { type: "button", class: "quiet small", text: "Remove" }, el("span", { class: "visually-hidden", text: ` ${EXCEPTION_KIND[x.kind]} ${days}` }));
+    remove.addEventListener("click", () => busy(remove, () => save(a.exceptions.filter((_, j) => j !== i), `Removed ${EXCEPTION_KIND[x.kind].toLowerCase()} on ${days}.`)));
+    return [EXCEPTION_KIND[x.kind] || x.kind, days, hours, x.location_ids.map((id) => locationName.get(id) || "Location").join(", ") || "—", remove];
+  });
+  const active = locations.filter((l) => l.active !== false);
+  const form = el("form", { id: "exception-form", novalidate: true, "aria-label": "Add an exception" },
+    el("div", { class: "row" },
+      field("Kind", { name: "kind" }, { tag: "select", options: [["off", "Time off"], ["extra", "Extra hours"]] }),
+      field("From", { name: "start_date", type: "date", required: true }),
+      field("Until", { name: "end_date", type: "date", required: true }, { hint: "The same day for one day." })),
+    el("div", { class: "row" },
+      field("Start time", { name: "start", type: "time", step: "900" }, { hint: "Leave both times empty for whole days off." }),
+      field("End time", { name: "end", type: "time", step: "900" }),
+      field("Location", { name: "location_id" }, { tag: "select", options: [["", "Any (time off)"], ...active.map((l) => [l.id, l.name])], hint: "Where the extra hours are." })),
+    el("button", { type: "submit", text: "Add exception" }));
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    clearErrors(form);
+    const f = form.elements;
+    const x = { kind: f.kind.value, start_date: f.start_date.value, end_date: f.end_date.value || f.start_date.value };
+    if (f.start.value || f.end.value) Object.assign(x, { start: f.start.value, end: f.end.value });
+    if (f.location_id.value) x.location_ids = [f.location_id.value];
+    const problems = [];
+    if (!x.start_date) problems.push({ path: "body.start_date", type: "missing" });
+    if (x.end_date < x.start_date) problems.push({ path: "body.end_date", type: "before_start" });
+    if (Boolean(f.start.value) !== Boolean(f.end.value)) problems.push({ path: "body.end", type: "both_times" });
+    else if (x.start && x.end <= x.start) problems.push({ path: "body.end", type: "end_first" });
+    if (x.kind === "extra" && !x.start) problems.push({ path: "body.start", type: "extra_times" });
+    if (x.kind === "extra" && !x.location_ids) problems.push({ path: "body.location_id", type: "extra_location" });
+    const words = {
+      before_start: "The last day cannot be before the first.",
+      both_times: "Give both times, or neither for whole days.",
+      end_first: "The end time must be after the start time.",
+      extra_times: "Extra hours need a start and an end time.",
+      extra_location: "Choose where the extra hours are.",
+      value_error: (p) => String(p.message || "This is not valid.").replace(/^Value error, /, ""),
+    };
+    if (problems.length) {
+      showFormError(form, { details: { fields: problems } }, words);
+      return;
+    }
+    busy(event.submitter, async () => {
+      try {
+        await save([...a.exceptions, x], `Added ${EXCEPTION_KIND[x.kind].toLowerCase()} ${x.start_date === x.end_date ? `on ${x.start_date}` : `from ${x.start_date} to ${x.end_date}`}.`);
+      } catch (error) {
+        if (error.code === "version_conflict") {
+          await reload();
+          showError("These hours changed meanwhile. They are reloaded: add the exception again.");
+          return;
+        }
+        // The API names the exception by its index in the list: show it on the form's first field.
+        const fields = ((error.details && error.details.fields) || []).map((p) => ({ ...p, path: "body.start_date" }));
+        showFormError(form, fields.length ? { ...error, details: { fields } } : error, words);
+      }
+    });
+  });
+  return el("div", { class: "exceptions" },
+    el("h3", { id: "exceptions-title", tabindex: "-1", text: `Time off and extra hours: ${who}` }),
+    table("Exceptions", ["Kind", "Days", "Hours", "Location", ""], rows, "No exceptions: the weekly hours apply."),
+    form);
 }
 
 async function fill(box, build) {

@@ -4,7 +4,7 @@
 import { call } from "../../../../shared/api.js";
 import { can } from "../../permissions.js";
 import { current } from "../../session.js";
-import { announce, busy, clearErrors, el, formatWhen, heading, roleName, showFormError, table } from "../../ui.js";
+import { announce, busy, clearErrors, el, field, formatWhen, heading, roleName, showFormError, table } from "../../ui.js";
 import { STATUS, chosenRoles, roleChoices } from "./roles.js";
 
 export async function render(view, { userId }) {
@@ -78,6 +78,8 @@ export async function render(view, { userId }) {
     });
     view.append(el("section", { class: "card" }, form));
   }
+
+  if (!user.roles.includes("patient")) await supervision(view, user, path, again);
 
   if (can("user.deactivate") && !self) {
     const box = el("section", { class: "card", "aria-labelledby": "access-title" }, el("h2", { id: "access-title", text: "Access" }));
@@ -154,4 +156,42 @@ export async function render(view, { userId }) {
       ),
     );
   }
+}
+
+/** Who supervises this person (co-signs their notes, sees their care teams' risk flags),
+ * and, for admins, assigning one of the practice's supervisors. */
+async function supervision(view, user, path, again) {
+  const [mine, everyone] = await Promise.all([
+    call("GET", `${path}/supervisors`),
+    can("user.update_relations") ? call("GET", "/v1/users?limit=100") : { items: [] },
+  ]);
+  const assigned = new Set(mine.items.map((u) => u.id));
+  const box = el("section", { class: "card", "aria-labelledby": "supervision-title" },
+    el("h2", { id: "supervision-title", text: "Supervision" }),
+    mine.items.length
+      ? el("ul", { "aria-label": "Supervisors" }, ...mine.items.map((u) => el("li", { text: u.credentials ? `${u.display_name}, ${u.credentials}` : u.display_name })))
+      : el("p", { class: "empty", text: "No supervisor assigned." }));
+  const candidates = everyone.items.filter((u) => u.roles.includes("supervisor") && u.status === "active" && u.id !== user.id && !assigned.has(u.id));
+  if (can("user.update_relations") && candidates.length) {
+    const form = el("form", { id: "supervisor-form", class: "row", novalidate: true, "aria-label": "Assign a supervisor" },
+      field("Supervisor", { name: "supervisor_id" }, { tag: "select", options: candidates.map((u) => [u.id, u.display_name]), hint: "Their supervisor co-signs the notes that need it and sees their patients' risk flags." }),
+      el("div", {}, el("button", { type: "submit", text: "Assign supervisor" })));
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      clearErrors(form);
+      const chosen = form.elements.supervisor_id;
+      const name = chosen.selectedOptions[0].textContent;
+      busy(event.submitter, async () => {
+        try {
+          await call("POST", `${path}/supervisors`, { supervisor_id: chosen.value });
+        } catch (error) {
+          showFormError(form, error, { not_a_supervisor: "Only someone with the supervisor role can supervise." });
+          return;
+        }
+        await again(`${name} now supervises ${user.display_name}.`);
+      });
+    });
+    box.append(form);
+  }
+  view.append(box);
 }

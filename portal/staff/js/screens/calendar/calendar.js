@@ -1,7 +1,9 @@
 // The calendar: a day or a week for one clinician, or everyone, at one location or all;
 // book (single, weekly series, group), and per visit: arrived, no-show, completed,
-// reschedule (by form: keyboard-friendly), cancel with a reason. Times are shown in the
-// practice's zone. Patients are named only to roles that may read them (each read audited).
+// reschedule (by form: keyboard-friendly), cancel with a reason. A cancelled visit shows
+// the waitlist offers its freed time made (roles with waitlist.offer.list). Times are shown
+// in the practice's zone. Patients are named only to roles that may read them (each read
+// audited).
 
 import { call } from "../../../../shared/api.js";
 import { can, hasRole } from "../../permissions.js";
@@ -10,6 +12,7 @@ import { announce, busy, el, formatTime, heading, localDate, showError } from ".
 import { addDays, localParts, weekStart, zonedInstant, zonedIso } from "../../zoned.js";
 import { patientName } from "../patients/search.js";
 import { bookingForm } from "./book.js";
+import { all, offerText } from "./waitlist.js";
 
 const STATUS = { booked: "Booked", arrived: "Arrived", completed: "Completed", cancelled: "Cancelled", no_show: "No-show" };
 const NEXT = { booked: [["arrived", "Arrived"], ["no_show", "No-show"]], arrived: [["completed", "Completed"]] };
@@ -33,6 +36,7 @@ export async function render(view) {
     location: "",
   };
   const names = new Map();
+  const offersBy = new Map(); // cancelled appointment id -> the offers its time made
   const byId = (list) => new Map(list.map((x) => [x.id, x]));
   const services = byId(cat.services);
   const locations = byId(cat.locations);
@@ -102,6 +106,15 @@ export async function render(view) {
       }),
     );
     const items = lists.flat();
+    offersBy.clear();
+    if (can("waitlist.offer.list")) {
+      const offers = await all(`/v1/waitlist-offers?${new URLSearchParams({ from: q.get("from"), to: q.get("to"), limit: "100" })}`);
+      for (const o of offers) {
+        if (!o.source_appointment_id) continue;
+        if (!offersBy.has(o.source_appointment_id)) offersBy.set(o.source_appointment_id, []);
+        offersBy.get(o.source_appointment_id).push(o);
+      }
+    }
     const shown = items
       .filter((a) => !state.location || a.location_id === state.location)
       .sort((a, b) => a.start.localeCompare(b.start));
@@ -124,8 +137,118 @@ export async function render(view) {
             : el("p", { class: "empty", text: "No appointments." })),
       );
     }
+    if (state.mode === "day" && can("appointment.reschedule")) sections.push(await dayGrid(first, shown));
     results.replaceChildren(...sections);
     if (message) announce(message);
+  }
+
+  // The day as a grid: 15-minute rows, one column per room (location). Drag a booked visit
+  // onto a new time, or into another room's column, to move it (pointer users). Keyboard
+  // users move visits with "Reschedule" in the list above, which does the same; the grid
+  // repeats what the list says, so nothing is only here.
+  async function dayGrid(day, shown) {
+    const times = shown.map((a) => localParts(a.start, zone).time);
+    let startHour = 7;
+    let endHour = 20;
+    for (const t of times) {
+      const h = Number.parseInt(t.slice(0, 2), 10);
+      startHour = Math.min(startHour, h);
+      endHour = Math.max(endHour, h + 1);
+    }
+    const rooms = cat.locations.filter((l) => (state.location ? l.id === state.location : l.active !== false || shown.some((a) => a.location_id === l.id)));
+    const at = new Map(); // "HH:MM|location id" -> visits starting there
+    for (const a of shown) {
+      const key = `${localParts(a.start, zone).time}|${a.location_id}`;
+      if (!at.has(key)) at.set(key, []);
+      at.get(key).push(a);
+    }
+    const rows = [];
+    for (let h = startHour; h < endHour; h += 1) {
+      for (const m of [0, 15, 30, 45]) {
+        const time = `${String(h).padStart(2, "0")}:${String(m).padStart(2, "0")}`;
+        const cells = [];
+        for (const room of rooms) {
+          const chips = [];
+          for (const a of at.get(`${time}|${room.id}`) || []) {
+            const who = [];
+            for (const pid of a.patient_ids) who.push(await name(pid));
+            const clinician = clinicians.get(a.clinician_id);
+            const label = `${who.join(", ")}${clinician ? ` with ${clinician.display_name}` : ""}`;
+            const movable = a.status === "booked";
+            const chip = el("span", { class: `chip status-${a.status}`, draggable: movable ? "true" : null, "data-appointment": a.id, text: movable ? label : `${label} (${STATUS[a.status] || a.status})` });
+            if (movable) {
+              chip.addEventListener("dragstart", (event) => {
+                event.dataTransfer.setData("text/plain", a.id);
+                event.dataTransfer.effectAllowed = "move";
+              });
+            }
+            chips.push(chip);
+          }
+          const cell = el("td", { class: "slot", "data-location": room.id }, ...chips);
+          cell.addEventListener("dragover", (event) => {
+            event.preventDefault();
+            cell.classList.add("drop");
+          });
+          cell.addEventListener("dragleave", () => cell.classList.remove("drop"));
+          cell.addEventListener("drop", (event) => {
+            event.preventDefault();
+            cell.classList.remove("drop");
+            const a = shown.find((x) => x.id === event.dataTransfer.getData("text/plain"));
+            if (!a || (localParts(a.start, zone).time === time && a.location_id === room.id)) return;
+            busy(null, () => moveTo(a, day, time, room));
+          });
+          cells.push(cell);
+        }
+        rows.push(el("tr", { "data-time": time }, el("th", { scope: "row", text: time }), ...cells));
+      }
+    }
+    return el("section", { class: "day grid", "aria-labelledby": "grid-title" },
+      el("h2", { id: "grid-title", text: "The day by room: drag to move" }),
+      el("p", { class: "hint", id: "grid-hint", text: "Drag a booked visit to a new time, or into another room's column. With a keyboard, use Reschedule in the list above." }),
+      el("div", { class: "scroll", tabindex: "0", role: "region", "aria-label": "The day by room in 15-minute steps", "aria-describedby": "grid-hint" },
+        el("table", {}, el("caption", { text: "The day by room in 15-minute steps" }),
+          el("thead", {}, el("tr", {}, el("th", { scope: "col", text: "Time" }), ...rooms.map((r) => el("th", { scope: "col", text: r.name })))),
+          el("tbody", {}, ...rows))));
+  }
+
+  async function moveTo(a, day, time, room) {
+    const who = [];
+    for (const pid of a.patient_ids) who.push(await name(pid));
+    const body = { version: a.version, start: zonedIso(day, time, zone) };
+    if (room.id !== a.location_id) body.location_id = room.id;
+    try {
+      await call("POST", `/v1/appointments/${a.id}/reschedule`, body);
+    } catch (error) {
+      if (error.status === 409 && error.code !== "version_conflict") {
+        showError(`${time} clashes with another booking for the clinician, the room or the patient. Nothing changed. Pick another time.`);
+        return;
+      }
+      if (error.code === "version_conflict") await load();
+      throw error;
+    }
+    await load(`Moved ${who.join(", ")} to ${time}${body.location_id ? ` in ${room.name}` : ""}.`);
+  }
+
+  async function moveFollowing(a, time, patients) {
+    const series = await call("GET", `/v1/appointment-series/${a.series_id}`);
+    try {
+      const moved = await call("POST", `/v1/appointment-series/${a.series_id}/split`, {
+        version: series.version,
+        from_occurrence: a.series_index,
+        changes: { start_time: `${time}:00` },
+      });
+      await load(`Moved ${moved.appointments.length} visits for ${patients.join(", ")}, from ${localParts(a.start, zone).day}, to ${time}.`);
+    } catch (error) {
+      if (error.status === 409 && error.code !== "version_conflict") {
+        const clashes = (error.details && error.details.occurrences) || [];
+        showError(clashes.length
+          ? `These visits would clash with existing bookings: ${clashes.map((o) => `visit ${o.index + 1} on ${o.date}`).join(", ")}. Nothing changed. Pick another time.`
+          : "That time clashes with another booking for the clinician, the room or the patient. Nothing changed. Pick another time.");
+        return;
+      }
+      if (error.code === "version_conflict") await load();
+      throw error;
+    }
   }
 
   async function row(a) {
@@ -153,14 +276,36 @@ export async function render(view) {
       const local = localParts(a.start, zone);
       const dateId = `move-date-${a.id}`;
       const timeId = `move-time-${a.id}`;
+      // A visit of a series: move only it, or it and every later visit ("this and
+      // following": the API ends the series there and starts a new one at the new time).
+      const scopeName = `move-scope-${a.id}`;
+      const which = a.series_id
+        ? el("fieldset", { class: "which" },
+            el("legend", { text: "Which visits" }),
+            el("div", { class: "check" }, el("input", { type: "radio", id: `${scopeName}-one`, name: scopeName, value: "one", checked: true }), el("label", { for: `${scopeName}-one`, text: "Only this visit" })),
+            el("div", { class: "check" }, el("input", { type: "radio", id: `${scopeName}-following`, name: scopeName, value: "following" }), el("label", { for: `${scopeName}-following`, text: "This and following visits (same weekday; choose the time)" })))
+        : null;
       const form = el("form", { hidden: true, class: "inline-form", "aria-label": `Reschedule ${what}` },
+        which,
         el("label", { for: dateId, text: "New date" }), el("input", { id: dateId, type: "date", value: local.day, required: true }),
         el("label", { for: timeId, text: "New time" }), el("input", { id: timeId, type: "time", value: local.time, step: "900", required: true }),
         el("div", { class: "actions" }, el("button", { type: "submit", class: "small", text: "Move" }), el("button", { type: "button", class: "quiet small", text: "Keep" })));
+      const following = () => Boolean(which) && which.querySelector(`#${scopeName}-following`).checked;
+      if (which) {
+        which.addEventListener("change", () => {
+          const day = form.querySelector(`#${dateId}`);
+          day.disabled = following();
+          if (following()) day.value = local.day;
+        });
+      }
       open.addEventListener("click", () => { form.hidden = false; form.querySelector("input").focus(); });
       form.querySelectorAll("button")[1].addEventListener("click", () => { form.hidden = true; open.focus(); });
       form.addEventListener("submit", (event) => {
         event.preventDefault();
+        if (following()) {
+          busy(event.submitter, () => moveFollowing(a, form.querySelector(`#${timeId}`).value, patients));
+          return;
+        }
         busy(event.submitter, async () => {
           const loc = locations.get(a.location_id);
           const start = zonedIso(form.querySelector(`#${dateId}`).value, form.querySelector(`#${timeId}`).value, (loc && loc.timezone) || zone);
@@ -199,7 +344,10 @@ export async function render(view) {
         }
         busy(event.submitter, async () => {
           await call("POST", `/v1/appointments/${a.id}/cancel`, { version, reason });
-          await load(`Cancelled: ${what}.`);
+          await load();
+          const offered = (offersBy.get(a.id) || []).length;
+          const waitlist = offered ? ` The time was offered to ${offered} ${offered === 1 ? "patient" : "patients"} on the waitlist.` : "";
+          announce(`Cancelled: ${what}.${waitlist}`);
         });
       });
       actions.append(open);
@@ -212,13 +360,20 @@ export async function render(view) {
       i ? ", " : "",
       can("patient.read") ? el("a", { href: `#/patients/${a.patient_ids[i]}`, text: p }) : p,
     ]));
+    const statusCell = el("td", { text: `${STATUS[a.status] || a.status}${a.series_id ? " · recurring" : ""}` });
+    const offers = offersBy.get(a.id) || [];
+    if (offers.length) {
+      const items = [];
+      for (const o of offers) items.push(el("li", { text: offerText(o, await name(o.patient_id)) }));
+      statusCell.append(el("p", { class: "hint", text: "Waitlist offers:" }), el("ul", { class: "offers", "aria-label": `Waitlist offers for ${when}` }, ...items));
+    }
     return el("tr", { class: `status-${a.status}` },
       el("td", { text: when }),
       patientCell,
       el("td", { text: clinician ? clinician.display_name : "" }),
       el("td", { text: (service ? service.name : "") + (a.patient_ids.length > 1 ? " (group)" : "") }),
       el("td", { text: location ? location.name : a.location_kind }),
-      el("td", { text: `${STATUS[a.status] || a.status}${a.series_id ? " · recurring" : ""}` }),
+      statusCell,
       el("td", {}, actions, forms),
     );
   }
@@ -246,7 +401,9 @@ export async function render(view) {
     }),
   );
 
-  view.append(heading("Calendar"), el("p", { class: "hint", text: `Times in ${zone}.` }), controls);
+  view.append(heading("Calendar"), el("p", { class: "hint", text: `Times in ${zone}.` }));
+  if (can("waitlist.list")) view.append(el("p", {}, el("a", { href: "#/calendar/waitlist", text: "Waitlist and offers of freed times" })));
+  view.append(controls);
   if (can("appointment.book")) {
     const toggle = el("button", { type: "button", id: "book-open", text: "Book an appointment", "aria-expanded": "false" });
     const holder = el("div", { hidden: true });

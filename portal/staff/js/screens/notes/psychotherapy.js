@@ -6,7 +6,7 @@
 import { call } from "../../../../shared/api.js";
 import { can } from "../../permissions.js";
 import { current } from "../../session.js";
-import { announce, busy, clearErrors, el, formatWhen, heading, showFormError, table } from "../../ui.js";
+import { announce, busy, clearErrors, el, formatWhen, heading, showError, showFormError, table } from "../../ui.js";
 import { patientName } from "../patients/search.js";
 
 export async function render(view) {
@@ -43,6 +43,7 @@ export async function render(view) {
         actions.append(el("label", { for: id, class: "visually-hidden", text: "Colleague" }), select, grant);
       }
     }
+    if (n.author_id === current.me.id && can("psychotherapy_note.release")) actions.append(releaseControl(n, await who(n.patient_id)));
     rows.push([formatWhen(n.created_at, { dateStyle: "medium", timeStyle: "short" }), await who(n.patient_id), names.get(n.author_id) || (n.author_id === current.me.id ? "You" : "Colleague"), text, actions]);
   }
   const form = el("form", { id: "pn-form", novalidate: true, "aria-labelledby": "pn-new-title" },
@@ -85,4 +86,58 @@ export async function render(view) {
     table("My psychotherapy notes and those shared with me", ["Written", "Patient", "Author", "Note", ""], rows, "No psychotherapy notes."),
     can("psychotherapy_note.create") ? form : el("span"),
   );
+}
+
+/** Release (disclose) one of my notes under the patient's authorization: the API asks for a
+ * fresh second factor (step-up) and audits the release; the note downloads as a text file. */
+function releaseControl(note, patient) {
+  const written = formatWhen(note.created_at, { dateStyle: "medium", timeStyle: "short" });
+  const open = el("button", { type: "button", class: "quiet small", text: "Release" }, el("span", { class: "visually-hidden", text: ` the note written ${written}` }));
+  const checkId = `release-ok-${note.id}`;
+  const confirmBox = el("div", { class: "confirm", hidden: true },
+    el("div", { class: "check" },
+      el("input", { type: "checkbox", id: checkId }),
+      el("label", { for: checkId, text: "The patient's written authorization to release this psychotherapy note is on file" })),
+    el("div", { class: "actions tight" },
+      el("button", { type: "button", class: "small", text: "Release and download" }),
+      el("button", { type: "button", class: "quiet small", text: "Do not release" })));
+  const [go, keep] = confirmBox.querySelectorAll("button");
+  open.addEventListener("click", () => {
+    confirmBox.hidden = false;
+    confirmBox.querySelector("input").focus();
+  });
+  keep.addEventListener("click", () => {
+    confirmBox.hidden = true;
+    open.focus();
+  });
+  go.addEventListener("click", () => busy(go, async () => {
+    const box = confirmBox.querySelector("input");
+    if (!box.checked) {
+      showError("A psychotherapy note is released only with the patient's written authorization. Tick the box once it is on file.");
+      box.focus();
+      return;
+    }
+    const released = await call("POST", `/v1/psychotherapy-notes/${note.id}/release`);
+    const day = released.created_at.slice(0, 10);
+    const text = [
+      "PSYCHOTHERAPY NOTE (45 CFR 164.501), released under the patient's authorization",
+      `Patient: ${patient}`,
+      `Written: ${written}`,
+      `Released: ${formatWhen(new Date().toISOString(), { dateStyle: "medium", timeStyle: "short" })}`,
+      "",
+      released.text,
+      "",
+    ].join("\r\n");
+    const name = `psychotherapy-note-${day}.txt`;
+    const url = URL.createObjectURL(new Blob([text], { type: "text/plain" }));
+    const link = el("a", { href: url, download: name, hidden: true });
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 1000);
+    confirmBox.hidden = true;
+    open.focus();
+    announce(`Released: ${name} downloaded. The release is recorded in the audit trail.`);
+  }));
+  return el("div", {}, open, confirmBox);
 }
