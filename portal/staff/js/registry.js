@@ -10,5 +10,6 @@ import compliance from "./areas/compliance.js";
 import home from "./areas/home.js";
 import notes from "./areas/notes.js";
 import patients from "./areas/patients.js";
+import telehealth from "./areas/telehealth.js";
 
-export const AREAS = [home, calendar, patients, notes, clinical, admin, compliance, account];
+export const AREAS = [home, calendar, patients, notes, clinical, telehealth, admin, compliance, account];
