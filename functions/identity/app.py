@@ -185,6 +185,7 @@ def request_password_reset(body: PasswordResetIn) -> Response[str]:
     "/v1/auth/password-reset/confirm",
     summary="Set a new password with a reset link's token (ends every session)",
     tags=TAGS,
+    responses=NO_CONTENT_DOC,
 )
 def confirm_password_reset(body: PasswordResetConfirmIn) -> Response[str]:
     confirm_reset(get_runtime(), body.practice, body.token, body.new_password, request_meta(app))

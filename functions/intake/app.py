@@ -82,7 +82,6 @@ class Part2ItemIn(RequestModel):
 
     key: Literal["part2"] = "part2"
     applies_to: Literal["everyone", "part2_patients"] = "part2_patients"
-    name: str = Field(min_length=1, max_length=120)
     disclosing_program: str = Field(min_length=1, max_length=200)
     information: str = Field(min_length=10, max_length=2000)
     recipients: list[Part2RecipientIn] = Field(min_length=1, max_length=20)

@@ -26,7 +26,9 @@ from tpm.services.rate_limits import enforce
 from tpm.services.users import INVITE_TTL, invitation_op
 
 # Abuse limits: invitations send email, so they are capped per staff user and per patient.
-INVITES_PER_USER, INVITES_PER_USER_WINDOW = 20, 3600
+# A practice onboarding a group (or moving from another system) invites dozens an hour;
+# the limit is there for a compromised account, which 60 an hour still stops.
+INVITES_PER_USER, INVITES_PER_USER_WINDOW = 60, 3600
 INVITES_PER_PATIENT, INVITES_PER_PATIENT_WINDOW = 5, 86400
 
 

@@ -23,7 +23,7 @@ def test_a_patient_resets_a_forgotten_password_from_the_emailed_link(
     page.get_by_role("button", name="Forgot your password?").click()
     expect(page.get_by_role("heading", name="Reset your password")).to_be_focused()
     form = page.locator("#forgot-form")
-    expect(form.get_by_label("Email")).to_have_value(new_patient.email)
+    expect(form.get_by_label("Your sign-in address")).to_have_value(new_patient.email)
     form.get_by_role("button", name="Email me a link").click()
     # THEN the answer says a link is on its way (it would say the same for any address)
     expect(page.locator("#forgot-done")).to_contain_text("on its way")
