@@ -9,12 +9,12 @@ from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
-from pydantic import BaseModel, Field, Strict
+from pydantic import BaseModel, Field, Strict, ValidationError
 
 from tpm.api.app import create_app, lambda_entry
 from tpm.api.context import request_meta, service_context
 from tpm.api.idempotency import idempotent
-from tpm.api.models import RequestModel
+from tpm.api.models import RequestModel, validation_fields
 from tpm.api.responses import created, created_doc
 from tpm.domain import telehealth as rules
 from tpm.domain.telehealth import (
@@ -27,6 +27,7 @@ from tpm.domain.telehealth import (
     Visit,
     VisitMode,
 )
+from tpm.errors import ValidationFailed
 from tpm.runtime import get_runtime
 from tpm.services.telehealth import TelehealthService, VisitRead
 from tpm.services.telehealth_guests import GuestService
@@ -527,9 +528,12 @@ def invite_guest(visitId: str, body: GuestInviteIn) -> Response[str]:  # noqa: N
 )
 def join(appointmentId: str, body: JoinIn) -> VisitView:  # noqa: N803
     service = TelehealthService(service_context(app))
-    location = LocationAttestation(
-        state=body.location.state, at_home=body.location.at_home, attested_at=_now()
-    )
+    try:
+        location = LocationAttestation(
+            state=body.location.state, at_home=body.location.at_home, attested_at=_now()
+        )
+    except ValidationError as exc:  # e.g. a two-letter code that is no US state: 422
+        raise ValidationFailed(fields=validation_fields(exc, "body.location")) from None
     device = DeviceCheck(**body.device_check.model_dump()) if body.device_check else None
     visit, me = service.join(appointmentId, location, device)
     return VisitView.of(visit, me, [])

@@ -34,6 +34,7 @@ from tpm.repositories.appointments import Series
 from tpm.repositories.waitlist import AppointmentRequest, WaitlistEntry
 
 ID = r"^[a-z]{2,5}_[0-9a-z]{26}$"
+PATIENT_ID = r"^pat_[0-9a-z]{26}$"
 ZONE = Field(max_length=64, description="IANA time zone, e.g. America/Chicago")
 
 
@@ -229,7 +230,9 @@ class BookableClinicianView(BaseModel):
 
 
 class AppointmentIn(Input):
-    patient_ids: list[str] = Field(min_length=1, max_length=MAX_GROUP)
+    patient_ids: list[Annotated[str, Field(pattern=PATIENT_ID)]] = Field(
+        min_length=1, max_length=MAX_GROUP
+    )
     clinician_id: str = Field(pattern=ID)
     service_id: str = Field(pattern=ID)
     location_id: str = Field(pattern=ID)
@@ -279,7 +282,9 @@ class AppointmentView(BaseModel):
 
 
 class SeriesIn(Input):
-    patient_ids: list[str] = Field(min_length=1, max_length=MAX_GROUP)
+    patient_ids: list[Annotated[str, Field(pattern=PATIENT_ID)]] = Field(
+        min_length=1, max_length=MAX_GROUP
+    )
     clinician_id: str = Field(pattern=ID)
     service_id: str = Field(pattern=ID)
     location_id: str = Field(pattern=ID)
