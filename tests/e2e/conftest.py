@@ -164,8 +164,8 @@ def new_patient(portal_url: str) -> PortalPatient:
     tag = uuid.uuid4().hex[:10]
     email = f"portal-{tag}@example.test"
     password = f"lilac-canyon-{uuid.uuid4().hex[:12]}"
-    desk = staff(portal_url, Role.FRONT_DESK)
-    patient_id = invite_new_patient(desk, "Robin", email, password)
+    front_desk = staff(portal_url, Role.FRONT_DESK)
+    patient_id = invite_new_patient(front_desk, "Robin", email, password)
     return PortalPatient(patient_id, email, password)
 
 
@@ -212,3 +212,15 @@ def page(browser: Browser, portal_url: str, request: pytest.FixtureRequest) -> I
     context.close()
     assert problems.csp == [], "Content Security Policy violations"
     assert problems.uncaught == [], "uncaught page errors"
+
+
+# The video-visit tests' fixtures: Chromium with fake media devices, pages, a telehealth
+# location, appointments on now (tests/e2e/visit_ui.py).
+from visit_ui import (  # noqa: E402, F401
+    book_video,
+    clinician,
+    desk,
+    media_browser,
+    pages,
+    video_location,
+)

@@ -13,5 +13,6 @@ import intake from "./areas/intake.js";
 import messages from "./areas/messages.js";
 import notes from "./areas/notes.js";
 import patients from "./areas/patients.js";
+import telehealth from "./areas/telehealth.js";
 
-export const AREAS = [home, calendar, patients, notes, clinical, messages, intake, billing, admin, compliance, account];
+export const AREAS = [home, calendar, patients, notes, clinical, messages, telehealth, intake, billing, admin, compliance, account];
