@@ -1,7 +1,8 @@
 // One person's side of a live visit, for patients, guests and (in the staff app) the
-// clinician: media through the client the visit names (local WebRTC or Chime), remote
-// tiles labelled with aliases only, audio-only fallback, chat, and the status poll that
-// notices removal or the end. Loaded only on the visit page.
+// clinician: media through the client the visit names (local WebRTC, or Chime in a frame
+// of its own: visit-media-chime.js), remote tiles labelled with aliases only, audio-only
+// fallback, chat, and the status poll that notices removal or the end. Loaded only on
+// the visit page.
 
 import { el } from "./ui.js";
 
@@ -34,12 +35,13 @@ export class VisitSession {
 
   async start(view) {
     this.me = view.me.participant_id;
+    const transport = { send: this.api.send, receive: this.api.receive };
     if (view.media === "chime") {
-      const { ChimeMedia } = await import("./vendor/visit-media-chime.js");
-      this.media = new ChimeMedia(view.me.credentials, this.stream, this.events());
+      // Chime's SDK runs in a frame of its own, loaded only now (visit-media-chime.js).
+      const { ChimeMedia } = await import("./visit-media-chime.js");
+      this.media = new ChimeMedia(this.me, view.me.credentials, this.stream, transport, this.events());
     } else {
       const { LocalMedia } = await import("./visit-media-local.js");
-      const transport = { send: this.api.send, receive: this.api.receive };
       this.media = new LocalMedia(this.me, this.stream, transport, this.events());
     }
     this.apply(view);
@@ -60,6 +62,12 @@ export class VisitSession {
         if (tile) tile.remove();
       },
       onChat: (message) => this.chat(message),
+      // Chime: the media frame takes the tiles' place; a connection that fails is said.
+      onFrame: (frame) => this.ui.tiles.replaceChildren(frame),
+      onFailed: () => {
+        this.ui.tiles.dataset.failed = "true";
+        this.ui.say("The video connection failed. Leave the visit and join again, or call the practice.");
+      },
     };
   }
 

@@ -35,7 +35,7 @@ def journey_stack(
     yield from start_emulated_stack(request.param, data_dir)
 
 
-BrowserRun = Callable[[Callable[[Page], None]], None]
+BrowserRun = Callable[..., None]  # run(steps, extra_args=()): steps(page) in Chromium
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +50,7 @@ def in_browser() -> BrowserRun:
             pytest.fail(f"{reason}; CI must run the browser tests")
         pytest.skip(reason)
 
-    def run(steps: Callable[[Page], None]) -> None:
+    def run(steps: Callable[[Page], None], extra_args: tuple[str, ...] = ()) -> None:
         failure: list[BaseException] = []
 
         def target() -> None:
@@ -58,7 +58,7 @@ def in_browser() -> BrowserRun:
                 with sync_playwright() as playwright:
                     browser = playwright.chromium.launch(
                         executable_path=path,
-                        args=["--no-sandbox", "--disable-gpu", "--no-first-run"],
+                        args=["--no-sandbox", "--disable-gpu", "--no-first-run", *extra_args],
                     )
                     try:
                         steps(browser.new_page())

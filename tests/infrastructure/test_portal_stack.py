@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tpm.local.server import PORTAL_HEADERS
+from tpm.local.server import MEDIA_FRAME_HEADERS, PORTAL_HEADERS
 from tpm.local.template import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,8 +40,8 @@ def distribution(t: Template) -> dict[str, Any]:
     return config
 
 
-def headers_policy(t: Template) -> dict[str, Any]:
-    (props,) = resources(t, "AWS::CloudFront::ResponseHeadersPolicy").values()
+def headers_policy(t: Template, name: str = "SecurityHeaders") -> dict[str, Any]:
+    props = resources(t, "AWS::CloudFront::ResponseHeadersPolicy")[name]
     config: dict[str, Any] = props["ResponseHeadersPolicyConfig"]
     return config
 
@@ -302,3 +302,25 @@ def test_api_requests_carry_the_edge_secret_and_the_viewer_address(stack: Templa
     assert 'request.headers["x-tpm-client-ip"] = { value: event.viewer.ip }' in code
     for name in ("PortalDomain", "CertificateArn"):
         assert "Default" not in stack["Parameters"][name], f"{name} must be given"
+
+
+def test_the_chime_media_frame_has_its_own_headers_in_step_with_tpm_dev(stack: Template) -> None:
+    # /visit-media/* alone may reach Chime's media endpoints and be framed by the site
+    config = distribution(stack)
+    [frame] = [b for b in config["CacheBehaviors"] if b["PathPattern"] == "/visit-media/*"]
+    assert frame["ResponseHeadersPolicyId"] == {"Ref": "MediaFrameHeaders"}
+    assert frame["TargetOriginId"] == "site"
+    policy = headers_policy(stack, "MediaFrameHeaders")
+    security = policy["SecurityHeadersConfig"]
+    aws = directives(security["ContentSecurityPolicy"]["ContentSecurityPolicy"])
+    assert aws == directives(MEDIA_FRAME_HEADERS["Content-Security-Policy"])
+    assert aws["connect-src"] == "'self' https://*.chime.aws wss://*.chime.aws"
+    assert security["FrameOptions"]["FrameOption"] == MEDIA_FRAME_HEADERS["X-Frame-Options"]
+    assert (
+        security["StrictTransportSecurity"]
+        == headers_policy(stack)["SecurityHeadersConfig"]["StrictTransportSecurity"]
+    )
+    # everything else is the portal's
+    portal = directives(PORTAL_HEADERS["Content-Security-Policy"])
+    changed = {k for k in aws if aws.get(k) != portal.get(k)}
+    assert changed == {"connect-src", "worker-src", "frame-ancestors", "form-action"}

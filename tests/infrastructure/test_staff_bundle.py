@@ -1,5 +1,6 @@
-"""The staff app's third-party browser code (portal/staff/vendor/) is committed, built by
-esbuild from web/ at the exact versions in web/package-lock.json. This rebuilds it from a
+"""Third-party browser code is committed, built by esbuild from web/ at the exact versions
+in web/package-lock.json: the staff app's (portal/staff/vendor/) and amazon-chime-sdk-js
+for the Chime media frame (portal/visit-media/vendor/). This rebuilds it from a
 clean install and fails when the committed files differ from what their sources make.
 
 Needs Node.js and npm (the npm registry). Without them the test skips, except in CI
@@ -16,7 +17,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 WEB = ROOT / "web"
-VENDOR = ROOT / "portal" / "staff" / "vendor"
+PORTAL = ROOT / "portal"
+# Where web/build.mjs writes, relative to portal/ (or to its --out directory).
+BUNDLES = ("staff/vendor", "visit-media/vendor")
 
 
 def _tool(name: str) -> str:
@@ -36,7 +39,8 @@ def test_committed_vendor_bundle_matches_a_fresh_build(tmp_path: Path) -> None:
     work.mkdir()
     for name in ("package.json", "package-lock.json", "build.mjs"):
         shutil.copy2(WEB / name, work / name)
-    shutil.copytree(WEB / "vendor", work / "vendor")
+    for source in ("vendor", "visit-media"):
+        shutil.copytree(WEB / source, work / source)
     subprocess.run(
         [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
         cwd=work,
@@ -54,8 +58,8 @@ def test_committed_vendor_bundle_matches_a_fresh_build(tmp_path: Path) -> None:
         capture_output=True,
     )
     # THEN the committed files are exactly what the sources make
-    built = {p.name: p.read_bytes() for p in out.iterdir()}
-    committed = {p.name: p.read_bytes() for p in VENDOR.iterdir()}
+    built = {f"{b}/{p.name}": p.read_bytes() for b in BUNDLES for p in (out / b).iterdir()}
+    committed = {f"{b}/{p.name}": p.read_bytes() for b in BUNDLES for p in (PORTAL / b).iterdir()}
     assert sorted(built) == sorted(committed), "run `node web/build.mjs` and commit the result"
     stale = [name for name in built if built[name] != committed[name]]
     assert stale == [], f"out of date: {stale}; run `cd web && npm ci && node build.mjs`"

@@ -34,6 +34,22 @@ PORTAL_HEADERS = {
     "X-Frame-Options": "DENY",
     "Permissions-Policy": "camera=(self), microphone=(self), geolocation=()",
 }
+# The Chime media frame (portal/visit-media/, docs/telehealth.md): the only document that
+# may connect to Chime's media endpoints, and only the site's own pages may embed it. The
+# SDK starts its media-transform worker from a blob: URL of its own code (worker-src);
+# nothing else loosens. The same policy as CloudFront's behaviour for /visit-media/*
+# (infrastructure/portal.yaml); a test keeps the two in step.
+MEDIA_FRAME_PREFIX = "visit-media/"
+CHIME_CONNECT = "https://*.chime.aws wss://*.chime.aws"
+MEDIA_FRAME_HEADERS = {
+    **PORTAL_HEADERS,
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        f"connect-src 'self' {CHIME_CONNECT}; worker-src 'self' blob:; "
+        "frame-ancestors 'self'; base-uri 'none'; form-action 'none'; object-src 'none'"
+    ),
+    "X-Frame-Options": "SAMEORIGIN",
+}
 
 
 def create_asgi_app(gateway: LocalGateway, portal_dir: Path) -> ASGIApp:
@@ -106,6 +122,7 @@ class _PortalFiles(StaticFiles):
 
     async def get_response(self, path: str, scope):  # type: ignore[no-untyped-def]
         response = await super().get_response(path, scope)
-        for name, value in PORTAL_HEADERS.items():
+        frame = path.replace("\\", "/").lstrip("/").startswith(MEDIA_FRAME_PREFIX)
+        for name, value in (MEDIA_FRAME_HEADERS if frame else PORTAL_HEADERS).items():
             response.headers.setdefault(name, value)
         return response
