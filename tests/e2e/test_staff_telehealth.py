@@ -2,8 +2,9 @@
 (both Chromium pages with fake camera and microphone, tpm dev's local WebRTC): the patient
 waits; the clinician sees them on today's list, starts the visit, checks the location and
 confirms the patient against the chart, admits; both pages show a connected, live remote
-video track. The clinician invites an interpreter by link, admits and then removes them;
-switches to audio only; ends the visit and sees the facts charge capture takes."""
+video track. The clinician invites an interpreter by link, admits and then removes them,
+and denies a second guest; switches to audio only; ends the visit and sees the facts
+charge capture takes."""
 
 from __future__ import annotations
 
@@ -91,6 +92,17 @@ def test_the_clinician_admits_a_waiting_patient_from_the_staff_app_and_ends_the_
     assert connected_remote_video(guest)["live"] is True
     host.get_by_role("button", name="Remove Interpreter").click()
     expect(guest.locator("#visit-done-message")).to_contain_text("ended your part")
+    # AND a second guest the clinician does not let in is told so
+    host.get_by_label("Name others will see").fill("Family member")
+    host.get_by_role("button", name="Create invitation link").click()
+    other = pages()
+    other.goto(host.get_by_label("Invitation link for Family member").input_value())
+    other_visit = other.get_by_role("region", name="Video visit")
+    expect(other_visit.locator("[data-check=camera]")).to_have_text("Camera works.")
+    other_visit.get_by_role("button", name="Enter the waiting room").click()
+    host.get_by_role("button", name="Deny Family member").click()
+    expect(other.locator("#visit-done-message")).to_contain_text("could not let you in")
+    expect(host.get_by_role("table", name="Waiting to be let in")).to_have_count(0)
 
     # WHEN video fails and the clinician switches to audio only
     host.get_by_role("button", name="Switch to audio only").click()
