@@ -224,6 +224,8 @@ def test_intakes_stalled_in_review_and_invited(demo: Demo) -> None:
     assert sorted(c["key"] for c in detail["consents"]) == ["telehealth", "treatment"]
     assert all(c["document_id"] for c in detail["consents"])
     assert sorted(c["side"] for c in detail["insurance_cards"]) == ["back", "front"]
+
+
 def test_secure_messages_in_the_clinicians_inbox(demo: Demo) -> None:
     clinician = demo.as_role(Role.CLINICIAN)
     ids = patient_ids(demo, clinician)
