@@ -201,6 +201,8 @@ def test_documents_a_waitlist_entry_and_a_chain_that_verifies(demo: Demo) -> Non
         "measure.response.submit",
         "document.upload",
         "waitlist.create",
+        "message.thread.create",
+        "message.send",
     ):
         assert actions[action] >= 1, action
 
@@ -222,3 +224,22 @@ def test_intakes_stalled_in_review_and_invited(demo: Demo) -> None:
     assert sorted(c["key"] for c in detail["consents"]) == ["telehealth", "treatment"]
     assert all(c["document_id"] for c in detail["consents"])
     assert sorted(c["side"] for c in detail["insurance_cards"]) == ["back", "front"]
+
+
+def test_secure_messages_in_the_clinicians_inbox(demo: Demo) -> None:
+    clinician = demo.as_role(Role.CLINICIAN)
+    ids = patient_ids(demo, clinician)
+    inbox = {i["subject"]: i for i in demo.get("/v1/me/inbox", clinician)["items"]}
+    # Avery's thread: answered once, then a second message nobody has answered yet
+    avery = inbox["Worksheet from Tuesday"]
+    assert (avery["patient_id"], avery["kind"], avery["awaiting_reply"]) == (
+        ids["Avery"],
+        "patient",
+        True,
+    )
+    thread = demo.get(f"/v1/threads/{avery['thread_id']}", clinician)
+    authors = [m["author_kind"] for m in thread["messages"] if m["author_kind"] != "system"]
+    assert authors == ["patient", "staff", "patient"]
+    # a staff-only thread about Morgan, from the supervisee
+    morgan = inbox["Cover for Morgan next week"]
+    assert (morgan["patient_id"], morgan["kind"]) == (ids["Morgan"], "staff")

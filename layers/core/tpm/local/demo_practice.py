@@ -3,7 +3,8 @@ authorised and audited exactly as real use would be): a catalogue and opening ho
 obviously synthetic patients, two weeks of appointments around today (recurring, a group,
 cancelled, no-show, arrived), notes in each state (draft, signed, addended, waiting for
 co-signature, returned by the supervisor, co-signed), a PHQ-9 series with a flagged point,
-documents shared with a patient, and a waitlist entry.
+documents shared with a patient, a waitlist entry, and secure messages (an answered
+patient thread awaiting a second reply, a staff-only thread about a patient).
 
 One function per area, run in order by `seed_demo_practice`. To add your area's demo
 data, write `def <area>(seed: DemoSeed) -> None` (act as a demo role with `seed.as_(Role.X)`,
@@ -26,6 +27,7 @@ from importlib import resources
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from tpm.domain.messaging import ThreadKind
 from tpm.domain.scheduling import Appointment, AppointmentStatus
 from tpm.domain.users import User, UserStatus
 from tpm.ids import new_id
@@ -42,6 +44,7 @@ from tpm.services.catalogue import CatalogueService
 from tpm.services.context import ServiceContext
 from tpm.services.documents import DocumentService, NewDocument
 from tpm.services.measures import MeasureService, NewRequest
+from tpm.services.messaging import MessagingService, NewThread
 from tpm.services.note_supervision import SupervisionService
 from tpm.services.notes import NoteService
 from tpm.services.patients import NewPatient, PatientService
@@ -316,6 +319,7 @@ def measures(seed: DemoSeed) -> None:
     the care team's (and supervisor's) inbox."""
     pid = seed.ids["avery"]
     account = _portal_account(seed, pid, "avery.sample@example.test", "Avery Sample (synthetic)")
+    seed.ids["avery_account"] = account
     for n, answers in enumerate(PHQ9_WEEKS):
         day = seed.today - timedelta(days=7 * (len(PHQ9_WEEKS) - n))
         sent = MeasureService(seed.as_(Role.CLINICIAN, at=seed.local(day, 8))).send(
@@ -390,6 +394,48 @@ def waitlist(seed: DemoSeed) -> None:
     )
 
 
+def messaging(seed: DemoSeed) -> None:
+    """Secure messages: Avery (portal account from `measures`) asked the care team about a
+    worksheet four days ago and the clinician answered; Avery wrote again the next
+    morning and nobody has answered (past the practice's 48-hour response time: the
+    practice queue shows it once the sweep runs); and a staff-only thread about Morgan from
+    the supervisee to the clinician."""
+    avery, account = seed.ids["avery"], seed.ids["avery_account"]
+    clinician = seed.staff[Role.CLINICIAN]
+    asked = seed.local(seed.today - timedelta(days=4), 10)
+
+    def as_avery(at: datetime) -> MessagingService:
+        ctx = seed.as_(Role.PATIENT, at=at, user_id=account, patient_id=avery)
+        return MessagingService(ctx)
+
+    started = as_avery(asked).start(
+        NewThread(
+            patient_id=None,
+            kind=ThreadKind.PATIENT,
+            subject="Worksheet from Tuesday",
+            body="Should I fill in the thought record every day, or only on hard days?",
+        )
+    )
+    thread_id = started.thread.id
+    MessagingService(seed.as_(Role.CLINICIAN, at=asked + timedelta(hours=3))).reply(
+        thread_id, "Every day if you can, even a line or two. We will look at it together."
+    )
+    as_avery(asked + timedelta(days=1)).reply(
+        thread_id, "Thanks. Could we also talk about the sleep log next time?"
+    )
+    seed.ids["thread_avery"] = thread_id
+    supervisee = seed.as_(Role.CLINICIAN, user_id=seed.ids["supervisee"])
+    MessagingService(supervisee).start(
+        NewThread(
+            patient_id=seed.ids["morgan"],
+            kind=ThreadKind.STAFF,
+            subject="Cover for Morgan next week",
+            body="I am away Thursday. Could you see Morgan if they call? Notes are up to date.",
+            recipient_ids=(clinician,),
+        )
+    )
+
+
 # Order matters: later areas use what earlier ones made (seed.ids).
 AREAS: list[Callable[[DemoSeed], None]] = [
     catalogue,
@@ -403,6 +449,7 @@ AREAS: list[Callable[[DemoSeed], None]] = [
     billing,
     intake,
     rights,
+    messaging,
 ]
 
 
