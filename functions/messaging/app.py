@@ -424,9 +424,19 @@ class FlagView(BaseModel):
         return cls.model_validate(f.model_dump())
 
 
+class FlaggedThreadView(BaseModel):
+    """What the review needs of the flagged message's thread to place or release a legal
+    hold on it (`POST /v1/threads/{id}/legal-hold` with this version): no content."""
+
+    id: str
+    version: int
+    legal_hold: LegalHoldView | None
+
+
 class FlagDetailView(BaseModel):
     flag: FlagView
     message: MessageView = Field(description="The flagged message itself, for the review.")
+    thread: FlaggedThreadView
 
 
 class FiledView(BaseModel):
@@ -662,7 +672,10 @@ def get_flag(flagId: str) -> FlagDetailView:  # noqa: N803
     detail = ReviewService(service_context(app)).flag_detail(flagId)
     # The review needs the withheld text itself: shown here, and only here.
     message = MessageView.of(detail.message, for_review=True)
-    return FlagDetailView(flag=FlagView.of(detail.flag), message=message)
+    t = detail.thread
+    hold = LegalHoldView(**t.legal_hold.model_dump()) if t.legal_hold else None
+    thread = FlaggedThreadView(id=t.id, version=t.version, legal_hold=hold)
+    return FlagDetailView(flag=FlagView.of(detail.flag), message=message, thread=thread)
 
 
 @app.post("/v1/threads/<threadId>/legal-hold", summary="Place or release a legal hold", tags=TAGS)

@@ -1,7 +1,8 @@
 """Messaging in the staff app beyond the patient's journey (tests/e2e/test_portal_messages.py):
 a clinician writes to a patient from the chart through a saved draft, flags a message as
 an inappropriate disclosure (withheld at once) and files the conversation into the chart;
-the privacy officer reviews the flag; the owner places and releases a legal hold; a
+the privacy officer reviews the flag and holds the conversation from the review; the owner
+releases the hold and places another; a
 clinician sets and ends an out of office; the admin's messaging policy refuses clinical
 words in the notice text. axe on each state; CSP violations fail."""
 
@@ -121,25 +122,34 @@ def test_privacy_officer_reviews_a_flag_and_owner_holds_the_thread(
     expect(page.locator("dl.facts")).to_contain_text("Opened")
     expect(page.get_by_role("region", name="The flagged message")).to_contain_text(BODY)
     check_axe(page)
+    # WHEN they place a legal hold on the conversation from the review (a reason is needed)
+    hold = page.get_by_role("form", name="Place a legal hold")
+    hold.get_by_role("button", name="Place a legal hold").click()
+    expect(hold.get_by_text("Give a reason for the hold.").first).to_be_visible()
+    hold.get_by_label("Reason for the hold").fill("Incident review")
+    hold.get_by_role("button", name="Place a legal hold").click()
+    expect(page.get_by_role("status")).to_contain_text("Legal hold placed")
+    expect(page.get_by_role("region", name="Legal hold")).to_contain_text("Incident review")
+    check_axe(page)
     # AND the conversation itself stays closed to them (no thread content for compliance)
     page.goto(f"/staff/#/messages/threads/{thread_id}")
     expect(page.get_by_role("heading", name="You do not have access to this")).to_be_visible()
 
-    # WHEN the owner places a legal hold on the conversation, then releases it
+    # WHEN the owner opens the conversation THEN they see the hold and may release it
     page.get_by_role("button", name="Sign out").click()
     sign_in_staff(page, Role.OWNER, f"/staff/#/messages/threads/{thread_id}")
     expect(page.get_by_role("heading", name="Wrong patient")).to_be_focused()
+    expect(page.locator("dl.facts")).to_contain_text("Incident review")
+    page.get_by_role("button", name="Release the legal hold").click()
+    expect(page.get_by_role("status")).to_contain_text("Legal hold released")
+    expect(page.locator("dl.facts")).not_to_contain_text("Legal hold")
+    # AND places a new one (owner's own reason)
     hold = page.get_by_role("form", name="Place a legal hold")
-    hold.get_by_role("button", name="Place a legal hold").click()
-    expect(hold.get_by_text("Give a reason for the hold.").first).to_be_visible()
     hold.get_by_label("Reason for the hold").fill("Records request from counsel")
     hold.get_by_role("button", name="Place a legal hold").click()
     expect(page.get_by_role("status")).to_contain_text("Legal hold placed")
     expect(page.locator("dl.facts")).to_contain_text("Records request from counsel")
     check_axe(page)
-    page.get_by_role("button", name="Release the legal hold").click()
-    expect(page.get_by_role("status")).to_contain_text("Legal hold released")
-    expect(page.locator("dl.facts")).not_to_contain_text("Legal hold")
 
 
 def test_out_of_office_and_the_messaging_policy(page: Page, portal_url: str) -> None:

@@ -10,7 +10,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from messaging_world import Msg, attachment, messaging_practice
+from messaging_world import ACCOUNTS, Msg, attachment, messaging_practice
+from support.staff_tokens import token_for
 
 from tpm.clock import to_rfc3339
 from tpm.repositories.incidents import IncidentRepository
@@ -84,6 +85,23 @@ def test_flagging_restricts_the_message_for_everyone_at_once(msg: Msg) -> None:
         {"reason": "other"},
     )
     assert again.status == 409
+    # The privacy officer reviews it: the withheld text, and what holding the thread needs
+    officer = ACCOUNTS[Role.COMPLIANCE].email
+    msg.tokens[Role.COMPLIANCE] = token_for(msg.runtime, msg.practice_id, officer)
+    review = msg.ok("GET", f"/v1/message-flags/{flag['id']}", Role.COMPLIANCE)
+    assert review["message"]["restricted"] is True
+    assert review["message"]["body"] is not None
+    assert set(review["thread"]) == {"id", "version", "legal_hold"}  # no thread content
+    assert (review["thread"]["id"], review["thread"]["legal_hold"]) == (thread_id, None)
+    # ... and places a legal hold from the review, with that version
+    body = {"hold": True, "reason": "Incident review", "version": review["thread"]["version"]}
+    held = msg.ok("POST", f"/v1/threads/{thread_id}/legal-hold", Role.COMPLIANCE, body)
+    assert held["legal_hold"] is True
+    review = msg.ok("GET", f"/v1/message-flags/{flag['id']}", Role.COMPLIANCE)
+    assert review["thread"]["legal_hold"]["reason"] == "Incident review"
+    assert review["thread"]["legal_hold"]["set_by"] == msg.user_id(Role.COMPLIANCE)
+    # but still cannot open the thread itself
+    assert msg.call("GET", f"/v1/threads/{thread_id}", Role.COMPLIANCE).status in (403, 404)
 
 
 def test_legal_hold_and_filing_into_the_chart(msg: Msg) -> None:

@@ -46,6 +46,7 @@ class LegalHoldUnchanged(Conflict):
 class FlagDetail:
     flag: MessageFlag
     message: Message
+    thread: Thread  # for its version and legal hold: the privacy officer may hold it
 
 
 class ReviewService:
@@ -158,10 +159,11 @@ class ReviewService:
             patient_id=flag.patient_id,
         )
         message = self.repo.get_message(flag.thread_id, flag.message_id)
-        if message is None:
+        thread = self.repo.get_thread(flag.thread_id)
+        if message is None or thread is None:
             raise NotFound()
         ctx.record(access, FLAG_KIND, flag.id, patient_id=flag.patient_id, reason_code="review")
-        return FlagDetail(flag, message)
+        return FlagDetail(flag, message, thread)
 
     # ---- legal hold -------------------------------------------------------------------
 
