@@ -16,7 +16,8 @@ function status(item) {
   if (item.escalated) parts.push(el("span", { class: "badge danger", text: "Escalated" }));
   else if (item.awaiting_reply) parts.push(el("span", { class: "badge", text: "Awaiting reply" }));
   if (VIA[item.via]) parts.push(el("span", { class: "hint", text: ` ${VIA[item.via]}` }));
-  return parts.length ? el("div", {}, ...parts) : "Answered";
+  if (parts.length) return el("div", {}, ...parts);
+  return item.kind === "staff" ? "" : "Answered";
 }
 
 function row(item) {
