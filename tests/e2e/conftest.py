@@ -158,7 +158,7 @@ class PortalPatient:
     password: str
 
 
-# The API allows each user 20 portal invitations an hour; one test process's server sees
+# The API allows each user 60 portal invitations an hour; one test process's server sees
 # more new patients than that, so the invitations take turns among the roles that may send
 # them (front desk, admin, owner).
 _INVITERS = itertools.cycle((Role.FRONT_DESK, Role.ADMIN, Role.OWNER))
@@ -171,9 +171,9 @@ def new_patient(portal_url: str) -> PortalPatient:
     tag = uuid.uuid4().hex[:10]
     email = f"portal-{tag}@example.test"
     password = f"lilac-canyon-{uuid.uuid4().hex[:12]}"
-    desk = staff(portal_url, Role.FRONT_DESK)
+    front_desk = staff(portal_url, Role.FRONT_DESK)
     inviter = staff(portal_url, next(_INVITERS))
-    patient_id = invite_new_patient(desk, "Robin", email, password, inviter)
+    patient_id = invite_new_patient(front_desk, "Robin", email, password, inviter)
     return PortalPatient(patient_id, email, password)
 
 
@@ -220,3 +220,15 @@ def page(browser: Browser, portal_url: str, request: pytest.FixtureRequest) -> I
     context.close()
     assert problems.csp == [], "Content Security Policy violations"
     assert problems.uncaught == [], "uncaught page errors"
+
+
+# The video-visit tests' fixtures: Chromium with fake media devices, pages, a telehealth
+# location, appointments on now (tests/e2e/visit_ui.py).
+from visit_ui import (  # noqa: E402, F401
+    book_video,
+    clinician,
+    desk,
+    media_browser,
+    pages,
+    video_location,
+)
