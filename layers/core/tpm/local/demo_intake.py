@@ -36,7 +36,7 @@ from tpm.security import passwords
 from tpm.security.audit_chain import AuditEvent
 from tpm.security.principal import Role, SystemActor
 from tpm.services.intake import IntakeService
-from tpm.services.intake_portal import IntakeNotOpen, PatientIntake
+from tpm.services.intake_portal import PatientIntake
 from tpm.services.intake_templates import IntakeTemplateService
 
 if TYPE_CHECKING:
@@ -192,12 +192,7 @@ def _intakes(seed: DemoSeed) -> None:
     for key in ("morgan", "jordan", "riley"):
         seed.ids[f"intake_{key}"] = desk.start(seed.ids[key], template.id).id
     runner.run_until_idle()
-    try:
-        _progress(seed, runner, jordan_user, riley_user)
-    except IntakeNotOpen:
-        # The runner could not open the first step here (a runtime without the workflow's
-        # task handlers, e.g. a data directory seeded offline): the intakes stay started.
-        return
+    _progress(seed, runner, jordan_user, riley_user)
 
 
 def _progress(seed: DemoSeed, runner: Any, jordan_user: str, riley_user: str) -> None:
