@@ -42,6 +42,8 @@ Where moto differs from AWS (each also listed in docs/deploy.md "Emulated AWS"):
   accepts a code from a time step already used (Cognito refuses it).
 - moto's Step Functions runs Lambda tasks only in Docker: workflows run on tpm's local ASL
   runner (TPM_WORKFLOWS=local://) over the same AWS adapters.
+- moto is not thread-safe (a failed transaction restores whole tables from a copy):
+  `SerialMotoServer` answers one request at a time.
 - moto enforces no IAM and no KMS key policy: least privilege is proven by
   tests/infrastructure (template) and checkov, not here.
 - moto's pool ignores ContextData and threat protection, and runs no Lambda triggers.
@@ -76,8 +78,14 @@ import uvicorn
 from botocore.response import StreamingBody
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
 from moto.ses.models import ses_backends
 from support.template_resources import create_table, create_user_pool, properties, template
+from werkzeug.serving import make_server
 
 from benchmarks.build_check import function_environment
 from tpm.config import get_settings
@@ -280,6 +288,29 @@ def _clear_of_step_edge(margin: float = 3.0) -> float:
     return time.time()
 
 
+class SerialMotoServer(ThreadedMotoServer):
+    """moto, answering one request at a time. moto keeps its state in plain dicts and,
+    when a transaction fails, restores whole tables from a copy taken before it: two
+    requests at once can undo each other (a committed audit event vanishing from under its
+    head, which the chain check rightly refuses as tampering). DynamoDB isolates
+    transactions from strongly consistent reads; one request at a time is the closest moto
+    comes. Connections are still served on threads, so a slow client blocks nobody."""
+
+    def _server_entry(self) -> None:
+        app = DomainDispatcherApplication(create_backend_app)
+        lock = threading.Lock()
+
+        def serial(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+            with lock:
+                return list(app(environ, start_response))
+
+        self._server = make_server(
+            self._ip_address, self._port, serial, True, request_handler=MotoRequestHandler
+        )
+        self._server_ready_event.set()
+        self._server.serve_forever()
+
+
 def totp(secret: str, at: float | None = None) -> str:
     """RFC 6238 by hand: pyotp refuses moto's 60-bit secret (it wants 112 bits or more)."""
     key = base64.b32decode(secret.upper() + "=" * (-len(secret) % 8))
@@ -445,7 +476,7 @@ def start_emulated_stack(
         endpoint = ""
         physical: dict[str, str] = {}
         if mode == "aws":
-            moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+            moto = SerialMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
             moto.start()
             host, port = moto.get_host_and_port()
             endpoint = f"http://{host}:{port}"
