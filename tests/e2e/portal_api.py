@@ -105,15 +105,36 @@ def enrol_totp(client: httpx.Client) -> str:
     return secret
 
 
+MUST_USE_MFA = (Role.OWNER, Role.ADMIN, Role.SUPERVISOR, Role.BILLER, Role.COMPLIANCE)
+# Signed-in API clients of the accounts that use MFA, per (server, role), with when they
+# signed in. Each MFA sign-in spends a 30-second TOTP step (the server refuses a replayed
+# one), so signing the same account in again and again made tests wait out steps.
+_MFA_CLIENTS: dict[tuple[str, Role], tuple[httpx.Client, float]] = {}
+# Younger than the server's step-up window (10 minutes), so a reused session still counts
+# as recently verified.
+_REUSE_FOR = 5 * 60.0
+
+
 def staff(base: str, role: Role) -> httpx.Client:
-    """Roles that must use MFA enrol before anything else: sign in, enrol, carry on (the
-    secret is remembered, so later sign-ins, in the API or the browser, answer with a
-    code)."""
+    """A signed-in API client for the demo account of `role`. Roles that must use MFA enrol
+    before anything else: sign in, enrol, carry on (the secret is remembered, so later
+    sign-ins, in the API or the browser, answer with a code); their client is reused for a
+    few minutes while its session still answers."""
     demo = account(role)
+    key = (base.rstrip("/"), role)
+    if role in MUST_USE_MFA and key in _MFA_CLIENTS:
+        client, since = _MFA_CLIENTS[key]
+        if (
+            time.monotonic() - since < _REUSE_FOR
+            and not client.is_closed
+            and client.get("/v1/me/permissions").status_code == 200
+        ):
+            return client
     client = sign_in(base, demo.email, demo.password)
-    must_use_mfa = (Role.OWNER, Role.ADMIN, Role.SUPERVISOR, Role.BILLER, Role.COMPLIANCE)
-    if role in must_use_mfa and not has_totp(base, demo.email):
-        remember_totp(base, demo.email, enrol_totp(client))
+    if role in MUST_USE_MFA:
+        if not has_totp(base, demo.email):
+            remember_totp(base, demo.email, enrol_totp(client))
+        _MFA_CLIENTS[key] = (client, time.monotonic())
     return client
 
 
