@@ -29,7 +29,7 @@ export function outsideWords(error, { offered = false, elsewhere = "" } = {}) {
  * `override` (undefined while hidden or empty). */
 export function overrideField(id) {
   const box = field(
-    "Reason for booking outside the clinician's availability",
+    "Reason to book outside their availability",
     { id, name: "override.reason", maxlength: "500", rows: "2" },
     { tag: "textarea", hint: "Kept with the appointment, not shown to the patient, and recorded in the audit trail." },
   );
