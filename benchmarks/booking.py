@@ -14,16 +14,19 @@ import tempfile
 import time
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
+from datetime import time as dtime
 from decimal import Decimal
 from pathlib import Path
 
 from benchmarks.common import Figure, Options, Outcome, Stats
 from tpm.clock import FixedClock
+from tpm.domain.availability import Availability, WeeklyRule
 from tpm.domain.patients import Patient
 from tpm.domain.scheduling import Location, LocationKind, Service
 from tpm.domain.users import User, UserStatus
 from tpm.ids import new_id
 from tpm.local.bootstrap import local_settings
+from tpm.repositories.availability import AvailabilityRepository
 from tpm.repositories.catalogue import CatalogueRepository
 from tpm.repositories.patients import PatientRepository
 from tpm.repositories.users import UserRepository
@@ -72,12 +75,23 @@ def _seed(runtime: Runtime, practice_id: str) -> tuple[Principal, BookingRequest
         id=new_id("svc"), name="Therapy", cpt_code="90834", duration_minutes=50, fee=Decimal(150)
     )
     catalogue = CatalogueRepository(store)
+    # The clinician works around the clock (UTC) in the room: every booking is inside.
+    hours = Availability(
+        clinician_id=clinician.id,
+        timezone="UTC",
+        weekly=tuple(
+            WeeklyRule(weekday=d, start=dtime(0, 0), end=dtime(23, 45), location_ids=(room.id,))
+            for d in range(7)
+        ),
+        version=1,
+    )
     ops = [
         *users.create_ops(desk),
         *users.create_ops(clinician),
         PatientRepository(store, runtime.cipher).create_op(patient),
         catalogue.location_op(room),
         catalogue.service_op(service),
+        AvailabilityRepository(store).availability_op(hours),
     ]
     runtime.audit.write_with_audit(
         store,

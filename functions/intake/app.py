@@ -17,7 +17,13 @@ from tpm.api.context import Cursor, Limit, service_context
 from tpm.api.idempotency import idempotent
 from tpm.api.models import Instant, IsoDate, RequestModel
 from tpm.api.responses import created, created_doc
-from tpm.api.scheduling_models import AppointmentView, BookableClinicianView, SlotsView, SlotView
+from tpm.api.scheduling_models import (
+    AppointmentView,
+    BookableClinicianView,
+    OverrideIn,
+    SlotsView,
+    SlotView,
+)
 from tpm.api.views import Page
 from tpm.domain.intake import (
     PART2_TITLE,
@@ -356,6 +362,10 @@ class StaffBookingIn(RequestModel):
     service_id: str = Field(pattern=ID)
     location_id: str = Field(pattern=ID)
     start: Instant
+    override: OverrideIn | None = Field(
+        default=None,
+        description="Needed only outside the clinician's availability (else 422).",
+    )
 
 
 class StaffFirstVisitIn(RequestModel):
@@ -384,7 +394,17 @@ class FirstVisitOut(BaseModel):
 )
 def book_intake_first_visit(intakeId: str, body: StaffFirstVisitIn) -> FirstVisitOut:  # noqa: N803
     b = body.booking
-    booking = (b.clinician_id, b.service_id, b.location_id, b.start) if b else None
+    booking = (
+        (
+            b.clinician_id,
+            b.service_id,
+            b.location_id,
+            b.start,
+            b.override.reason if b.override else None,
+        )
+        if b
+        else None
+    )
     appointment, intake = IntakeService(service_context(app)).first_visit(
         intakeId, body.version, body.appointment_id, booking
     )

@@ -26,6 +26,7 @@ from tpm.api.scheduling_models import (
     LocationPatch,
     LocationView,
     OfferView,
+    OverrideIn,
     RequestIn,
     RequestReceived,
     RequestView,
@@ -33,6 +34,7 @@ from tpm.api.scheduling_models import (
     RulesPatch,
     RulesView,
     SelfBookingIn,
+    SelfRescheduleIn,
     SeriesBooked,
     SeriesIn,
     SeriesView,
@@ -48,6 +50,7 @@ from tpm.api.scheduling_models import (
     WaitlistView,
 )
 from tpm.api.views import Page
+from tpm.domain.scheduling import Appointment
 from tpm.services.appointment_requests import AppointmentRequestService, submit_request
 from tpm.services.availability import AvailabilityService
 from tpm.services.catalogue import CatalogueService
@@ -63,6 +66,15 @@ From = Annotated[
 ]
 To = Annotated[Instant, Query(alias="to", description="End of the range, exclusive (with offset)")]
 FilterId = Annotated[str | None, Query(pattern=ID)]
+
+
+def _view(appt: Appointment) -> AppointmentView:
+    """The appointment as this caller may see it (an override's reason: staff only)."""
+    return AppointmentView.of(appt, staff=service_context(app).principal.patient_id is None)
+
+
+def _reason(override: OverrideIn | None) -> str | None:
+    return override.reason if override is not None else None
 
 
 def _changes(body: Versioned) -> dict[str, object]:
@@ -201,10 +213,15 @@ def update_rules(body: RulesPatch) -> RulesView:
 )
 def book(body: AppointmentIn) -> Response[str]:
     req = BookingRequest(
-        tuple(body.patient_ids), body.clinician_id, body.service_id, body.location_id, body.start
+        tuple(body.patient_ids),
+        body.clinician_id,
+        body.service_id,
+        body.location_id,
+        body.start,
+        _reason(body.override),
     )
     appt = AppointmentService(service_context(app)).book(req)
-    return created(AppointmentView.of(appt), f"/v1/appointments/{appt.id}")
+    return created(_view(appt), f"/v1/appointments/{appt.id}")
 
 
 @app.get("/v1/appointments", summary="List appointments (a schedule or a patient's)", tags=APPTS)
@@ -224,27 +241,31 @@ def list_appointments(
         limit=limit,
         cursor=cursor,
     )
-    return Page[AppointmentView](
-        items=[AppointmentView.of(a) for a in found], next_cursor=next_cursor
-    )
+    return Page[AppointmentView](items=[_view(a) for a in found], next_cursor=next_cursor)
 
 
 @app.get("/v1/appointments/<appointmentId>", summary="Get an appointment", tags=APPTS)
 def get_appointment(appointmentId: str) -> AppointmentView:  # noqa: N803
-    return AppointmentView.of(AppointmentService(service_context(app)).get(appointmentId))
+    return _view(AppointmentService(service_context(app)).get(appointmentId))
 
 
 @app.post("/v1/appointments/<appointmentId>/reschedule", summary="Move an appointment", tags=APPTS)
 def reschedule(appointmentId: str, body: RescheduleIn) -> AppointmentView:  # noqa: N803
     service = AppointmentService(service_context(app))
-    moved = service.reschedule(appointmentId, body.version, body.start, body.location_id)
-    return AppointmentView.of(moved)
+    moved = service.reschedule(
+        appointmentId,
+        body.version,
+        body.start,
+        body.location_id,
+        override=_reason(body.override),
+    )
+    return _view(moved)
 
 
 @app.post("/v1/appointments/<appointmentId>/cancel", summary="Cancel an appointment", tags=APPTS)
 def cancel(appointmentId: str, body: CancelIn) -> AppointmentView:  # noqa: N803
     service = AppointmentService(service_context(app))
-    return AppointmentView.of(service.cancel(appointmentId, body.version, body.reason))
+    return _view(service.cancel(appointmentId, body.version, body.reason))
 
 
 @app.post(
@@ -252,7 +273,7 @@ def cancel(appointmentId: str, body: CancelIn) -> AppointmentView:  # noqa: N803
 )
 def set_status(appointmentId: str, body: StatusIn) -> AppointmentView:  # noqa: N803
     service = AppointmentService(service_context(app))
-    return AppointmentView.of(service.set_status(appointmentId, body.version, body.status))
+    return _view(service.set_status(appointmentId, body.version, body.status))
 
 
 # ---- recurring series -------------------------------------------------------------------------
@@ -276,11 +297,10 @@ def book_series(body: SeriesIn) -> Response[str]:
         timezone=body.timezone,
         count=body.count,
         until=body.until,
+        override=_reason(body.override),
     )
     series, appts = SeriesService(service_context(app)).book(req)
-    out = SeriesBooked(
-        series=SeriesView.of(series), appointments=[AppointmentView.of(a) for a in appts]
-    )
+    out = SeriesBooked(series=SeriesView.of(series), appointments=[_view(a) for a in appts])
     return created(out, f"/v1/appointment-series/{series.id}")
 
 
@@ -303,11 +323,9 @@ def get_series(seriesId: str) -> SeriesView:  # noqa: N803
 def split_series(seriesId: str, body: SplitIn) -> Response[str]:  # noqa: N803
     changes = body.changes.model_dump(exclude_unset=True)
     series, appts = SeriesService(service_context(app)).split(
-        seriesId, body.version, body.from_occurrence, changes
+        seriesId, body.version, body.from_occurrence, changes, _reason(body.override)
     )
-    out = SeriesBooked(
-        series=SeriesView.of(series), appointments=[AppointmentView.of(a) for a in appts]
-    )
+    out = SeriesBooked(series=SeriesView.of(series), appointments=[_view(a) for a in appts])
     return created(out, f"/v1/appointment-series/{series.id}")
 
 
@@ -320,9 +338,7 @@ def my_appointments(
 ) -> Page[AppointmentView]:
     ctx = service_context(app)
     found, next_cursor = AppointmentService(ctx).list_mine(start, end, limit, cursor)
-    return Page[AppointmentView](
-        items=[AppointmentView.of(a) for a in found], next_cursor=next_cursor
-    )
+    return Page[AppointmentView](items=[_view(a) for a in found], next_cursor=next_cursor)
 
 
 @app.get(
@@ -356,7 +372,7 @@ def self_book(body: SelfBookingIn) -> Response[str]:
     appt = AppointmentService(service_context(app)).self_book(
         body.clinician_id, body.service_id, body.location_id, body.start
     )
-    return created(AppointmentView.of(appt), f"/v1/appointments/{appt.id}")
+    return created(_view(appt), f"/v1/appointments/{appt.id}")
 
 
 @app.post("/v1/me/appointments/<appointmentId>/cancel", summary="Cancel online", tags=PORTAL)
@@ -365,13 +381,13 @@ def self_cancel(appointmentId: str, body: CancelIn) -> AppointmentView:  # noqa:
     cancelled = service.cancel(
         appointmentId, body.version, body.reason, action="appointment.self_cancel"
     )
-    return AppointmentView.of(cancelled)
+    return _view(cancelled)
 
 
 @app.post(
     "/v1/me/appointments/<appointmentId>/reschedule", summary="Reschedule online", tags=PORTAL
 )
-def self_reschedule(appointmentId: str, body: RescheduleIn) -> AppointmentView:  # noqa: N803
+def self_reschedule(appointmentId: str, body: SelfRescheduleIn) -> AppointmentView:  # noqa: N803
     service = AppointmentService(service_context(app))
     moved = service.reschedule(
         appointmentId,
@@ -380,7 +396,7 @@ def self_reschedule(appointmentId: str, body: RescheduleIn) -> AppointmentView: 
         body.location_id,
         action="appointment.self_reschedule",
     )
-    return AppointmentView.of(moved)
+    return _view(moved)
 
 
 # ---- waitlist ---------------------------------------------------------------------------------
@@ -438,7 +454,7 @@ def list_offers(start: From, end: To, limit: Limit = 25, cursor: Cursor = None) 
 )
 def claim_offer(offerId: str) -> Response[str]:  # noqa: N803
     appt = WaitlistService(service_context(app)).claim(offerId)
-    return created(AppointmentView.of(appt), f"/v1/appointments/{appt.id}")
+    return created(_view(appt), f"/v1/appointments/{appt.id}")
 
 
 # ---- appointment requests (prospective patients) ----------------------------------------------
@@ -470,7 +486,7 @@ def list_requests(limit: Limit = 25, cursor: Cursor = None) -> Page[RequestView]
 )
 def accept_request(requestId: str, body: AcceptIn) -> Response[str]:  # noqa: N803
     appt = AppointmentRequestService(service_context(app)).accept(requestId, body)
-    return created(AppointmentView.of(appt), f"/v1/appointments/{appt.id}")
+    return created(_view(appt), f"/v1/appointments/{appt.id}")
 
 
 @app.post("/v1/appointment-requests/<requestId>/decline", summary="Decline a request", tags=APPTS)

@@ -6,7 +6,7 @@ actor), each appointment in its own hour so no two collide on a slot lock."""
 from __future__ import annotations
 
 import itertools
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -29,6 +29,7 @@ from matrix import (
 from world import Practice, World
 
 from tpm.clock import to_rfc3339
+from tpm.domain.availability import Availability, WeeklyRule
 from tpm.domain.scheduling import Appointment, Location, LocationKind, SchedulingRules, Service
 from tpm.ids import new_id
 from tpm.repositories.appointments import AppointmentRepository, Series
@@ -93,7 +94,23 @@ def catalogue(world: World, practice: Practice) -> tuple[str, str]:
             practice.id, [repo.location_op(loc), repo.service_op(svc), avail.rules_op(rules)]
         )
         _FIXTURES[key] = (loc.id, svc.id)
+        for role in (Role.CLINICIAN, Role.SUPERVISOR):
+            always_available(world, practice.id, practice.users[role].id, loc.id)
     return _FIXTURES[key]
+
+
+def always_available(world: World, practice_id: str, clinician_id: str, loc: str) -> None:
+    """The clinician works 00:00-23:45 UTC every day in the practice's room: every booking
+    the matrix makes (on the hour, 30 minutes) falls inside their availability."""
+    repo = AvailabilityRepository(world.runtime.store.practice(practice_id))
+    if repo.availability(clinician_id).version:
+        return
+    weekly = tuple(
+        WeeklyRule(weekday=d, start=time(0, 0), end=time(23, 45), location_ids=(loc,))
+        for d in range(7)
+    )
+    hours = Availability(clinician_id=clinician_id, timezone="UTC", weekly=weekly, version=1)
+    world.system_write(practice_id, [repo.availability_op(hours)])
 
 
 def practice_of(world: World, variant: str) -> Practice:
@@ -104,6 +121,7 @@ def make_appointment(
     world: World, practice: Practice, pid: str, clinician: str, **extra: Any
 ) -> Appointment:
     loc, svc = catalogue(world, practice)
+    always_available(world, practice.id, clinician, loc)
     start = extra.pop("start", None) or next_start()
     appt = Appointment(
         id=new_id("apt"),

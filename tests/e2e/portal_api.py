@@ -179,8 +179,15 @@ def set_up_catalogue(admin: httpx.Client) -> Catalogue:
     )
     path = f"/v1/clinicians/{clinician['id']}/availability"
     current = ok(admin.get(path))
+    # Every day (a run on any date finds hours), at this office and the demo's own
+    # locations (bookings must fall inside the clinician's availability).
+    places = [location["id"]] + [
+        x["id"]
+        for x in ok(admin.get("/v1/locations"))["items"]
+        if x["id"] != location["id"] and x.get("active", True)
+    ]
     weekly = [
-        {"weekday": d, "start": "09:00", "end": "17:00", "location_ids": [location["id"]]}
+        {"weekday": d, "start": "09:00", "end": "17:00", "location_ids": places[:10]}
         for d in range(7)
     ]
     ok(

@@ -155,3 +155,41 @@ def test_a_clinician_opens_their_day(page: Page, portal_url: str, catalogue: Cat
     expect(page.get_by_role("link", name=name)).to_be_visible()
     # The clinician books only for their care team; the desk's group tools are not theirs
     check_axe(page)
+
+
+def test_front_desk_books_outside_the_clinicians_hours_only_with_a_reason(
+    page: Page, portal_url: str, catalogue: Catalogue
+) -> None:
+    # GIVEN the clinician works 09:00-17:00 (the catalogue's hours) and a new patient
+    day = date.today() + timedelta(days=57)  # clear of other tests' bookings
+    desk = staff(portal_url, Role.FRONT_DESK)
+    patient_id, name = new_patient_named(desk, "Ari")
+    sign_in_staff(page, Role.FRONT_DESK, "/staff/#/calendar")
+    page.get_by_role("button", name="Book an appointment").click()
+    # WHEN the desk books at 18:00 THEN it is refused and a reason is asked for
+    book(page, name.split(", ")[1] + " " + name.split(", ")[0], day, "18:00", "Does not repeat")
+    summary = page.get_by_role("alert").filter(has_text="There is a problem")
+    expect(summary).to_contain_text("outside the clinician's availability")
+    form = page.get_by_role("form", name="Book an appointment")
+    reason = form.get_by_label("Reason to book outside their availability")
+    expect(reason).to_be_visible()
+    check_axe(page)
+    # WHEN the reason is given THEN it books, and the calendar shows why it is outside
+    reason.fill("Only evening the patient can come this month (synthetic).")
+    form.get_by_role("button", name="Book", exact=True).click()
+    expect(page.get_by_role("status")).to_contain_text(f"Booked {day.isoformat()} at 18:00")
+    table = page.get_by_role("table", name=f"Appointments on {day.strftime('%A, %B')} {day.day}")
+    row = table.get_by_role("row").filter(has=page.get_by_role("link", name=name))
+    expect(row).to_contain_text("Outside the clinician's hours: Only evening the patient")
+    booked = ok(
+        desk.get(
+            "/v1/appointments",
+            params={
+                "patient_id": patient_id,
+                "from": f"{day.isoformat()}T00:00:00Z",
+                "to": f"{(day + timedelta(days=2)).isoformat()}T00:00:00Z",
+            },
+        )
+    )["items"]
+    assert [b["override"]["by"] for b in booked] == [booked[0]["override"]["by"]]
+    check_axe(page)

@@ -167,6 +167,9 @@ def video_practice(emulated: EmulatedStack, slug: str) -> Practice:
                 "service_id": service["id"],
                 "location_id": location["id"],
                 "start": (now - timedelta(minutes=now.minute % 15)).isoformat(),
+                # On now, whatever the hour: outside the clinician's (unset) hours, which
+                # the desk overrides with a reason.
+                "override": {"reason": "Visit on now for the test (synthetic)"},
             },
         ),
         201,

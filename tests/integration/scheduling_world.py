@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
 from tpm.adapters.store.base import Operation
 from tpm.clock import FixedClock
 from tpm.config import get_settings
+from tpm.domain.availability import WeeklyRule
 from tpm.domain.patients import Patient
 from tpm.domain.sessions import Session
 from tpm.domain.users import User, UserStatus
@@ -19,6 +20,7 @@ from tpm.ids import new_id
 from tpm.local.authorizer import verify_bearer
 from tpm.local.bootstrap import export_settings, local_settings
 from tpm.local.gateway import HttpRequest, HttpResponse, LocalGateway
+from tpm.repositories.availability import AvailabilityRepository
 from tpm.repositories.patients import PatientRepository
 from tpm.repositories.relationships import StoreRelationships
 from tpm.repositories.sessions import SessionRepository
@@ -100,6 +102,29 @@ class SchedulingWorld:
         self.system_write(ops)
         self.patients[label] = patient.id
         return patient.id
+
+    def open_hours(
+        self, label: str, location_ids: list[str], start: str = "07:00", end: str = "21:00"
+    ) -> None:
+        """Gives a clinician wide working hours every day at these locations (Chicago
+        time): bookings must fall inside a clinician's availability (or carry an override),
+        and the tests book between 07:00 and 21:00 unless they test that rule itself."""
+        repo = AvailabilityRepository(self.runtime.store.practice(self.practice_id))
+        cid = self.users[label].id
+        current = repo.availability(cid)
+        weekly = [
+            WeeklyRule(
+                weekday=d,
+                start=time.fromisoformat(start),
+                end=time.fromisoformat(end),
+                location_ids=tuple(location_ids),
+            )
+            for d in range(7)
+        ]
+        changed = current.model_copy(
+            update={"timezone": "America/Chicago", "weekly": tuple(weekly)}
+        ).model_copy(update={"version": current.version + 1})
+        self.system_write([repo.availability_op(changed)])
 
     # ---- calling ------------------------------------------------------------------------
 

@@ -63,6 +63,7 @@ def race(world: SchedulingWorld, requests: list[BookingRequest]) -> list[object]
 
 def test_same_slot_from_many_threads_books_exactly_once(world: SchedulingWorld) -> None:
     room, svc = world.location(), world.service()
+    world.open_hours("clinician", [room])
     patients = [world.add_patient(f"p{i}") for i in range(CONTENDERS)]
     start = datetime(2026, 3, 4, 15, 0, tzinfo=UTC)
     requests = [
@@ -81,6 +82,8 @@ def test_same_slot_from_many_threads_books_exactly_once(world: SchedulingWorld) 
 
 def test_two_clinicians_racing_for_one_room_book_exactly_once(world: SchedulingWorld) -> None:
     room, svc = world.location(), world.service()
+    world.open_hours("clinician", [room])
+    world.open_hours("clinician2", [room])
     start = datetime(2026, 3, 4, 15, 15, tzinfo=UTC)
     requests = [
         BookingRequest((world.patients["ada"],), world.users["clinician"].id, svc, room, start),

@@ -28,12 +28,16 @@ def world(tmp_path: Path, project_root: Path) -> Iterator[SchedulingWorld]:
 
 @pytest.fixture
 def cat(world: SchedulingWorld) -> dict[str, str]:
-    return {
+    found = {
         "room": world.location(),
         "room2": world.location(name="Room 2"),
         "video": world.location("telehealth", "Video"),
         "svc": world.service(),
     }
+    places = [found["room"], found["room2"], found["video"]]
+    for label in ("clinician", "clinician2", "supervisor"):
+        world.open_hours(label, places)
+    return found
 
 
 def booking(w: SchedulingWorld, cat: dict[str, str], start: str, **kw: Any) -> dict[str, Any]:

@@ -100,7 +100,9 @@ def attendee_response(attendee_id: str, external: str) -> dict[str, Any]:
 
 
 def catalogue(world: SchedulingWorld) -> dict[str, str]:
-    return {"video": world.location("telehealth", "Video"), "svc": world.service(60)}
+    found = {"video": world.location("telehealth", "Video"), "svc": world.service(60)}
+    world.open_hours("clinician", [found["video"]])
+    return found
 
 
 def book(world: SchedulingWorld, cat: dict[str, str], *patients: str) -> str:

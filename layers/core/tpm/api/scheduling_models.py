@@ -229,6 +229,20 @@ class BookableClinicianView(BaseModel):
 # ---- appointments -----------------------------------------------------------------------------
 
 
+class OverrideIn(Input):
+    """Book outside the clinician's availability (their hours, time off, the practice's
+    holidays): only roles holding appointment.override_availability, never patients. The
+    reason is kept sealed with the appointment and the override is audited."""
+
+    reason: str = Field(min_length=1, max_length=500)
+
+
+OVERRIDE_FIELD = Field(
+    default=None,
+    description="Needed only outside the clinician's availability (else 422 outside_availability).",
+)
+
+
 class AppointmentIn(Input):
     patient_ids: list[Annotated[str, Field(pattern=PATIENT_ID)]] = Field(
         min_length=1, max_length=MAX_GROUP
@@ -237,6 +251,7 @@ class AppointmentIn(Input):
     service_id: str = Field(pattern=ID)
     location_id: str = Field(pattern=ID)
     start: Instant
+    override: OverrideIn | None = OVERRIDE_FIELD
 
 
 class SelfBookingIn(Input):
@@ -246,9 +261,13 @@ class SelfBookingIn(Input):
     start: Instant
 
 
-class RescheduleIn(Versioned):
+class SelfRescheduleIn(Versioned):
     start: Instant
     location_id: str | None = Field(default=None, pattern=ID)
+
+
+class RescheduleIn(SelfRescheduleIn):
+    override: OverrideIn | None = OVERRIDE_FIELD
 
 
 class CancelIn(Versioned):
@@ -257,6 +276,11 @@ class CancelIn(Versioned):
 
 class StatusIn(Versioned):
     status: Annotated[AppointmentStatus, Strict(False)]
+
+
+class OverrideView(BaseModel):
+    by: str = Field(description="The user who booked outside the clinician's availability")
+    reason: str
 
 
 class AppointmentView(BaseModel):
@@ -274,11 +298,19 @@ class AppointmentView(BaseModel):
     detached: bool
     late_cancel: bool
     cancelled_reason: str | None
+    override: OverrideView | None = Field(
+        description="Booked outside the clinician's availability: by whom and why (staff only)"
+    )
     version: int
 
     @classmethod
-    def of(cls, a: Appointment) -> AppointmentView:
-        return cls.model_validate(a.model_dump(include=set(cls.model_fields)))
+    def of(cls, a: Appointment, *, staff: bool = False) -> AppointmentView:
+        """`staff`: the caller is staff (an override's reason is internal, never shown to
+        patients)."""
+        fields = a.model_dump(include=set(cls.model_fields))
+        shown = staff and a.override_by is not None and a.override_reason is not None
+        fields["override"] = {"by": a.override_by, "reason": a.override_reason} if shown else None
+        return cls.model_validate(fields)
 
 
 class SeriesIn(Input):
@@ -293,6 +325,7 @@ class SeriesIn(Input):
     timezone: str = ZONE
     count: int | None = Field(default=None, ge=1, le=52)
     until: IsoDate | None = None
+    override: OverrideIn | None = OVERRIDE_FIELD
 
 
 class SplitChanges(Input):
@@ -305,6 +338,7 @@ class SplitChanges(Input):
 class SplitIn(Versioned):
     from_occurrence: int = Field(ge=0, le=51)
     changes: SplitChanges
+    override: OverrideIn | None = OVERRIDE_FIELD
 
 
 class SeriesView(BaseModel):
@@ -425,6 +459,7 @@ class AcceptIn(Versioned):
     service_id: str = Field(pattern=ID)
     location_id: str = Field(pattern=ID)
     start: Instant
+    override: OverrideIn | None = OVERRIDE_FIELD
 
 
 class DeclineIn(Versioned):

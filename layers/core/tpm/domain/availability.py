@@ -188,3 +188,35 @@ def free_slots(
                         break
             at += SLOT
     return slots
+
+
+def within(
+    av: Availability,
+    holidays: Set[date],
+    start: datetime,
+    end: datetime,
+    location_id: str,
+) -> bool:
+    """True when the whole visit [start, end) lies inside the clinician's working windows
+    at this location: their weekly hours and extra hours, less their time off and the
+    practice's holidays. Windows that touch (09:00-12:00 and 12:00-17:00) count as one."""
+    start, end = utc(start), utc(end)
+    zone = ZoneInfo(av.timezone)
+    first = start.astimezone(zone).date() - timedelta(days=1)
+    last = end.astimezone(zone).date()
+    spans = sorted(
+        (w.start, w.end)
+        for w in windows(av, holidays, first, last)
+        if location_id in w.location_ids
+    )
+    covered_to: datetime | None = None
+    for w_start, w_end in spans:
+        if covered_to is not None and w_start <= covered_to:
+            covered_to = max(covered_to, w_end)
+        elif w_start <= start:
+            covered_to = w_end
+        else:
+            break
+        if covered_to >= end:
+            return True
+    return False

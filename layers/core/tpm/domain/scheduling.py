@@ -49,6 +49,19 @@ class OutsideBookingRules(ValidationFailed):
     message = "This booking is outside the practice's online booking rules."
 
 
+class OutsideAvailability(ValidationFailed):
+    """A booking outside the clinician's availability (weekly hours and extra hours, less
+    time off and the practice's holidays, at that location) without an override.
+    `details.override_allowed` says whether the caller may give one (`override.reason`);
+    a series lists the occurrences outside by index and local date."""
+
+    code = "outside_availability"
+    message = (
+        "The clinician is not available at that time and place. Book inside their "
+        "availability, or give an override with a reason if your role allows it."
+    )
+
+
 def misaligned(field: str) -> ValidationFailed:
     return ValidationFailed(fields=[{"path": field, "type": "not_on_15_minute_boundary"}])
 
@@ -143,6 +156,10 @@ class Appointment(BaseModel):
     cancelled_reason: str | None = Field(default=None, max_length=500)
     cancelled_at: datetime | None = None
     late_cancel: bool = False
+    # Booked outside the clinician's availability by someone allowed to override it: who,
+    # and why (free text, sealed at rest like the cancellation reason).
+    override_by: str | None = None
+    override_reason: str | None = Field(default=None, max_length=500)
     version: int = 1
 
     @field_validator("start", "end", "created_at", "cancelled_at")

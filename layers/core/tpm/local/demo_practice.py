@@ -122,7 +122,7 @@ def catalogue(seed: DemoSeed) -> None:
         clinician = seed.staff[role]
         current = hours.get(clinician)
         weekly = [
-            {"weekday": d, "start": "08:00", "end": "18:00", "location_ids": [office.id, video.id]}
+            {"weekday": d, "start": "08:00", "end": "19:00", "location_ids": [office.id, video.id]}
             for d in range(5)
         ]
         hours.update(clinician, current.version, {"timezone": ZONE, "weekly": weekly})
@@ -195,6 +195,8 @@ def appointments(seed: DemoSeed) -> None:
     clinician = seed.staff[Role.CLINICIAN]
     # Future visits sit at 08:00 and 17:30, outside the hours the browser tests book in
     # (they give the demo clinician 09:00-17:00), so the tests never collide with them.
+    # The clinician works weekdays 08:00-19:00: a visit that falls on a weekend (the dates
+    # follow today) is booked with an override and its reason, as the desk would.
     # Avery: weekly therapy from two weeks ago to two weeks ahead (a recurring series).
     start = seed.today - timedelta(days=14)
     start -= timedelta(days=start.weekday())  # a Monday
@@ -230,6 +232,11 @@ def appointments(seed: DemoSeed) -> None:
                 service_id=service,
                 location_id=location,
                 start=seed.local(day, hour, minute),
+                override=(
+                    "Weekend session arranged with the clinician (synthetic)."
+                    if day.weekday() >= 5
+                    else None
+                ),
             )
         )
 

@@ -10,7 +10,8 @@ SERIES#<sid>      SERIES           a recurring series
 No double booking: every block an appointment covers is Put with Absent() in the same
 transaction as the appointment (and its audit event), so of two bookings that share a
 block exactly one commits. Cancelling deletes the locks in the cancelling transaction.
-`cancelled_reason` is sealed (it may describe the patient's situation).
+`cancelled_reason` and `override_reason` (why a visit was booked outside the clinician's
+availability) are sealed: free text that may describe the patient's situation.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from tpm.repositories.sealing import Sealer
 from tpm.security.envelope import FieldCipher
 
 KIND = "appointment"
+SEALED = ("cancelled_reason", "override_reason")
 _MAIN = "APPOINTMENT"
 
 
@@ -189,9 +191,9 @@ class AppointmentRepository:
     def to_item(self, appt: Appointment) -> Item:
         data = appt.model_dump(mode="json")
         data["patient_ids"] = list(appt.patient_ids)
-        data["cancelled_reason"] = Sealer(self.cipher, self.store.practice_id, KIND, appt.id).seal(
-            "cancelled_reason", appt.cancelled_reason
-        )
+        sealer = Sealer(self.cipher, self.store.practice_id, KIND, appt.id)
+        for name in SEALED:
+            data[name] = sealer.seal(name, getattr(appt, name))
         return {
             "pk": f"APPOINTMENT#{appt.id}",
             "sk": _MAIN,
@@ -202,9 +204,9 @@ class AppointmentRepository:
 
     def from_item(self, item: Item) -> Appointment:
         fields = {k: v for k, v in item.items() if k in Appointment.model_fields}
-        fields["cancelled_reason"] = Sealer(
-            self.cipher, self.store.practice_id, KIND, str(item["id"])
-        ).open("cancelled_reason", item.get("cancelled_reason"))
+        sealer = Sealer(self.cipher, self.store.practice_id, KIND, str(item["id"]))
+        for name in SEALED:
+            fields[name] = sealer.open(name, item.get(name))
         return Appointment.model_validate(fields)
 
 

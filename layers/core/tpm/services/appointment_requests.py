@@ -101,7 +101,8 @@ class AppointmentRequestService:
         service, location = b.service(body.service_id), b.location(body.location_id)
         b.check_clinician(body.clinician_id)
         req = BookingRequest((patient.id,), body.clinician_id, service.id, location.id, body.start)
-        appt = b.new_appointment(req, service, location)
+        override = body.override.reason if body.override is not None else None
+        (appt,), allowed = b.gate([b.new_appointment(req, service, location)], override)
         accepted = request.model_copy(
             update={
                 "status": "accepted",
@@ -117,7 +118,7 @@ class AppointmentRequestService:
             # The patient is created in this very transaction: no existence Check.
             return ops + [op for op in b.booking_ops(appt) if not _is_patient_check(op)]
 
-        b.commit(access, build, appt, reason_code="request_accepted")
+        b.commit(access, build, appt, reason_code="request_accepted", override=allowed)
         return appt
 
     def decline(self, request_id: str, version: int) -> AppointmentRequest:

@@ -396,9 +396,10 @@ class IntakeService:
         intake_id: str,
         version: int,
         appointment_id: str | None,
-        booking: tuple[str, str, str, datetime] | None,
+        booking: tuple[str, str, str, datetime, str | None] | None,
     ) -> tuple[Appointment, Intake]:
-        """Staff book the first visit (`booking`: clinician, service, location, start) or
+        """Staff book the first visit (`booking`: clinician, service, location, start and
+        an override reason outside the clinician's availability) or
         link one already booked (`appointment_id`) while the appointment step is open —
         also from the staff queue when the patient stalled there."""
         from tpm.services.intake_appointment import FirstVisit  # it builds on this module

@@ -179,9 +179,11 @@ class FirstVisit:
         service_id: str,
         location_id: str,
         start: datetime,
+        override: str | None = None,
     ) -> tuple[Appointment, Intake]:
-        """Staff book the first visit for the patient (the calendar's rules: any time the
-        clinician and the room are free). The caller has authorised intake.manage."""
+        """Staff book the first visit for the patient (the calendar's rules: inside the
+        clinician's availability, or an override with a reason, with the clinician and the
+        room free). The caller has authorised intake.manage."""
         ctx = self.ctx
         access = ctx.authorize(
             "appointment.book", resource_kind="appointment", patient_id=intake.patient_id
@@ -193,7 +195,7 @@ class FirstVisit:
         if start <= ctx.now():
             raise ValidationFailed(fields=[{"path": "body.booking.start", "type": "in_past"}])
         req = BookingRequest((intake.patient_id,), clinician_id, service.id, location.id, start)
-        appt = self.b.new_appointment(req, service, location)
+        (appt,), allowed = self.b.gate([self.b.new_appointment(req, service, location)], override)
         changed = self._linked(intake, appt.id)
         events = [
             ctx.event(
@@ -213,6 +215,8 @@ class FirstVisit:
                 reason_code="appointment_booked",
             ),
         ]
+        if allowed is not None:
+            events.append(self.b.override_event(allowed, "appointment", appt.id, intake.patient_id))
         self._commit(appt, changed, events)
         self._answer(intake)
         return appt, changed

@@ -11,22 +11,34 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from tpm.adapters.store.base import Check, ConditionFailed, Exists, Operation
 from tpm.domain import scheduling as rules
+from tpm.domain.availability import within
 from tpm.domain.practice import Practice
 from tpm.domain.scheduling import (
     Appointment,
     AppointmentStatus,
     Location,
+    OutsideAvailability,
     Service,
     SlotUnavailable,
 )
-from tpm.errors import Conflict, NotFound, TpmError, ValidationFailed, VersionConflict
+from tpm.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    TpmError,
+    ValidationFailed,
+    VersionConflict,
+)
 from tpm.ids import new_id
 from tpm.repositories.appointments import AppointmentRepository, merge_lock_ops
 from tpm.repositories.availability import AvailabilityRepository
 from tpm.repositories.catalogue import CatalogueRepository
+from tpm.security.audit_chain import AuditEvent
 from tpm.security.policy import Access, Scope
 from tpm.security.principal import Role
 from tpm.services import reminder_hooks
@@ -37,6 +49,8 @@ from tpm.services.rate_limits import enforce
 MAX_LIST_DAYS = 92
 SELF_BOOKING_PER_HOUR = 10
 CLINICAL_ROLES = frozenset({Role.CLINICIAN, Role.SUPERVISOR})
+OVERRIDE = "appointment.override_availability"
+OVERRIDE_CODE = "outside_availability"
 
 
 @dataclass(frozen=True)
@@ -46,6 +60,9 @@ class BookingRequest:
     service_id: str
     location_id: str
     start: datetime
+    # Why this is booked outside the clinician's availability (only roles holding
+    # appointment.override_availability may give one; never patients).
+    override: str | None = None
 
 
 def patient_check(pid: str) -> Check:
@@ -88,6 +105,83 @@ class Bookings:
             raise ValidationFailed(
                 fields=[{"path": "body.clinician_id", "type": "not_a_clinician"}]
             )
+
+    # ---- availability ---------------------------------------------------------------------
+
+    def may_override(self, clinician_id: str) -> bool:
+        """Whether the caller's roles allow an override on this clinician's calendar
+        (practice-wide, or their own calendar): what the refusal tells the staff app."""
+        principal = self.ctx.principal
+        if principal.patient_id is not None:
+            return False
+        scopes = self.ctx.authorizer.table.scopes(principal.roles, OVERRIDE)
+        return Scope.PRACTICE in scopes or (
+            Scope.SELF in scopes and clinician_id == principal.user_id
+        )
+
+    def outside(self, appts: list[Appointment]) -> list[Appointment]:
+        """The appointments (of one clinician) not inside that clinician's availability."""
+        if not appts:
+            return []
+        hours = self.availability.availability(appts[0].clinician_id)
+        holidays = self.availability.rules().holiday_dates
+        return [a for a in appts if not within(hours, holidays, a.start, a.end, a.location_id)]
+
+    def gate(
+        self,
+        appts: list[Appointment],
+        override: str | None,
+        *,
+        series_zone: str | None = None,
+    ) -> tuple[list[Appointment], Access | None]:
+        """Refuses appointments outside the clinician's availability (422
+        outside_availability) unless the request carries an override reason and the
+        caller's role may override on this calendar (else 403, audited). Returns the
+        appointments, those outside stamped with who overrode and why (the reason is sealed
+        with the appointment), and the override's access for its audit event (None when
+        every appointment is inside: an override given then is not needed, not recorded)."""
+        outside = self.outside(appts)
+        stamped = [
+            a.model_copy(update={"override_by": None, "override_reason": None}) for a in appts
+        ]
+        if not outside:
+            return stamped, None
+        clinician_id = appts[0].clinician_id
+        if override is None or self.ctx.principal.patient_id is not None:
+            details: dict[str, Any] = {"override_allowed": self.may_override(clinician_id)}
+            if series_zone is not None:
+                zone = ZoneInfo(series_zone)
+                details["occurrences"] = [
+                    {"index": a.series_index, "date": a.start.astimezone(zone).date().isoformat()}
+                    for a in outside
+                ]
+            raise OutsideAvailability(**details)
+        try:
+            access = self.ctx.authorize(
+                OVERRIDE, resource_kind="appointment", resource_id=appts[0].id, user_id=clinician_id
+            )
+        except NotFound:
+            # The role may override only on its own calendar: a refusal, not a missing record.
+            raise Forbidden(action=OVERRIDE) from None
+        ids = {a.id for a in outside}
+        me = self.ctx.principal.user_id
+        return [
+            a.model_copy(update={"override_by": me, "override_reason": override})
+            if a.id in ids
+            else a
+            for a in stamped
+        ], access
+
+    def override_event(
+        self, access: Access, kind: str, resource_id: str, patient_id: str
+    ) -> AuditEvent:
+        return self.ctx.event(
+            access.action,
+            kind,
+            resource_id,
+            patient_id=patient_id,
+            reason_code=OVERRIDE_CODE,
+        )
 
     def new_appointment(
         self, req: BookingRequest, service: Service, location: Location, **extra: object
@@ -141,9 +235,10 @@ class Bookings:
         appt: Appointment,
         *,
         reason_code: str | None = None,
+        override: Access | None = None,
     ) -> None:
         """One transaction (change + audit event); a failed condition becomes the 409/404
-        that explains it."""
+        that explains it. An override of the clinician's availability adds its own event."""
         built: list[Operation] = []
 
         def ops() -> list[Operation]:
@@ -166,6 +261,8 @@ class Bookings:
             )
             for pid in ordered
         ]
+        if override is not None:
+            events.append(self.override_event(override, "appointment", appt.id, first))
         try:
             self.ctx.runtime.audit.write_many_with_audit(self.ctx.store, ops, events)
         except ConditionFailed as exc:
@@ -198,8 +295,9 @@ class AppointmentService:
         access = self._authorize_patients("appointment.book", req.patient_ids)
         service, location = self.b.service(req.service_id), self.b.location(req.location_id)
         self.b.check_clinician(req.clinician_id)
-        appt = self.b.new_appointment(req, service, location)
-        self.b.commit(access, lambda: self.b.booking_ops(appt), appt)
+        new = self.b.new_appointment(req, service, location)
+        (appt,), override = self.b.gate([new], req.override)
+        self.b.commit(access, lambda: self.b.booking_ops(appt), appt, override=override)
         return appt
 
     def self_book(
@@ -223,7 +321,7 @@ class AppointmentService:
         )
         self.b.check_clinician(clinician_id)
         req = BookingRequest((pid,), clinician_id, service_id, location_id, start)
-        appt = self.b.new_appointment(req, service, location)
+        (appt,), _ = self.b.gate([self.b.new_appointment(req, service, location)], None)
         self.b.commit(access, lambda: self.b.booking_ops(appt), appt, reason_code="self_service")
         return appt
 
@@ -298,7 +396,11 @@ class AppointmentService:
         location_id: str | None = None,
         *,
         action: str = "appointment.reschedule",
+        override: str | None = None,
     ) -> Appointment:
+        """Moves a booked visit. The new time follows the booking rule: inside the
+        clinician's availability, or an override with a reason (staff only); a move back
+        inside drops an earlier override."""
         access, before = self._load(action, apt_id)
         self._check_version(before, version)
         service = self.b.service(before.service_id)
@@ -306,14 +408,17 @@ class AppointmentService:
         if action == "appointment.self_reschedule":
             self._check_self_rules(before, service, rules.utc(start))
         moved = rules.move(before, start, service.duration, detach=before.series_id is not None)
-        after = moved.model_copy(
+        placed = moved.model_copy(
             update={"location_id": location.id, "location_kind": location.kind}
         )
+        own = action == "appointment.self_reschedule"
+        (after,), allowed = self.b.gate([placed], None if own else override)
         self.b.commit(
             access,
             lambda: self.b.change_ops(before, after, moved=True),
             after,
             reason_code="rescheduled",
+            override=allowed,
         )
         return after
 

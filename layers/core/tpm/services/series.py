@@ -47,6 +47,7 @@ class SeriesRequest:
     timezone: str
     count: int | None = None
     until: date | None = None
+    override: str | None = None  # why outside the clinician's availability (staff only)
 
 
 @dataclass
@@ -85,10 +86,20 @@ class SeriesService:
             created_by=self.ctx.principal.user_id,
         )
         appts = self._occurrences(series, service, location, req.count, req.until, first_index=0)
+        # Every occurrence inside the clinician's availability, or one override for those
+        # outside (422 lists them by index and local date).
+        appts, override = self.b.gate(appts, req.override, series_zone=req.timezone)
         series = series.model_copy(update={"appointment_ids": tuple(a.id for a in appts)})
         units = [Unit(a, self.b.booking_ops(a), partial(self.repo.delete_ops, a)) for a in appts]
         header = [self.repo.series_op(series)]
-        self._apply(access, units, header, [self.repo.series_delete_op(series.id)], series)
+        self._apply(
+            access,
+            units,
+            header,
+            [self.repo.series_delete_op(series.id)],
+            series,
+            override=override,
+        )
         return series, appts
 
     def get(self, series_id: str) -> Series:
@@ -104,11 +115,17 @@ class SeriesService:
         return series
 
     def split(
-        self, series_id: str, version: int, from_index: int, changes: dict[str, object]
+        self,
+        series_id: str,
+        version: int,
+        from_index: int,
+        changes: dict[str, object],
+        override: str | None = None,
     ) -> tuple[Series, list[Appointment]]:
         """Ends the series before occurrence `from_index`; the booked occurrences from
         there on move to a new series built with `changes` (new time of day, rule,
-        clinician or location), all or nothing."""
+        clinician or location), all or nothing. The new occurrences follow the booking
+        rule: inside the clinician's availability, or an override with a reason."""
         ctx = self.ctx
         ctx.authorize_list("appointment.reschedule", resource_kind="appointment")
         old = self.repo.series(series_id)
@@ -152,6 +169,7 @@ class SeriesService:
             created_by=ctx.principal.user_id,
         )
         appts = self._occurrences(new, service, location, len(remaining), None, first_index=0)
+        appts, allowed = self.b.gate(appts, override, series_zone=new.timezone)
         new = new.model_copy(update={"appointment_ids": tuple(a.id for a in appts)})
         ended = old.model_copy(
             update={"ended_at_index": from_index, "followed_by": new.id, "version": version + 1}
@@ -183,7 +201,7 @@ class SeriesService:
             for resource in self._resources(a)
             for block in slot_starts(a.start, a.end)
         }
-        self._apply(access, units, header, header_undo, new, "series_split", ignore)
+        self._apply(access, units, header, header_undo, new, "series_split", ignore, allowed)
         return new, appts
 
     # ---- helpers ------------------------------------------------------------------------
@@ -243,9 +261,10 @@ class SeriesService:
         series: Series,
         reason_code: str = "series",
         ignore: frozenset[tuple[str, datetime]] | set[tuple[str, datetime]] = frozenset(),
+        override: Access | None = None,
     ) -> None:
         chunks: list[list[Unit]] = [[]]
-        size = len(header)
+        size = len(header) + (1 if override is not None else 0)  # the override's event
         for unit in units:
             if chunks[-1] and size + len(unit.forward) > CHUNK_OPS:
                 chunks.append([])
@@ -259,14 +278,26 @@ class SeriesService:
                     [*(header if n == 0 else []), *(op for u in chunk for op in u.forward)]
                 )
             )
-            try:
-                self.ctx.write(
-                    access,
-                    partial(list, ops),
+            events = [
+                self.ctx.event(
+                    access.action,
                     "appointment_series",
                     series.id,
                     patient_id=series.patient_ids[0],
+                    break_glass=access.break_glass,
                     reason_code=reason_code,
+                )
+            ]
+            if n == 0 and override is not None:
+                # The override is audited once, with the series, in its first commit.
+                events.append(
+                    self.b.override_event(
+                        override, "appointment_series", series.id, series.patient_ids[0]
+                    )
+                )
+            try:
+                self.ctx.runtime.audit.write_many_with_audit(
+                    self.ctx.store, partial(list, ops), events
                 )
             except ConditionFailed as exc:
                 failure = explain(ops, exc, chunk[0].appt)

@@ -1,10 +1,13 @@
 // Booking: one visit or a weekly series, for one patient or a group. Conflicts come back
 // from the API as 409 and are explained (for a series, every clashing occurrence by date).
+// A time outside the clinician's availability comes back as 422 outside_availability: a
+// role that may override is asked for a reason (override.js), anyone else for another time.
 
 import { call } from "../../../../shared/api.js";
 import { announce, busy, clearErrors, el, field, showError, showFormError } from "../../ui.js";
 import { zonedIso } from "../../zoned.js";
 import { patientName } from "../patients/search.js";
+import { outsideWords, overrideField } from "./override.js";
 
 export function bookingForm(cat, { day, clinicianId, onBooked }) {
   const chosen = new Map(); // patient id -> label
@@ -57,6 +60,7 @@ export function bookingForm(cat, { day, clinicianId, onBooked }) {
     find.focus();
   });
 
+  const override = overrideField("book-override-reason");
   const options = (items, label) => items.map((x) => [x.id, label(x)]);
   const form = el(
     "form",
@@ -80,6 +84,7 @@ export function bookingForm(cat, { day, clinicianId, onBooked }) {
       field("Repeat", { name: "repeat" }, { tag: "select", options: [["", "Does not repeat"], ["FREQ=WEEKLY", "Every week"], ["FREQ=WEEKLY;INTERVAL=2", "Every 2 weeks"]] }),
       field("Number of visits", { name: "count", type: "number", min: "2", max: "52", value: "6" }, { hint: "For a repeating booking." }),
     ),
+    override.box,
     el("div", { class: "actions" }, el("button", { type: "submit", text: "Book" })),
   );
   if (clinicianId) form.elements.clinician_id.value = clinicianId;
@@ -100,6 +105,8 @@ export function bookingForm(cat, { day, clinicianId, onBooked }) {
       service_id: f.service_id.value,
       location_id: f.location_id.value,
     };
+    const reason = override.value();
+    if (reason) base.override = reason;
     busy(event.submitter, async () => {
       try {
         if (f.repeat.value) {
@@ -118,7 +125,14 @@ export function bookingForm(cat, { day, clinicianId, onBooked }) {
         chosen.clear();
         drawChosen();
         resetMatches();
+        override.reset();
       } catch (error) {
+        if (error.code === "outside_availability") {
+          const offered = override.offer(error);
+          const path = offered ? "body.override.reason" : "body.time";
+          showFormError(form, { details: { fields: [{ path, type: "outside" }] } }, { outside: outsideWords(error, { offered }) });
+          return;
+        }
         if (error.status === 409) {
           const clashes = (error.details && error.details.occurrences) || [];
           const summary = clashes.length

@@ -12,6 +12,7 @@ import { announce, busy, el, formatTime, heading, localDate, showError } from ".
 import { addDays, localParts, weekStart, zonedInstant, zonedIso } from "../../zoned.js";
 import { patientName } from "../patients/search.js";
 import { bookingForm } from "./book.js";
+import { outsideWords, overrideField } from "./override.js";
 import { all, offerText } from "./waitlist.js";
 
 const STATUS = { booked: "Booked", arrived: "Arrived", completed: "Completed", cancelled: "Cancelled", no_show: "No-show" };
@@ -223,20 +224,28 @@ export async function render(view) {
         showError(`${time} clashes with another booking for the clinician, the room or the patient. Nothing changed. Pick another time.`);
         return;
       }
+      if (error.code === "outside_availability") {
+        // A drop has no room for a reason: the list's Reschedule form asks for one.
+        showError(outsideWords(error, { elsewhere: "To move it there anyway, use Reschedule in the list and give the reason." }));
+        return;
+      }
       if (error.code === "version_conflict") await load();
       throw error;
     }
     await load(`Moved ${who.join(", ")} to ${time}${body.location_id ? ` in ${room.name}` : ""}.`);
   }
 
-  async function moveFollowing(a, time, patients) {
+  async function moveFollowing(a, time, patients, override) {
     const series = await call("GET", `/v1/appointment-series/${a.series_id}`);
     try {
-      const moved = await call("POST", `/v1/appointment-series/${a.series_id}/split`, {
+      const body = {
         version: series.version,
         from_occurrence: a.series_index,
         changes: { start_time: `${time}:00` },
-      });
+      };
+      const reason = override.value();
+      if (reason) body.override = reason;
+      const moved = await call("POST", `/v1/appointment-series/${a.series_id}/split`, body);
       await load(`Moved ${moved.appointments.length} visits for ${patients.join(", ")}, from ${localParts(a.start, zone).day}, to ${time}.`);
     } catch (error) {
       if (error.status === 409 && error.code !== "version_conflict") {
@@ -244,6 +253,11 @@ export async function render(view) {
         showError(clashes.length
           ? `These visits would clash with existing bookings: ${clashes.map((o) => `visit ${o.index + 1} on ${o.date}`).join(", ")}. Nothing changed. Pick another time.`
           : "That time clashes with another booking for the clinician, the room or the patient. Nothing changed. Pick another time.");
+        return;
+      }
+      if (error.code === "outside_availability") {
+        showError(outsideWords(error, { offered: override.offer(error) }));
+        if (override.shown()) override.input.focus();
         return;
       }
       if (error.code === "version_conflict") await load();
@@ -285,10 +299,12 @@ export async function render(view) {
             el("div", { class: "check" }, el("input", { type: "radio", id: `${scopeName}-one`, name: scopeName, value: "one", checked: true }), el("label", { for: `${scopeName}-one`, text: "Only this visit" })),
             el("div", { class: "check" }, el("input", { type: "radio", id: `${scopeName}-following`, name: scopeName, value: "following" }), el("label", { for: `${scopeName}-following`, text: "This and following visits (same weekday; choose the time)" })))
         : null;
+      const override = overrideField(`move-override-${a.id}`);
       const form = el("form", { hidden: true, class: "inline-form", "aria-label": `Reschedule ${what}` },
         which,
         el("label", { for: dateId, text: "New date" }), el("input", { id: dateId, type: "date", value: local.day, required: true }),
         el("label", { for: timeId, text: "New time" }), el("input", { id: timeId, type: "time", value: local.time, step: "900", required: true }),
+        override.box,
         el("div", { class: "actions" }, el("button", { type: "submit", class: "small", text: "Move" }), el("button", { type: "button", class: "quiet small", text: "Keep" })));
       const following = () => Boolean(which) && which.querySelector(`#${scopeName}-following`).checked;
       if (which) {
@@ -303,17 +319,25 @@ export async function render(view) {
       form.addEventListener("submit", (event) => {
         event.preventDefault();
         if (following()) {
-          busy(event.submitter, () => moveFollowing(a, form.querySelector(`#${timeId}`).value, patients));
+          busy(event.submitter, () => moveFollowing(a, form.querySelector(`#${timeId}`).value, patients, override));
           return;
         }
         busy(event.submitter, async () => {
           const loc = locations.get(a.location_id);
           const start = zonedIso(form.querySelector(`#${dateId}`).value, form.querySelector(`#${timeId}`).value, (loc && loc.timezone) || zone);
+          const body = { version, start };
+          const reason = override.value();
+          if (reason) body.override = reason;
           try {
-            await call("POST", `/v1/appointments/${a.id}/reschedule`, { version, start });
+            await call("POST", `/v1/appointments/${a.id}/reschedule`, body);
           } catch (error) {
             if (error.status === 409 && error.code !== "version_conflict") {
               showError("That time clashes with another booking for the clinician, the room or the patient. Nothing changed. Pick another time.");
+              return;
+            }
+            if (error.code === "outside_availability") {
+              showError(outsideWords(error, { offered: override.offer(error) }));
+              if (override.shown()) override.input.focus();
               return;
             }
             if (error.code === "version_conflict") await load();
@@ -361,6 +385,10 @@ export async function render(view) {
       can("patient.read") ? el("a", { href: `#/patients/${a.patient_ids[i]}`, text: p }) : p,
     ]));
     const statusCell = el("td", { text: `${STATUS[a.status] || a.status}${a.series_id ? " · recurring" : ""}` });
+    if (a.override) {
+      // Booked outside the clinician's availability: the reason given (staff only).
+      statusCell.append(el("p", { class: "hint override", text: `Outside the clinician's hours: ${a.override.reason}` }));
+    }
     const offers = offersBy.get(a.id) || [];
     if (offers.length) {
       const items = [];
