@@ -1,0 +1,452 @@
+"""Whole-practice export and restore: `tpm practice export | import | verify-archive`.
+
+An archive (tpm.services.practice_archive_format) holds everything a practice holds:
+  items/NNNNNN   every item of the practice's scope, as stored (PHI fields stay sealed
+                 under the practice's data keys), the audit events, head and checkpoints
+                 included; 500 per entry
+  keyring        the practice's data keys, each as its keyring row with the plaintext key
+                 in place of the master-key wrapping (the entry itself is encrypted under
+                 the passphrase key); the import wraps them under the target's master key
+  system         the practice's rows in the deployment-wide scope: its directory and slug
+                 entries, its public link tokens and SMS number
+  files/<id>     every stored file, as stored (sealed)
+  audit/sealed   the sealed checkpoint copies from outside the database
+  audit/keys     the public keys that signed the head and the checkpoints
+
+Because the data keys travel (re-wrapped), no PHI field is decrypted or re-encrypted:
+every record and file restores byte for byte, and every blind index still matches. The
+practice id is bound into every field's AAD, so a practice is restored under its own id.
+
+Both directions are on the record: the export appends `practice.export` to the practice's
+chain and checkpoints it before reading (the archive carries its own export event); the
+import appends `practice.import` to the restored chain and checkpoints it. Each direction
+proves itself: the export reads its archive back and verifies the chain inside it before
+it reports success; the import verifies the whole archive (every entry, then the chain
+with `tpm.security.audit_verify.verify` on a scratch copy) before it writes anything, and
+verifies the restored chain afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tpm.adapters.store import codec
+from tpm.adapters.store.base import (
+    MAX_TRANSACTION_ITEMS,
+    SYSTEM_PRACTICE,
+    Absent,
+    Item,
+    Put,
+    Store,
+    iterate,
+)
+from tpm.adapters.store.sqlite import SqliteStore
+from tpm.clock import to_rfc3339
+from tpm.errors import IntegrityError
+from tpm.runtime import Runtime
+from tpm.security.audit import AUDIT_PK, CHECKPOINT_PREFIX, HEAD_SK
+from tpm.security.audit_chain import AuditEvent, VerifyReport
+from tpm.security.audit_checkpoints import (
+    Checkpoint,
+    KeyTrust,
+    PublicKeys,
+    public_key_from_pem,
+)
+from tpm.security.audit_verify import verify
+from tpm.security.envelope import KEYRING_PK, data_key_context
+from tpm.security.principal import SystemActor
+from tpm.services.practice_archive_format import (
+    ArchiveReader,
+    ArchiveRefused,
+    ArchiveWriter,
+    check_passphrase,
+)
+from tpm.services.practices import get_practice
+
+PRACTICE_EXPORTED = "practice.export"
+PRACTICE_IMPORTED = "practice.import"
+ITEMS_PER_ENTRY = 500
+KEYRING, SYSTEM, SEALED, KEYS = "keyring", "system", "audit/sealed", "audit/keys"
+# The practice's rows in the deployment-wide scope (tpm.services.practices,
+# tpm.repositories.public_tokens): whole partitions whose rows name their practice.
+_SYSTEM_PARTITIONS = ("PRACTICE", "PRACTICE_SLUG", "PUBLIC_TOKEN", "SMS_NUMBER")
+
+
+@dataclass
+class ArchiveSummary:
+    """What an archive holds (counts and ids only; no PHI)."""
+
+    archive_id: str
+    practice_id: str
+    items: int = 0
+    data_keys: int = 0
+    files: int = 0
+    system_rows: int = 0
+    audit_events: int = 0
+    sealed_checkpoints: int = 0
+    public_keys: int = 0
+    archive_bytes: int = 0
+    chain: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+# ---- export ---------------------------------------------------------------------------
+
+
+def export_practice(
+    runtime: Runtime, practice_id: str, path: Path, passphrase: str, actor: SystemActor
+) -> ArchiveSummary:
+    check_passphrase(passphrase)
+    practice = get_practice(runtime.store, practice_id)  # NotFound: nothing to export
+    store = runtime.store.practice(practice_id)
+    event = AuditEvent.for_system(
+        actor, action=PRACTICE_EXPORTED, resource_kind="practice", resource_id=practice_id
+    )
+    runtime.audit.record(store, event)
+    runtime.audit.checkpoint(store)  # the sealed log now covers the export event
+
+    now = to_rfc3339(runtime.clock.now())
+    writer = ArchiveWriter(path, practice_id=practice_id, created_at=now, passphrase=passphrase)
+    try:
+        summary = ArchiveSummary(writer.archive_id, practice_id)
+        _write_items(runtime, practice_id, writer, summary)
+        system = _system_rows(runtime.store, practice_id, practice.slug)
+        writer.add(SYSTEM, _jsonl(system), kind=SYSTEM, count=len(system))
+        summary.system_rows = len(system)
+        for file_id in runtime.files.file_ids(practice_id):
+            writer.add(
+                f"files/{file_id}", runtime.files.read_sealed(practice_id, file_id), kind="file"
+            )
+            summary.files += 1
+        sealed = runtime.audit.sink.read(practice_id)
+        writer.add(SEALED, b"".join(c.model_dump_json().encode() + b"\n" for c in sealed),
+                   kind=SEALED, count=len(sealed))  # fmt: skip
+        summary.sealed_checkpoints = len(sealed)
+        keys = _signing_keys(runtime, store, sealed)
+        writer.add(KEYS, json.dumps(keys, sort_keys=True).encode(), kind=KEYS, count=len(keys))
+        summary.public_keys = len(keys)
+        summary.archive_bytes = writer.finish(summary.as_dict())
+    except BaseException:
+        writer.abandon()
+        raise
+    # Read it back as an import would: a practice that changed during the export (a head
+    # and events from different moments) fails here, not on the day of the restore.
+    checked = verify_archive(path, passphrase)
+    summary.chain = checked.chain
+    if not checked.chain.get("ok"):
+        path.unlink()
+        raise ArchiveRefused(
+            "The practice changed while it was exported (its audit chain in the archive does"
+            " not verify); run the export again in a quiet moment."
+        )
+    return summary
+
+
+def _write_items(
+    runtime: Runtime, practice_id: str, writer: ArchiveWriter, summary: ArchiveSummary
+) -> None:
+    batch: list[Item] = []
+    keyring: list[Item] = []
+    entries = 0
+    for item in runtime.store.dump_practice(practice_id):
+        if item["pk"] == KEYRING_PK and str(item["sk"]).startswith("DK#"):
+            context = data_key_context(practice_id, str(item["kind"]), str(item["dk_id"]))
+            material = runtime.master_key.unwrap(bytes(item["wrapped"]), context)
+            row = {k: v for k, v in item.items() if k not in ("wrapped", "master_key_id")}
+            keyring.append(row | {"data_key": material})
+            continue
+        if item["pk"] == AUDIT_PK and str(item["sk"]).startswith("EVT#"):
+            summary.audit_events += 1
+        batch.append(item)
+        if len(batch) == ITEMS_PER_ENTRY:
+            entries += 1
+            _add_items(writer, entries, batch, summary)
+            batch = []
+    if batch:
+        _add_items(writer, entries + 1, batch, summary)
+    writer.add(KEYRING, _jsonl(keyring), kind=KEYRING, count=len(keyring))
+    summary.data_keys = len(keyring)
+
+
+def _add_items(
+    writer: ArchiveWriter, number: int, batch: list[Item], summary: ArchiveSummary
+) -> None:
+    writer.add(f"items/{number:06d}", _jsonl(batch), kind="items", count=len(batch))
+    summary.items += len(batch)
+
+
+def _system_rows(store: Store, practice_id: str, slug: str) -> list[Item]:
+    system = store.practice(SYSTEM_PRACTICE)
+    rows: list[Item] = []
+    for partition in _SYSTEM_PARTITIONS:
+        rows += [r for r in iterate(system, partition) if r.get("practice_id") == practice_id]
+    if not any(r["pk"] == "PRACTICE_SLUG" and r["sk"] == slug for r in rows):
+        raise IntegrityError("the practice's directory entry is missing")
+    return rows
+
+
+def _signing_keys(runtime: Runtime, store: Any, sealed: list[Checkpoint]) -> dict[str, str]:
+    """Public halves of every key that signed this practice's head or a checkpoint."""
+    used = {c.key_id for c in sealed}
+    for item in iterate(store, AUDIT_PK, sk_prefix=CHECKPOINT_PREFIX):
+        used.add(str(item["key_id"]))
+    head = store.get(AUDIT_PK, HEAD_SK)
+    if head is not None:
+        used.add(str(head["key_id"]))
+    trusted = runtime.audit.trusted_keys()
+    missing = sorted(used - set(trusted))
+    if missing:
+        raise IntegrityError(f"audit signing key {missing[0]} is not trusted here")
+    from cryptography.hazmat.primitives import serialization
+
+    return {
+        kid: trusted[kid]
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode("ascii")
+        for kid in sorted(used)
+    }
+
+
+def _jsonl(items: list[Item]) -> bytes:
+    return "".join(codec.dumps(item) + "\n" for item in items).encode("utf-8")
+
+
+# ---- reading and checking -----------------------------------------------------------------
+
+
+@dataclass
+class ArchiveContents:
+    """A fully checked archive, its small parts in memory; files stay in the reader."""
+
+    reader: ArchiveReader
+    practice_id: str
+    items: list[Item]
+    keyring: list[Item]
+    system: list[Item]
+    sealed: list[Checkpoint]
+    keys: dict[str, bytes]
+    chain: dict[str, Any]
+
+    @property
+    def file_names(self) -> list[str]:
+        return sorted(self.reader.names("file"))
+
+
+class _ListSink:
+    """The archive's sealed checkpoints, as a read-only sink for verification."""
+
+    def __init__(self, practice_id: str, sealed: list[Checkpoint]) -> None:
+        self.practice_id, self.sealed = practice_id, sealed
+
+    def append(self, checkpoint: Checkpoint) -> None:
+        raise IntegrityError("an archive's sealed log is read-only")
+
+    def read(self, practice_id: str) -> list[Checkpoint]:
+        return list(self.sealed) if practice_id == self.practice_id else []
+
+    def latest(self, practice_id: str) -> Checkpoint | None:
+        found = self.read(practice_id)
+        return found[-1] if found else None
+
+
+def open_archive(path: Path, passphrase: str) -> ArchiveContents:
+    """Every entry read and checked, and the audit chain inside verified; the caller
+    closes `contents.reader`. Raises ArchiveRefused on anything wrong."""
+    reader = ArchiveReader(path, passphrase)
+    try:
+        contents = _load(reader)
+    except ArchiveRefused:
+        reader.close()
+        raise
+    except (ValueError, KeyError, TypeError) as exc:
+        reader.close()
+        raise ArchiveRefused("An archive entry is unreadable.") from exc
+    return contents
+
+
+def _load(reader: ArchiveReader) -> ArchiveContents:
+    practice_id = reader.practice_id
+    items = [
+        codec.loads(line.decode())
+        for n in sorted(reader.names("items"))
+        for line in reader.lines(n)
+    ]
+    keyring = [codec.loads(line.decode()) for line in reader.lines(KEYRING)]
+    system = [codec.loads(line.decode()) for line in reader.lines(SYSTEM)]
+    sealed = [Checkpoint.model_validate_json(line) for line in reader.lines(SEALED)]
+    keys = {k: v.encode("ascii") for k, v in json.loads(reader.read(KEYS)).items()}
+    for name in reader.names("file"):
+        reader.read(name)  # hash and seal of every file, before anything is written
+    for row in system:
+        if row.get("practice_id") != practice_id:
+            raise ArchiveRefused("The archive's directory rows name another practice.")
+    expected = reader.summary
+    if (len(items), len(keyring)) != (expected.get("items"), expected.get("data_keys")):
+        raise ArchiveRefused("The archive's contents do not match its manifest summary.")
+    public: PublicKeys = {kid: public_key_from_pem(kid, pem) for kid, pem in keys.items()}
+    report = _verify_chain(practice_id, items, public, sealed)
+    return ArchiveContents(
+        reader, practice_id, items, keyring, system, sealed, keys, _chain_dict(report)
+    )
+
+
+def _verify_chain(
+    practice_id: str, items: list[Item], keys: PublicKeys, sealed: list[Checkpoint]
+) -> VerifyReport:
+    """`tpm audit verify`'s own check, on a scratch store holding the archive's items
+    (sealed PHI only; the data keys are never written there)."""
+    with tempfile.TemporaryDirectory(prefix="tpm-archive-check-") as scratch:
+        store = SqliteStore(Path(scratch) / "check.db")
+        try:
+            view = store.practice(practice_id)
+            audit = [i for i in items if i["pk"] == AUDIT_PK]
+            for start in range(0, len(audit), MAX_TRANSACTION_ITEMS):
+                view.transact([Put(i) for i in audit[start : start + MAX_TRANSACTION_ITEMS]])
+            return verify(view, keys, _ListSink(practice_id, sealed))
+        finally:
+            store.close()
+
+
+def _chain_dict(report: VerifyReport) -> dict[str, Any]:
+    first = report.first_problem
+    return {
+        "ok": report.ok,
+        "events": report.events_checked,
+        "head_seq": report.head_seq,
+        "checkpoints": report.checkpoints_checked,
+        "sealed_checkpoints": report.sealed_checkpoints_checked,
+        "first_problem": None if first is None else f"{first.kind} at seq {first.seq}",
+    }
+
+
+def verify_archive(path: Path, passphrase: str) -> ArchiveSummary:
+    """Offline: no stack, no keys but the passphrase. ArchiveRefused when anything is off;
+    a chain that does not verify is reported in `chain` (ok false)."""
+    contents = open_archive(path, passphrase)
+    try:
+        return _summary_of(contents, path)
+    finally:
+        contents.reader.close()
+
+
+def _summary_of(contents: ArchiveContents, path: Path) -> ArchiveSummary:
+    s = contents.reader.summary
+    return ArchiveSummary(
+        archive_id=contents.reader.archive_id,
+        practice_id=contents.practice_id,
+        items=len(contents.items),
+        data_keys=len(contents.keyring),
+        files=len(contents.file_names),
+        system_rows=len(contents.system),
+        audit_events=int(s.get("audit_events", 0)),
+        sealed_checkpoints=len(contents.sealed),
+        public_keys=len(contents.keys),
+        archive_bytes=path.stat().st_size,
+        chain=contents.chain,
+    )
+
+
+# ---- import -----------------------------------------------------------------------------
+
+
+def import_practice(
+    runtime: Runtime,
+    path: Path,
+    passphrase: str,
+    actor_for: Callable[[str], SystemActor],
+) -> ArchiveSummary:
+    """Restores the archive's practice into this stack, where it must not exist yet.
+    Everything is checked before the first write; `actor_for(practice_id)` is who the
+    import's audit event names."""
+    contents = open_archive(path, passphrase)
+    try:
+        if not contents.chain["ok"]:
+            problem = contents.chain["first_problem"]
+            raise ArchiveRefused(f"The audit chain in the archive does not verify ({problem}).")
+        _require_empty(runtime, contents)
+        summary = _summary_of(contents, path)
+        _restore(runtime, contents)
+    finally:
+        contents.reader.close()
+    practice_id = contents.practice_id
+    store = runtime.store.practice(practice_id)
+    event = AuditEvent.for_system(
+        actor_for(practice_id),
+        action=PRACTICE_IMPORTED,
+        resource_kind="practice",
+        resource_id=summary.archive_id,
+    )
+    runtime.audit.record(store, event)
+    runtime.audit.checkpoint(store)
+    report = verify(store, runtime.audit.trusted_keys(), runtime.audit.sink)
+    summary.chain = _chain_dict(report)
+    if not report.ok:
+        raise IntegrityError(
+            f"the restored audit chain does not verify ({summary.chain['first_problem']})"
+        )
+    return summary
+
+
+def _require_empty(runtime: Runtime, contents: ArchiveContents) -> None:
+    practice_id = contents.practice_id
+    here = "Import restores a practice into a stack that does not hold it yet."
+    if next(iter(runtime.store.dump_practice(practice_id)), None) is not None:
+        raise ArchiveRefused(f"Practice {practice_id} already holds data here. {here}")
+    system = runtime.store.practice(SYSTEM_PRACTICE)
+    for row in contents.system:
+        if system.get(str(row["pk"]), str(row["sk"])) is not None:
+            raise ArchiveRefused(
+                f"This stack already has a {row['pk']} entry the practice needs"
+                f" (another practice uses its slug, link token or number). {here}"
+            )
+    if runtime.files.file_ids(practice_id):
+        raise ArchiveRefused(f"Practice {practice_id} already has files here. {here}")
+    ours = {c.seq: c for c in contents.sealed}
+    for sealed in runtime.audit.sink.read(practice_id):
+        if ours.get(sealed.seq) != sealed:
+            raise ArchiveRefused(
+                "The sealed checkpoint log here already holds checkpoints for this practice"
+                " that the archive lacks (the archive is older than the chain sealed here);"
+                " restore into a stack with its own audit archive (docs/operations.md)."
+            )
+    if not isinstance(runtime.audit.signer, KeyTrust):
+        raise ArchiveRefused("This stack's audit signer cannot take the archive's public keys.")
+
+
+def _restore(runtime: Runtime, contents: ArchiveContents) -> None:
+    practice_id = contents.practice_id
+    signer = runtime.audit.signer
+    assert isinstance(signer, KeyTrust)
+    for key_id, pem in sorted(contents.keys.items()):
+        signer.trust_key(key_id, pem)
+    view = runtime.store.practice(practice_id)
+    rows = [_rewrapped(runtime, practice_id, row) for row in contents.keyring]
+    _put_all(view, rows + contents.items)
+    for checkpoint in contents.sealed:
+        runtime.audit.sink.append(checkpoint)
+    for name in contents.file_names:
+        runtime.files.write_sealed(
+            practice_id, name.removeprefix("files/"), contents.reader.read(name)
+        )
+    # The directory entries last: until they exist nobody can sign in to a half restore.
+    _put_all(runtime.store.practice(SYSTEM_PRACTICE), contents.system)
+
+
+def _rewrapped(runtime: Runtime, practice_id: str, row: Item) -> Item:
+    context = data_key_context(practice_id, str(row["kind"]), str(row["dk_id"]))
+    wrapped = runtime.master_key.wrap(bytes(row["data_key"]), context)
+    kept = {k: v for k, v in row.items() if k != "data_key"}
+    return kept | {"wrapped": wrapped, "master_key_id": runtime.master_key.wrapped_by(wrapped)}
+
+
+def _put_all(view: Any, items: list[Item]) -> None:
+    for start in range(0, len(items), MAX_TRANSACTION_ITEMS):
+        chunk = items[start : start + MAX_TRANSACTION_ITEMS]
+        view.transact([Put(item, Absent()) for item in chunk])
