@@ -143,8 +143,9 @@ def export_practice(
     if not checked.chain.get("ok"):
         path.unlink()
         raise ArchiveRefused(
-            "The practice changed while it was exported (its audit chain in the archive does"
-            " not verify); run the export again in a quiet moment."
+            f"The audit chain in the archive does not verify ({checked.chain['first_problem']}):"
+            " the practice changed during the export (run it again in a quiet moment), or its"
+            " trail was altered (run `tpm audit verify`). No archive was kept."
         )
     return summary
 
