@@ -35,7 +35,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
-from tpm.errors import TpmError
+from tpm.errors import Conflict
 
 FORMAT = "tpm-practice-archive/1"
 HEADER = "tpm-archive.json"
@@ -46,8 +46,9 @@ _NONCE = 12
 _MANIFEST_AAD = b"tpm-archive-manifest\x00"
 
 
-class ArchiveRefused(TpmError):
-    """The archive cannot be trusted or used; nothing was read into any store."""
+class ArchiveRefused(Conflict):
+    """The archive cannot be trusted or used here; nothing was read into any store.
+    Operator commands only (no API route raises it)."""
 
     code = "archive_refused"
     message = "The archive failed its integrity check."
