@@ -34,6 +34,7 @@ from tpm.services.practice_archive import (
 from tpm.services.practice_archive_format import HEADER, MANIFEST, ArchiveRefused
 
 PASSPHRASE = "orchard-lantern-pebble-91"
+REFRESH_PK = "REFRESH#0123456789abcdef"
 
 
 @dataclass
@@ -63,6 +64,10 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Exported]:
     tmp = tmp_path_factory.mktemp("archive")
     source = _runtime(tmp / "source")
     demo = ensure_demo_practice(source)  # people AND working data: notes, files, billing…
+    # A live sign-in (a refresh token row), which must not travel.
+    source.store.practice(demo.practice_id).put(
+        {"pk": REFRESH_PK, "sk": "TOKEN", "user_id": "usr_x", "session_id": "ses_x"}
+    )
     archive = tmp / "demo.tpmx"
     summary = export_practice(
         source, demo.practice_id, archive, PASSPHRASE, _actor(demo.practice_id)
@@ -99,8 +104,10 @@ def test_restore_drill_round_trips_the_demo_practice(exported: Exported, target:
     after = _items(target, practice_id)
     source_head = read_head(source.store.practice(practice_id))
     assert source_head is not None
+    assert (REFRESH_PK, "TOKEN") in exported.items
+    assert (REFRESH_PK, "TOKEN") not in after  # people sign in again on the restored stack
     for key, item in exported.items.items():
-        if key == (AUDIT_PK, HEAD_SK):
+        if key in ((AUDIT_PK, HEAD_SK), (REFRESH_PK, "TOKEN")):
             continue  # the restored chain has moved on by the import's own event
         assert key in after, key
         if key[0] == KEYRING_PK and key[1].startswith("DK#"):

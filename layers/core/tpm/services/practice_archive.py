@@ -3,7 +3,7 @@
 An archive (tpm.services.practice_archive_format) holds everything a practice holds:
   items/NNNNNN   every item of the practice's scope, as stored (PHI fields stay sealed
                  under the practice's data keys), the audit events, head and checkpoints
-                 included; 500 per entry
+                 included, but not live refresh tokens (people sign in again); 500 per entry
   keyring        the practice's data keys, each as its keyring row with the plaintext key
                  in place of the master-key wrapping (the entry itself is encrypted under
                  the passphrase key); the import wraps them under the target's master key
@@ -35,12 +35,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives import serialization
+
 from tpm.adapters.store import codec
 from tpm.adapters.store.base import (
     MAX_TRANSACTION_ITEMS,
     SYSTEM_PRACTICE,
     Absent,
     Item,
+    PracticeStore,
     Put,
     Store,
     iterate,
@@ -75,6 +78,9 @@ KEYRING, SYSTEM, SEALED, KEYS = "keyring", "system", "audit/sealed", "audit/keys
 # The practice's rows in the deployment-wide scope (tpm.services.practices,
 # tpm.repositories.public_tokens): whole partitions whose rows name their practice.
 _SYSTEM_PARTITIONS = ("PRACTICE", "PRACTICE_SLUG", "PUBLIC_TOKEN", "SMS_NUMBER")
+# Live sign-in credentials do not travel (tpm.repositories.sessions): on the restored stack
+# everyone signs in again. The sessions themselves, as history, do.
+_NOT_CARRIED = ("REFRESH#",)
 
 
 @dataclass
@@ -126,8 +132,8 @@ def export_practice(
             )
             summary.files += 1
         sealed = runtime.audit.sink.read(practice_id)
-        writer.add(SEALED, b"".join(c.model_dump_json().encode() + b"\n" for c in sealed),
-                   kind=SEALED, count=len(sealed))  # fmt: skip
+        lines = b"".join(c.model_dump_json().encode() + b"\n" for c in sealed)
+        writer.add(SEALED, lines, kind=SEALED, count=len(sealed))
         summary.sealed_checkpoints = len(sealed)
         keys = _signing_keys(runtime, store, sealed)
         writer.add(KEYS, json.dumps(keys, sort_keys=True).encode(), kind=KEYS, count=len(keys))
@@ -157,6 +163,8 @@ def _write_items(
     keyring: list[Item] = []
     entries = 0
     for item in runtime.store.dump_practice(practice_id):
+        if str(item["pk"]).startswith(_NOT_CARRIED):
+            continue
         if item["pk"] == KEYRING_PK and str(item["sk"]).startswith("DK#"):
             context = data_key_context(practice_id, str(item["kind"]), str(item["dk_id"]))
             material = runtime.master_key.unwrap(bytes(item["wrapped"]), context)
@@ -193,7 +201,9 @@ def _system_rows(store: Store, practice_id: str, slug: str) -> list[Item]:
     return rows
 
 
-def _signing_keys(runtime: Runtime, store: Any, sealed: list[Checkpoint]) -> dict[str, str]:
+def _signing_keys(
+    runtime: Runtime, store: PracticeStore, sealed: list[Checkpoint]
+) -> dict[str, str]:
     """Public halves of every key that signed this practice's head or a checkpoint."""
     used = {c.key_id for c in sealed}
     for item in iterate(store, AUDIT_PK, sk_prefix=CHECKPOINT_PREFIX):
@@ -205,8 +215,6 @@ def _signing_keys(runtime: Runtime, store: Any, sealed: list[Checkpoint]) -> dic
     missing = sorted(used - set(trusted))
     if missing:
         raise IntegrityError(f"audit signing key {missing[0]} is not trusted here")
-    from cryptography.hazmat.primitives import serialization
-
     return {
         kid: trusted[kid]
         .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
@@ -447,7 +455,7 @@ def _rewrapped(runtime: Runtime, practice_id: str, row: Item) -> Item:
     return kept | {"wrapped": wrapped, "master_key_id": runtime.master_key.wrapped_by(wrapped)}
 
 
-def _put_all(view: Any, items: list[Item]) -> None:
+def _put_all(view: PracticeStore, items: list[Item]) -> None:
     for start in range(0, len(items), MAX_TRANSACTION_ITEMS):
         chunk = items[start : start + MAX_TRANSACTION_ITEMS]
         view.transact([Put(item, Absent()) for item in chunk])
