@@ -9,12 +9,15 @@ from __future__ import annotations
 import shutil
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from tpm.adapters.files import FileStore
 from tpm.adapters.store.base import Item
+from tpm.errors import DependencyUnavailable
 from tpm.local.bootstrap import ensure_demo_practice, local_settings
 from tpm.repositories.documents import DocumentRepository
 from tpm.repositories.patients import PatientRepository
@@ -26,6 +29,7 @@ from tpm.security.principal import SystemActor
 from tpm.services.practice_archive import (
     PRACTICE_EXPORTED,
     PRACTICE_IMPORTED,
+    RESTORE_MARKER,
     ArchiveSummary,
     export_practice,
     import_practice,
@@ -170,6 +174,60 @@ def test_import_refuses_a_practice_that_is_not_empty(exported: Exported, target:
     # AND the stack that exported it refuses it too (its practice is there)
     with pytest.raises(ArchiveRefused, match="already holds data here"):
         import_practice(exported.source, exported.archive, PASSPHRASE, _actor)
+
+
+class _FailingFiles:
+    """The real file store, except that the n-th restored file fails (an outage)."""
+
+    def __init__(self, real: FileStore, fail_at: int) -> None:
+        self.real, self.left = real, fail_at
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+    def write_sealed(self, practice_id: str, file_id: str, sealed: bytes) -> None:
+        self.left -= 1
+        if self.left == 0:
+            raise DependencyUnavailable(dependency="files")
+        self.real.write_sealed(practice_id, file_id, sealed)
+
+
+def test_an_interrupted_import_resumes_with_the_same_archive(
+    exported: Exported, target: Runtime
+) -> None:
+    practice_id = exported.practice_id
+    # GIVEN an import cut off by an outage half way through the files
+    flaky = replace(target, files=_FailingFiles(target.files, fail_at=4))
+    with pytest.raises(DependencyUnavailable):
+        import_practice(flaky, exported.archive, PASSPHRASE, _actor)
+    store = target.store.practice(practice_id)
+    assert store.get(*RESTORE_MARKER) is not None
+    assert target.store.practice("_system").get("PRACTICE", practice_id) is None  # no sign-in
+    # WHEN another archive is offered THEN it is refused; nothing changes
+    store.put({"pk": RESTORE_MARKER[0], "sk": RESTORE_MARKER[1], "archive_id": "arc_other"})
+    with pytest.raises(ArchiveRefused, match="import of archive arc_other was interrupted"):
+        import_practice(target, exported.archive, PASSPHRASE, _actor)
+    store.put(
+        {
+            "pk": RESTORE_MARKER[0],
+            "sk": RESTORE_MARKER[1],
+            "archive_id": exported.summary.archive_id,
+        }
+    )
+    # WHEN the same archive is imported again THEN it finishes, and all is as in the drill
+    restored = import_practice(target, exported.archive, PASSPHRASE, _actor)
+    assert restored.chain["ok"] is True
+    assert store.get(*RESTORE_MARKER) is None
+    assert target.files.file_ids(practice_id) == exported.source.files.file_ids(practice_id)
+    report = verify(store, target.audit.trusted_keys(), target.audit.sink)
+    assert report.ok, report.summary()
+    head = read_head(store)
+    assert head is not None
+    last = list(read_events(store, head.seq - 1, head.seq))
+    assert [(e.action, e.reason_code) for e in last][-1] == (PRACTICE_IMPORTED, "resumed")
+    # AND once finished, the practice is simply not empty any more
+    with pytest.raises(ArchiveRefused, match="already holds data here"):
+        import_practice(target, exported.archive, PASSPHRASE, _actor)
 
 
 def test_verify_archive_offline(exported: Exported) -> None:

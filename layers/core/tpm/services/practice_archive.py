@@ -28,6 +28,7 @@ verifies the restored chain afterwards.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import tempfile
 from collections.abc import Callable
@@ -42,6 +43,9 @@ from tpm.adapters.store.base import (
     MAX_TRANSACTION_ITEMS,
     SYSTEM_PRACTICE,
     Absent,
+    ConditionFailed,
+    Delete,
+    Exists,
     Item,
     PracticeStore,
     Put,
@@ -50,7 +54,7 @@ from tpm.adapters.store.base import (
 )
 from tpm.adapters.store.sqlite import SqliteStore
 from tpm.clock import to_rfc3339
-from tpm.errors import IntegrityError
+from tpm.errors import AlreadyExists, IntegrityError
 from tpm.runtime import Runtime
 from tpm.security.audit import AUDIT_PK, CHECKPOINT_PREFIX, HEAD_SK
 from tpm.security.audit_chain import AuditEvent, VerifyReport
@@ -81,6 +85,8 @@ _SYSTEM_PARTITIONS = ("PRACTICE", "PRACTICE_SLUG", "PUBLIC_TOKEN", "SMS_NUMBER")
 # Live sign-in credentials do not travel (tpm.repositories.sessions): on the restored stack
 # everyone signs in again. The sessions themselves, as history, do.
 _NOT_CARRIED = ("REFRESH#",)
+# In the practice's scope while an import writes it; removed with the import's audit event.
+RESTORE_MARKER = ("RESTORE", "IN_PROGRESS")
 
 
 @dataclass
@@ -379,9 +385,9 @@ def import_practice(
         if not contents.chain["ok"]:
             problem = contents.chain["first_problem"]
             raise ArchiveRefused(f"The audit chain in the archive does not verify ({problem}).")
-        _require_empty(runtime, contents)
+        resuming = _require_empty(runtime, contents)
         summary = _summary_of(contents, path)
-        _restore(runtime, contents)
+        _restore(runtime, contents, resuming=resuming)
     finally:
         contents.reader.close()
     practice_id = contents.practice_id
@@ -391,8 +397,10 @@ def import_practice(
         action=PRACTICE_IMPORTED,
         resource_kind="practice",
         resource_id=summary.archive_id,
+        reason_code="resumed" if resuming else None,
     )
-    runtime.audit.record(store, event)
+    # The restore is complete exactly when its marker goes, with the import's event.
+    runtime.audit.write_with_audit(store, lambda: [Delete(*RESTORE_MARKER, Exists())], event)
     runtime.audit.checkpoint(store)
     report = verify(store, runtime.audit.trusted_keys(), runtime.audit.sink)
     summary.chain = _chain_dict(report)
@@ -403,11 +411,23 @@ def import_practice(
     return summary
 
 
-def _require_empty(runtime: Runtime, contents: ArchiveContents) -> None:
+def _require_empty(runtime: Runtime, contents: ArchiveContents) -> bool:
+    """Refuses a target that holds the practice; True when it holds an interrupted import
+    of this very archive (which then resumes)."""
     practice_id = contents.practice_id
+    if not isinstance(runtime.audit.signer, KeyTrust):
+        raise ArchiveRefused("This stack's audit signer cannot take the archive's public keys.")
     here = "Import restores a practice into a stack that does not hold it yet."
     if next(iter(runtime.store.dump_practice(practice_id)), None) is not None:
-        raise ArchiveRefused(f"Practice {practice_id} already holds data here. {here}")
+        marker = runtime.store.practice(practice_id).get(*RESTORE_MARKER)
+        if marker is None:
+            raise ArchiveRefused(f"Practice {practice_id} already holds data here. {here}")
+        if marker["archive_id"] != contents.reader.archive_id:
+            raise ArchiveRefused(
+                f"An import of archive {marker['archive_id']} was interrupted here; run it"
+                " again with that archive to finish it."
+            )
+        return True
     system = runtime.store.practice(SYSTEM_PRACTICE)
     for row in contents.system:
         if system.get(str(row["pk"]), str(row["sk"])) is not None:
@@ -425,27 +445,51 @@ def _require_empty(runtime: Runtime, contents: ArchiveContents) -> None:
                 " that the archive lacks (the archive is older than the chain sealed here);"
                 " restore into a stack with its own audit archive (docs/operations.md)."
             )
-    if not isinstance(runtime.audit.signer, KeyTrust):
-        raise ArchiveRefused("This stack's audit signer cannot take the archive's public keys.")
+    return False
 
 
-def _restore(runtime: Runtime, contents: ArchiveContents) -> None:
+def _restore(runtime: Runtime, contents: ArchiveContents, *, resuming: bool) -> None:
+    """Every write repeats safely on a resume: rows already written stay as they are
+    (nothing is overwritten), files and sealed checkpoints already there must be the
+    archive's own."""
     practice_id = contents.practice_id
+    view = runtime.store.practice(practice_id)
+    if not resuming:
+        marker = {"pk": RESTORE_MARKER[0], "sk": RESTORE_MARKER[1]}
+        view.put(marker | {"archive_id": contents.reader.archive_id}, Absent())
     signer = runtime.audit.signer
     assert isinstance(signer, KeyTrust)
     for key_id, pem in sorted(contents.keys.items()):
         signer.trust_key(key_id, pem)
-    view = runtime.store.practice(practice_id)
     rows = [_rewrapped(runtime, practice_id, row) for row in contents.keyring]
-    _put_all(view, rows + contents.items)
+    everything = rows + contents.items
+    for start in range(0, len(everything), MAX_TRANSACTION_ITEMS):
+        chunk = everything[start : start + MAX_TRANSACTION_ITEMS]
+        try:
+            view.transact([Put(item, Absent()) for item in chunk])
+        except ConditionFailed:
+            if not resuming:
+                raise
+            for item in chunk:  # fill in what the interrupted run did not write
+                with contextlib.suppress(ConditionFailed):
+                    view.put(item, Absent())
     for checkpoint in contents.sealed:
         runtime.audit.sink.append(checkpoint)
     for name in contents.file_names:
-        runtime.files.write_sealed(
-            practice_id, name.removeprefix("files/"), contents.reader.read(name)
-        )
+        file_id, sealed = name.removeprefix("files/"), contents.reader.read(name)
+        try:
+            runtime.files.write_sealed(practice_id, file_id, sealed)
+        except AlreadyExists:
+            if not resuming or runtime.files.read_sealed(practice_id, file_id) != sealed:
+                raise
     # The directory entries last: until they exist nobody can sign in to a half restore.
-    _put_all(runtime.store.practice(SYSTEM_PRACTICE), contents.system)
+    system = runtime.store.practice(SYSTEM_PRACTICE)
+    for row in contents.system:
+        existing = system.get(str(row["pk"]), str(row["sk"]))
+        if existing is None:
+            system.put(row, Absent())
+        elif existing != row:
+            raise ArchiveRefused(f"This stack already has a {row['pk']} entry the practice needs.")
 
 
 def _rewrapped(runtime: Runtime, practice_id: str, row: Item) -> Item:
@@ -453,9 +497,3 @@ def _rewrapped(runtime: Runtime, practice_id: str, row: Item) -> Item:
     wrapped = runtime.master_key.wrap(bytes(row["data_key"]), context)
     kept = {k: v for k, v in row.items() if k != "data_key"}
     return kept | {"wrapped": wrapped, "master_key_id": runtime.master_key.wrapped_by(wrapped)}
-
-
-def _put_all(view: PracticeStore, items: list[Item]) -> None:
-    for start in range(0, len(items), MAX_TRANSACTION_ITEMS):
-        chunk = items[start : start + MAX_TRANSACTION_ITEMS]
-        view.transact([Put(item, Absent()) for item in chunk])
