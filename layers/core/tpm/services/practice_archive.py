@@ -22,19 +22,16 @@ chain and checkpoints it before reading (the archive carries its own export even
 import appends `practice.import` to the restored chain and checkpoints it. Each direction
 proves itself: the export reads its archive back and verifies the chain inside it before
 it reports success; the import verifies the whole archive (every entry, then the chain
-with `tpm.security.audit_verify.verify` on a scratch copy) before it writes anything, and
-verifies the restored chain afterwards.
+with `tpm.security.audit_verify.verify` on a scratch copy: tpm.services.practice_archive_check)
+before it writes anything, and verifies the restored chain afterwards.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 
@@ -52,33 +49,43 @@ from tpm.adapters.store.base import (
     Store,
     iterate,
 )
-from tpm.adapters.store.sqlite import SqliteStore
 from tpm.clock import to_rfc3339
 from tpm.errors import AlreadyExists, IntegrityError
 from tpm.runtime import Runtime
 from tpm.security.audit import AUDIT_PK, CHECKPOINT_PREFIX, HEAD_SK
-from tpm.security.audit_chain import AuditEvent, VerifyReport
-from tpm.security.audit_checkpoints import (
-    Checkpoint,
-    KeyTrust,
-    PublicKeys,
-    public_key_from_pem,
-)
+from tpm.security.audit_chain import AuditEvent
+from tpm.security.audit_checkpoints import Checkpoint, KeyTrust
 from tpm.security.audit_verify import verify
 from tpm.security.envelope import KEYRING_PK, data_key_context
 from tpm.security.principal import SystemActor
-from tpm.services.practice_archive_format import (
-    ArchiveReader,
-    ArchiveRefused,
-    ArchiveWriter,
-    check_passphrase,
+from tpm.services.practice_archive_check import (
+    KEYRING,
+    KEYS,
+    SEALED,
+    SYSTEM,
+    ArchiveContents,
+    ArchiveSummary,
+    chain_dict,
+    open_archive,
+    summary_of,
+    verify_archive,
 )
+from tpm.services.practice_archive_format import ArchiveRefused, ArchiveWriter, check_passphrase
 from tpm.services.practices import get_practice
+
+__all__ = [
+    "PRACTICE_EXPORTED",
+    "PRACTICE_IMPORTED",
+    "RESTORE_MARKER",
+    "ArchiveSummary",
+    "export_practice",
+    "import_practice",
+    "verify_archive",
+]
 
 PRACTICE_EXPORTED = "practice.export"
 PRACTICE_IMPORTED = "practice.import"
 ITEMS_PER_ENTRY = 500
-KEYRING, SYSTEM, SEALED, KEYS = "keyring", "system", "audit/sealed", "audit/keys"
 # The practice's rows in the deployment-wide scope (tpm.services.practices,
 # tpm.repositories.public_tokens): whole partitions whose rows name their practice.
 _SYSTEM_PARTITIONS = ("PRACTICE", "PRACTICE_SLUG", "PUBLIC_TOKEN", "SMS_NUMBER")
@@ -87,26 +94,6 @@ _SYSTEM_PARTITIONS = ("PRACTICE", "PRACTICE_SLUG", "PUBLIC_TOKEN", "SMS_NUMBER")
 _NOT_CARRIED = ("REFRESH#",)
 # In the practice's scope while an import writes it; removed with the import's audit event.
 RESTORE_MARKER = ("RESTORE", "IN_PROGRESS")
-
-
-@dataclass
-class ArchiveSummary:
-    """What an archive holds (counts and ids only; no PHI)."""
-
-    archive_id: str
-    practice_id: str
-    items: int = 0
-    data_keys: int = 0
-    files: int = 0
-    system_rows: int = 0
-    audit_events: int = 0
-    sealed_checkpoints: int = 0
-    public_keys: int = 0
-    archive_bytes: int = 0
-    chain: dict[str, Any] = field(default_factory=dict)
-
-    def as_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
 
 
 # ---- export ---------------------------------------------------------------------------
@@ -233,141 +220,6 @@ def _jsonl(items: list[Item]) -> bytes:
     return "".join(codec.dumps(item) + "\n" for item in items).encode("utf-8")
 
 
-# ---- reading and checking -----------------------------------------------------------------
-
-
-@dataclass
-class ArchiveContents:
-    """A fully checked archive, its small parts in memory; files stay in the reader."""
-
-    reader: ArchiveReader
-    practice_id: str
-    items: list[Item]
-    keyring: list[Item]
-    system: list[Item]
-    sealed: list[Checkpoint]
-    keys: dict[str, bytes]
-    chain: dict[str, Any]
-
-    @property
-    def file_names(self) -> list[str]:
-        return sorted(self.reader.names("file"))
-
-
-class _ListSink:
-    """The archive's sealed checkpoints, as a read-only sink for verification."""
-
-    def __init__(self, practice_id: str, sealed: list[Checkpoint]) -> None:
-        self.practice_id, self.sealed = practice_id, sealed
-
-    def append(self, checkpoint: Checkpoint) -> None:
-        raise IntegrityError("an archive's sealed log is read-only")
-
-    def read(self, practice_id: str) -> list[Checkpoint]:
-        return list(self.sealed) if practice_id == self.practice_id else []
-
-    def latest(self, practice_id: str) -> Checkpoint | None:
-        found = self.read(practice_id)
-        return found[-1] if found else None
-
-
-def open_archive(path: Path, passphrase: str) -> ArchiveContents:
-    """Every entry read and checked, and the audit chain inside verified; the caller
-    closes `contents.reader`. Raises ArchiveRefused on anything wrong."""
-    reader = ArchiveReader(path, passphrase)
-    try:
-        contents = _load(reader)
-    except ArchiveRefused:
-        reader.close()
-        raise
-    except (ValueError, KeyError, TypeError) as exc:
-        reader.close()
-        raise ArchiveRefused("An archive entry is unreadable.") from exc
-    return contents
-
-
-def _load(reader: ArchiveReader) -> ArchiveContents:
-    practice_id = reader.practice_id
-    items = [
-        codec.loads(line.decode())
-        for n in sorted(reader.names("items"))
-        for line in reader.lines(n)
-    ]
-    keyring = [codec.loads(line.decode()) for line in reader.lines(KEYRING)]
-    system = [codec.loads(line.decode()) for line in reader.lines(SYSTEM)]
-    sealed = [Checkpoint.model_validate_json(line) for line in reader.lines(SEALED)]
-    keys = {k: v.encode("ascii") for k, v in json.loads(reader.read(KEYS)).items()}
-    for name in reader.names("file"):
-        reader.read(name)  # hash and seal of every file, before anything is written
-    for row in system:
-        if row.get("practice_id") != practice_id:
-            raise ArchiveRefused("The archive's directory rows name another practice.")
-    expected = reader.summary
-    if (len(items), len(keyring)) != (expected.get("items"), expected.get("data_keys")):
-        raise ArchiveRefused("The archive's contents do not match its manifest summary.")
-    public: PublicKeys = {kid: public_key_from_pem(kid, pem) for kid, pem in keys.items()}
-    report = _verify_chain(practice_id, items, public, sealed)
-    return ArchiveContents(
-        reader, practice_id, items, keyring, system, sealed, keys, _chain_dict(report)
-    )
-
-
-def _verify_chain(
-    practice_id: str, items: list[Item], keys: PublicKeys, sealed: list[Checkpoint]
-) -> VerifyReport:
-    """`tpm audit verify`'s own check, on a scratch store holding the archive's items
-    (sealed PHI only; the data keys are never written there)."""
-    with tempfile.TemporaryDirectory(prefix="tpm-archive-check-") as scratch:
-        store = SqliteStore(Path(scratch) / "check.db")
-        try:
-            view = store.practice(practice_id)
-            audit = [i for i in items if i["pk"] == AUDIT_PK]
-            for start in range(0, len(audit), MAX_TRANSACTION_ITEMS):
-                view.transact([Put(i) for i in audit[start : start + MAX_TRANSACTION_ITEMS]])
-            return verify(view, keys, _ListSink(practice_id, sealed))
-        finally:
-            store.close()
-
-
-def _chain_dict(report: VerifyReport) -> dict[str, Any]:
-    first = report.first_problem
-    return {
-        "ok": report.ok,
-        "events": report.events_checked,
-        "head_seq": report.head_seq,
-        "checkpoints": report.checkpoints_checked,
-        "sealed_checkpoints": report.sealed_checkpoints_checked,
-        "first_problem": None if first is None else f"{first.kind} at seq {first.seq}",
-    }
-
-
-def verify_archive(path: Path, passphrase: str) -> ArchiveSummary:
-    """Offline: no stack, no keys but the passphrase. ArchiveRefused when anything is off;
-    a chain that does not verify is reported in `chain` (ok false)."""
-    contents = open_archive(path, passphrase)
-    try:
-        return _summary_of(contents, path)
-    finally:
-        contents.reader.close()
-
-
-def _summary_of(contents: ArchiveContents, path: Path) -> ArchiveSummary:
-    s = contents.reader.summary
-    return ArchiveSummary(
-        archive_id=contents.reader.archive_id,
-        practice_id=contents.practice_id,
-        items=len(contents.items),
-        data_keys=len(contents.keyring),
-        files=len(contents.file_names),
-        system_rows=len(contents.system),
-        audit_events=int(s.get("audit_events", 0)),
-        sealed_checkpoints=len(contents.sealed),
-        public_keys=len(contents.keys),
-        archive_bytes=path.stat().st_size,
-        chain=contents.chain,
-    )
-
-
 # ---- import -----------------------------------------------------------------------------
 
 
@@ -386,7 +238,7 @@ def import_practice(
             problem = contents.chain["first_problem"]
             raise ArchiveRefused(f"The audit chain in the archive does not verify ({problem}).")
         resuming = _require_empty(runtime, contents)
-        summary = _summary_of(contents, path)
+        summary = summary_of(contents, path)
         _restore(runtime, contents, resuming=resuming)
     finally:
         contents.reader.close()
@@ -403,7 +255,7 @@ def import_practice(
     runtime.audit.write_with_audit(store, lambda: [Delete(*RESTORE_MARKER, Exists())], event)
     runtime.audit.checkpoint(store)
     report = verify(store, runtime.audit.trusted_keys(), runtime.audit.sink)
-    summary.chain = _chain_dict(report)
+    summary.chain = chain_dict(report)
     if not report.ok:
         raise IntegrityError(
             f"the restored audit chain does not verify ({summary.chain['first_problem']})"
