@@ -30,6 +30,7 @@ from benchmarks import (
     cold_init,
     gateway_roundtrip,
     inbox,
+    practice_archive,
     record_export,
     reminder_sweep,
     staff_bundle,
@@ -49,6 +50,7 @@ BENCHMARKS: dict[str, Callable[[Options], Outcome]] = {
     staff_bundle.NAME: staff_bundle.benchmark,
     audit_throughput.NAME: audit_throughput.benchmark,
     record_export.NAME: record_export.benchmark,
+    practice_archive.NAME: practice_archive.benchmark,
 }
 RESULTS = ROOT / "benchmarks" / "results" / "latest.json"
 _PACKAGES = ("boto3", "botocore", "aws-lambda-powertools", "pydantic", "uvicorn", "httpx")

@@ -72,6 +72,24 @@ def test_bytes_round_trip_and_rest_sealed(files: FileStore, backend: tuple[str, 
     assert b"%PDF" not in at_rest
 
 
+def test_a_practices_files_are_listed_and_move_sealed(
+    files: FileStore, backend: tuple[str, Any]
+) -> None:
+    """What the whole-practice export and restore use: the ids of one practice's files,
+    and the sealed bytes read and written as they are (a restore writes each once)."""
+    assert files.file_ids(PRACTICE) == []
+    for file_id in ("doc_b", "doc_a"):
+        files.put(PRACTICE, file_id, PDF, guard=GUARD)
+    files.put(OTHER, "doc_c", PDF, guard=GUARD)
+    assert files.file_ids(PRACTICE) == ["doc_a", "doc_b"]
+    sealed = files.read_sealed(PRACTICE, "doc_a")
+    assert sealed == stored_bytes(backend, "prx_files/doc_a")
+    files.write_sealed(PRACTICE, "doc_copy", sealed)
+    with pytest.raises(AlreadyExists):
+        files.write_sealed(PRACTICE, "doc_copy", sealed)
+    assert files.file_ids(PRACTICE) == ["doc_a", "doc_b", "doc_copy"]
+
+
 def test_files_are_written_once(files: FileStore) -> None:
     files.put(PRACTICE, "doc_once", PDF, guard=GUARD)
     with pytest.raises(AlreadyExists):

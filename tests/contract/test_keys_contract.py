@@ -99,6 +99,20 @@ def test_data_key_round_trip(keys: Keys) -> None:
     assert keys.master.generate_data_key(CONTEXT)[0] != plaintext
 
 
+def test_wrap_takes_an_existing_data_key(keys: Keys) -> None:
+    """A restored practice's data keys arrive made; the target's master key wraps them."""
+    plaintext, _ = keys.master.generate_data_key(CONTEXT)
+    wrapped = keys.master.wrap(plaintext, CONTEXT)
+    assert keys.master.unwrap(wrapped, CONTEXT) == plaintext
+    assert keys.master.wrapped_by(wrapped) == keys.master.wrapped_by(
+        keys.master.generate_data_key(CONTEXT)[1]
+    )
+    with pytest.raises(IntegrityError):
+        keys.master.unwrap(wrapped, {**CONTEXT, "kind": "other"})
+    with pytest.raises(IntegrityError):
+        keys.master.wrap(plaintext[:16], CONTEXT)
+
+
 def test_every_byte_of_a_wrapped_key_is_protected(keys: Keys) -> None:
     _, wrapped = keys.master.generate_data_key(CONTEXT)
     for i in range(len(wrapped)):

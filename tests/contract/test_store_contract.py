@@ -442,6 +442,36 @@ def test_practice_ids_are_validated(store: Store) -> None:
             store.practice(bad)
 
 
+# ---- the whole-practice dump (export only) -------------------------------------------------
+
+
+@pytest.mark.whole_practice_scan
+def test_dump_practice_is_every_live_item_of_that_practice_and_no_other(
+    store: Store, clock: FixedClock
+) -> None:
+    now = int(clock.now().timestamp())
+    mine = store.practice(A)
+    mine.transact(
+        [
+            Put({"pk": f"P#{i % 7}", "sk": f"{i:05}", "gsi1pk": "IX", "gsi1sk": f"{i:05}"})
+            for i in range(40)
+        ]
+    )
+    mine.put({"pk": "P#0", "sk": "gone", "expires_at": now - 1})
+    mine.put({"pk": "P#0", "sk": "bytes", "blob": b"\x00\x01", "money": Decimal("1.50")})
+    # A practice whose id extends A's, and the system scope: neither may leak in.
+    store.practice(A + "x").put({"pk": "P#0", "sk": "other"})
+    store.practice("_system").put({"pk": "PRACTICE", "sk": A, "practice_id": A})
+
+    dumped = list(store.dump_practice(A))
+
+    assert len(dumped) == 41
+    assert len({(i["pk"], i["sk"]) for i in dumped}) == 41
+    assert {"pk": "P#0", "sk": "bytes", "blob": b"\x00\x01", "money": Decimal("1.50")} in dumped
+    assert {"pk": "P#1", "sk": "00001", "gsi1pk": "IX", "gsi1sk": "00001"} in dumped
+    assert list(store.dump_practice("prac_none")) == []
+
+
 # ---- TTL ---------------------------------------------------------------------------------
 
 

@@ -1,4 +1,6 @@
-"""`tpm practice create`: a practice and its owner's invitation, locally or in AWS.
+"""`tpm practice create | export | import | verify-archive`.
+
+create: a practice and its owner's invitation, locally or in AWS.
 
   tpm practice create --slug S --name N --timezone TZ --owner-email E --owner-name O
       [--data-dir .tpm]                 local data (as `tpm dev`), created if missing
@@ -10,6 +12,12 @@ only lambda:InvokeFunction on the stack's bootstrap function (and
 cloudformation:DescribeStacks for --stack); the function's role does the encryption, so
 the operator never holds the PHI key. The invitation token is printed once: hand it to
 the owner, who sets a password with POST /v1/auth/accept-invitation.
+
+export / import / verify-archive: the whole practice as one encrypted, verifiable archive
+(tpm.services.practice_archive; docs/operations.md "Whole-practice export and restore").
+They run where the data is reachable: `--data-dir` locally, or (TPM_ENV=aws) the deployed
+store, keys, files and audit archive named by the TPM_* variables (docs/deploy.md). The
+passphrase comes from --passphrase-file, TPM_ARCHIVE_PASSPHRASE or a prompt, never argv.
 """
 
 from __future__ import annotations
@@ -41,6 +49,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     create.add_argument("--region", help="the stack's region (default: your AWS config)")
     handler: Handler = _create
     create.set_defaults(handler=handler)
+    from tpm.local import cli_practice_archive
+
+    cli_practice_archive.register(cmds)
 
 
 def _create(args: argparse.Namespace) -> int:

@@ -23,7 +23,7 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -92,6 +92,26 @@ class CheckpointSigner(Protocol):
     def public_keys(self) -> dict[str, Ed25519PublicKey]:
         """Every public key whose signatures should verify (old ones stay after rotation)."""
         ...
+
+
+@runtime_checkable
+class KeyTrust(Protocol):
+    """A signer that can add an outside public key to what verification trusts (a
+    restored practice's chain was signed by the old stack's keys). Only the whole-practice
+    import calls it, after the archive's own integrity check."""
+
+    def trust_key(self, key_id: str, public_pem: bytes) -> None: ...
+
+
+def public_key_from_pem(key_id: str, public_pem: bytes) -> Ed25519PublicKey:
+    """The Ed25519 key in `public_pem`, which must be the one `key_id` names."""
+    try:
+        key = serialization.load_pem_public_key(public_pem)
+    except ValueError as exc:
+        raise IntegrityError("an audit public key is unreadable") from exc
+    if not isinstance(key, Ed25519PublicKey) or key_id_for(key) != key_id:
+        raise IntegrityError("an audit public key does not match its id")
+    return key
 
 
 class CheckpointSink(Protocol):
@@ -176,6 +196,12 @@ class LocalCheckpointSigner:
 
     def public_keys(self) -> dict[str, Ed25519PublicKey]:
         return load_public_keys(self.directory)
+
+    def trust_key(self, key_id: str, public_pem: bytes) -> None:
+        public_key_from_pem(key_id, public_pem)
+        path = self.directory / f"audit-ed25519-{key_id.removeprefix('ed25519:')}.pub.pem"
+        if not path.exists():
+            path.write_bytes(public_pem)
 
     def _load_or_create(self) -> Ed25519PrivateKey:
         path = self.directory / _PRIVATE

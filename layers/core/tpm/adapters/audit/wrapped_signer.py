@@ -26,7 +26,7 @@ from tpm.adapters.store.base import (
     VersionIs,
 )
 from tpm.errors import IntegrityError
-from tpm.security.audit_checkpoints import key_id_for
+from tpm.security.audit_checkpoints import key_id_for, public_key_from_pem
 
 _PK, _SK = "AUDIT_SIGNING_KEY", "CURRENT"
 _KIND = "audit-signing"
@@ -68,6 +68,14 @@ class WrappedKeySigner:
         if not isinstance(key, Ed25519PublicKey):
             raise IntegrityError("the audit signing key is not an Ed25519 key")
         return {key_id_for(key): key}
+
+    def trust_key(self, key_id: str, public_pem: bytes) -> None:
+        """Publishes another stack's public key write-once beside this stack's own, so a
+        restored chain's old signatures verify here."""
+        public_key_from_pem(key_id, public_pem)
+        if self._publish is None:
+            raise IntegrityError("this deployment has no place to publish trusted keys")
+        self._publish(key_id, public_pem)
 
     def _load(self) -> Ed25519PrivateKey:
         with self._lock:

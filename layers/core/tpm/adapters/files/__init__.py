@@ -40,6 +40,19 @@ class FileStore(Protocol):
         """The bytes as stored (NotFound if there are none)."""
         ...
 
+    # The whole-practice export and restore (tpm.services.practice_archive) move files as
+    # they are stored, sealed: the practice's data keys travel with them.
+
+    def file_ids(self, practice_id: str) -> list[str]:
+        """Every file id the practice holds, sorted."""
+        ...
+
+    def read_sealed(self, practice_id: str, file_id: str) -> bytes: ...
+
+    def write_sealed(self, practice_id: str, file_id: str, sealed: bytes) -> None:
+        """Restores sealed bytes once (AlreadyExists if the id is taken)."""
+        ...
+
 
 class BlobStore(Protocol):
     """Raw, write-once storage of already-sealed bytes under '<practice>/<file id>'."""
@@ -49,6 +62,10 @@ class BlobStore(Protocol):
     def write(self, key: str, body: bytes) -> None: ...
 
     def read(self, key: str) -> bytes: ...
+
+    def names(self, practice_id: str) -> list[str]:
+        """The file ids stored under '<practice>/', sorted."""
+        ...
 
 
 def blob_key(practice_id: str, file_id: str) -> str:
@@ -80,6 +97,16 @@ class SealedFiles:
         except UnicodeDecodeError as exc:
             raise IntegrityError("A stored file has an unknown format.") from exc
         return self.cipher.decrypt_bytes(practice_id, FILE_KIND, file_id, CONTENT_FIELD, sealed)
+
+    def file_ids(self, practice_id: str) -> list[str]:
+        blob_key(practice_id, "probe")  # the practice id must be a plain identifier
+        return [name for name in self.blobs.names(practice_id) if _NAME.match(name)]
+
+    def read_sealed(self, practice_id: str, file_id: str) -> bytes:
+        return self.blobs.read(blob_key(practice_id, file_id))
+
+    def write_sealed(self, practice_id: str, file_id: str, sealed: bytes) -> None:
+        self.blobs.write(blob_key(practice_id, file_id), sealed)
 
 
 def open_files(url: str, cipher: FieldCipher, *, region: str | None = None) -> FileStore:

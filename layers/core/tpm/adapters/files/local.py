@@ -44,6 +44,13 @@ class LocalBlobs:
         except FileNotFoundError as exc:
             raise NotFound() from exc
 
+    def names(self, practice_id: str) -> list[str]:
+        folder = self.root / practice_id
+        if not folder.is_dir():
+            return []
+        # Dot files are a writer's temporaries, never a stored file.
+        return sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))
+
     def _path(self, key: str) -> Path:
         practice, _, name = key.partition("/")
         return self.root / practice / name

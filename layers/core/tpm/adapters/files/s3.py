@@ -64,6 +64,18 @@ class S3Blobs:
         except ClientError as exc:
             raise _mapped(exc) from exc
 
+    def names(self, practice_id: str) -> list[str]:
+        prefix = f"{practice_id}/"
+        found: list[str] = []
+        try:
+            for page in self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=prefix
+            ):
+                found += [obj["Key"][len(prefix) :] for obj in page.get("Contents", [])]
+        except ClientError as exc:
+            raise _mapped(exc) from exc
+        return sorted(found)
+
 
 def _mapped(exc: ClientError) -> Exception:
     code = str(exc.response.get("Error", {}).get("Code", ""))

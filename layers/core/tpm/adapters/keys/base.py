@@ -37,6 +37,11 @@ class MasterKey(Protocol):
 
     def unwrap(self, wrapped: bytes, context: Context) -> bytes: ...
 
+    def wrap(self, plaintext: bytes, context: Context) -> bytes:
+        """An existing data key wrapped under the active key (a restored practice's keys
+        arrive from an archive, already made; nothing else wraps a key it did not make)."""
+        ...
+
     def rewrap(self, wrapped: bytes, context: Context, to_key_id: str | None = None) -> bytes:
         """The same data key wrapped under `to_key_id` (default: the active key)."""
         ...

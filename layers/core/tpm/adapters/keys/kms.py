@@ -98,6 +98,18 @@ class KmsMasterKey:
             raise IntegrityError("The wrapped data key is not a data key.")
         return plaintext
 
+    def wrap(self, plaintext: bytes, context: Context) -> bytes:
+        """KMS Encrypt of an existing data key: the blob opens with Decrypt exactly like
+        one GenerateDataKey made (same key, same context in CloudTrail)."""
+        self.calls["wrap"] += 1
+        if len(plaintext) != DATA_KEY_BYTES:
+            raise IntegrityError("A data key must be 32 bytes.")
+        with _kms_errors(wrong_blob=False):
+            out = self.client.encrypt(
+                KeyId=self._key_id, Plaintext=plaintext, EncryptionContext=context
+            )
+        return join_header(FORMAT, 2, out["KeyId"], out["CiphertextBlob"])
+
     def rewrap(self, wrapped: bytes, context: Context, to_key_id: str | None = None) -> bytes:
         self.calls["rewrap"] += 1
         key_arn, blob = split_header(wrapped, FORMAT, 2)

@@ -71,6 +71,12 @@ class LocalMasterKey:
         self.calls["unwrap"] += 1
         return self._unwrap(wrapped, context)
 
+    def wrap(self, plaintext: bytes, context: Context) -> bytes:
+        self.calls["wrap"] += 1
+        if len(plaintext) != DATA_KEY_BYTES:
+            raise IntegrityError("A data key must be 32 bytes.")
+        return self._wrap(self.key_id, plaintext, context)
+
     def rewrap(self, wrapped: bytes, context: Context, to_key_id: str | None = None) -> bytes:
         self.calls["rewrap"] += 1
         plaintext = self._unwrap(wrapped, context)

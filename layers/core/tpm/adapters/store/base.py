@@ -167,6 +167,12 @@ class Store(Protocol):
 
     def practice(self, practice_id: str) -> PracticeStore: ...
 
+    def dump_practice(self, practice_id: str) -> Iterator[Item]:
+        """Every live item of one practice, in no promised order, as its own keys (no
+        prefix). The one whole-scope read: for `tpm practice export` and its emptiness
+        check only, never a request path (on DynamoDB it is a filtered Scan)."""
+        ...
+
     def close(self) -> None: ...
 
 

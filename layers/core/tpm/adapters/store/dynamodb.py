@@ -1,8 +1,10 @@
 """The item store on the DynamoDB single table (template.yaml `Table`).
 
 Low-level client, created once and lazily (cold start pays only when a request needs
-it), with botocore's standard retry mode for throttling. Never Scan: every read is a
-GetItem or a Query on one partition of the caller's practice.
+it), with botocore's standard retry mode for throttling. Never Scan on a request path:
+every read is a GetItem or a Query on one partition of the caller's practice. The one
+Scan is `dump_practice`, the whole-practice export's (an operator job; docs/decisions.md
+2026-12-07).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -110,6 +112,28 @@ class DynamoStore:
 
     def practice(self, practice_id: str) -> DynamoPracticeStore:
         return DynamoPracticeStore(self, check_practice_id(practice_id))
+
+    def dump_practice(self, practice_id: str) -> Iterator[Item]:
+        self.calls.add("dump")
+        view = self.practice(practice_id)
+        request: dict[str, Any] = {
+            "TableName": self.table_name,
+            "FilterExpression": f"begins_with(#pk, :prefix) AND {_NOT_EXPIRED}",
+            "ExpressionAttributeNames": {"#pk": "pk", "#exp": "expires_at"},
+            "ExpressionAttributeValues": {
+                ":prefix": {"S": view._prefix},
+                ":now": {"N": str(self._now())},
+            },
+            "ConsistentRead": True,
+        }
+        while True:
+            response = _call(self.client.scan, **request)
+            for raw in response.get("Items", []):
+                yield view._from_dynamo(raw)
+            start = response.get("LastEvaluatedKey")
+            if start is None:
+                return
+            request["ExclusiveStartKey"] = start
 
     def close(self) -> None:
         if self._client is not None and self._owns_client:

@@ -91,6 +91,22 @@ class SqliteStore:
     def practice(self, practice_id: str) -> SqlitePracticeStore:
         return SqlitePracticeStore(self, check_practice_id(practice_id))
 
+    def dump_practice(self, practice_id: str) -> Iterator[Item]:
+        self.calls.add("dump")
+        prefix = f"{check_practice_id(practice_id)}{SEPARATOR}"
+        # Every stored pk of the practice sorts in [prefix, prefix-with-"|"-bumped).
+        upper = prefix[:-1] + chr(ord(SEPARATOR) + 1)
+        conn = self._connection()
+        with _translate_errors():
+            cursor = conn.execute(
+                f"SELECT data FROM items WHERE pk >= :lo AND pk < :hi AND {_NOT_EXPIRED}"  # noqa: S608
+                " ORDER BY pk, sk",
+                {"lo": prefix, "hi": upper, "now": self._now()},
+            )
+            while rows := cursor.fetchmany(500):
+                for row in rows:
+                    yield codec.loads(row[0])
+
     def close(self) -> None:
         with self._lock:
             self._closed = True
