@@ -164,8 +164,8 @@ def _write_items(
             row = {k: v for k, v in item.items() if k not in ("wrapped", "master_key_id")}
             keyring.append(row | {"data_key": material})
             continue
-        if item["pk"] == AUDIT_PK and str(item["sk"]).startswith("EVT#"):
-            summary.audit_events += 1
+        if item["pk"] == AUDIT_PK and str(item["sk"]).startswith("EVT"):
+            summary.audit_events += 1  # EVT#… (and EVT<k>#… where a trail has shards)
         batch.append(item)
         if len(batch) == ITEMS_PER_ENTRY:
             entries += 1
@@ -199,11 +199,8 @@ def _signing_keys(
 ) -> dict[str, str]:
     """Public halves of every key that signed this practice's head or a checkpoint."""
     used = {c.key_id for c in sealed}
-    for item in iterate(store, AUDIT_PK, sk_prefix=CHECKPOINT_PREFIX):
-        used.add(str(item["key_id"]))
-    head = store.get(AUDIT_PK, HEAD_SK)
-    if head is not None:
-        used.add(str(head["key_id"]))
+    for prefix in (CHECKPOINT_PREFIX, HEAD_SK):  # every head: HEAD (and HEAD#<k>, shards)
+        used |= {str(item["key_id"]) for item in iterate(store, AUDIT_PK, sk_prefix=prefix)}
     trusted = runtime.audit.trusted_keys()
     missing = sorted(used - set(trusted))
     if missing:
