@@ -11,9 +11,11 @@ import { guardLeave } from "../../router.js";
 import { announce, busy, clearErrors, el, field, heading, showError, showFormError } from "../../ui.js";
 import { FIELD_WORDS, KINDS, REASONS, download, plainOr, readFile, when } from "./common.js";
 
-function authorLine(m) {
+function authorLine(m, thread) {
   if (m.author_kind === "system") return `${m.author_name} (automatic)`;
   if (m.author_kind === "patient") return `${m.author_name} (patient)`;
+  // A guardian or other representative writing for the patient (proxy access).
+  if (m.author_kind === "proxy") return `Written by ${m.author_name} for ${thread.patient_name}`;
   return m.author_name;
 }
 
@@ -65,7 +67,7 @@ function flagForm(thread, message, onDone) {
 }
 
 function messageItem(thread, m, readBy, redraw) {
-  const parts = [el("p", { class: "when" }, el("strong", { text: authorLine(m) }), `, ${when(m.sent_at)}`)];
+  const parts = [el("p", { class: "when" }, el("strong", { text: authorLine(m, thread) }), `, ${when(m.sent_at)}`)];
   if (m.restricted) {
     parts.push(el("p", { class: "notice", text: `Withheld since ${when(m.restricted_at)}: flagged as an inappropriate disclosure, under the privacy officer's review.` }));
   } else {
@@ -87,6 +89,7 @@ function facts(thread) {
   const add = (term, value) => value && rows.push(el("dt", { text: term }), el("dd", {}, value));
   const people = thread.participants.map((p) => {
     if (p.side === "patient") return `${p.display_name} (patient)`;
+    if (p.side === "proxy") return `${p.display_name} (for the patient, as proxy)`;
     return p.covering_for ? `${p.display_name} (covering)` : p.display_name;
   });
   add("Patient", can("patient.read") ? el("a", { href: `#/patients/${thread.patient_id}`, text: thread.patient_name }) : thread.patient_name);
@@ -97,6 +100,7 @@ function facts(thread) {
   else if (thread.awaiting_reply_since) add("Status", el("span", { class: "badge", text: `Awaiting a reply since ${when(thread.awaiting_reply_since)}` }));
   if (thread.legal_hold) add("Legal hold", `Since ${when(thread.legal_hold.set_at)}: ${thread.legal_hold.reason}`);
   if (thread.filed_document_ids.length) add("Filed in the chart", `${thread.filed_document_ids.length} time(s)`);
+  if (thread.kind === "patient") add("Proxies", thread.proxy_visible ? "Shared with the patient's proxies (guardians)" : "Not shared with proxies");
   return el("dl", { class: "facts" }, ...rows);
 }
 
@@ -154,6 +158,24 @@ function recordPart(thread, redraw) {
       });
     });
     parts.push(form);
+  }
+  if (can("message.proxy_share") && thread.kind === "patient") {
+    // Proxy access: a patient's own conversations are not shared with their guardians
+    // until a clinician decides they may be (docs/security/proxy-access.md).
+    const share = el("button", { type: "button", id: "proxy-share", class: "quiet", text: thread.proxy_visible ? "Stop sharing with the patient's proxies" : "Share with the patient's proxies" });
+    share.addEventListener("click", () => busy(share, async () => {
+      try {
+        await call("PUT", `/v1/threads/${thread.id}/proxy-visibility`, { visible: !thread.proxy_visible, version: thread.version });
+      } catch (error) {
+        if (error.code === "version_conflict") {
+          await redraw("The conversation changed meanwhile and is reloaded. Try again.");
+          return;
+        }
+        throw error;
+      }
+      await redraw(thread.proxy_visible ? "No longer shared with the patient's proxies." : "Shared with the patient's proxies: they can read it and write in it.");
+    }));
+    parts.push(share);
   }
   if (!parts.length) return null;
   return el("section", { class: "card", "aria-labelledby": "record-title" }, el("h2", { id: "record-title", text: "Record keeping" }), ...parts);
