@@ -47,6 +47,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         " (throwaway data only: the old records cannot be read with new keys)",
     )
 
+    dev.add_argument(
+        "--sign-in-attempts-per-address",
+        type=int,
+        default=50,
+        metavar="N",
+        help="sign-in attempts allowed per source address per 5 minutes (default 50; every"
+        " browser on this machine is 127.0.0.1)",
+    )
+
     openapi = sub.add_parser("openapi", help="build the OpenAPI document from the resolvers")
     openapi.add_argument("--write", action="store_true", help="write schemas/openapi.json")
     openapi.add_argument("--check", action="store_true", help="fail if the committed copy is stale")
@@ -74,6 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             data_dir=args.data_dir,
             root=project_root(),
             new_keys=args.new_keys,
+            sign_in_attempts_per_address=args.sign_in_attempts_per_address,
         )
     if args.command == "openapi":
         return _openapi(write=args.write, check=args.check)

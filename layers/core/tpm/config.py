@@ -41,6 +41,9 @@ class Settings(BaseModel):
     data_key_cache_seconds: int = Field(default=300, ge=1, le=86_400)
     data_key_max_age_days: int = Field(default=30, ge=1, le=3650)
     aws_region: str | None = None
+    # Sign-in attempts per source address per 5 minutes (on top of per-account lockout).
+    # A practice whose whole staff signs in from behind one office NAT may need more.
+    sign_in_attempts_per_address: int = Field(default=50, ge=5, le=100_000)
     portal_url: str = "http://127.0.0.1:8000/"
     notify_url: str = Field(default="outbox://")
     files_url: str = Field(default="local:///.tpm/files")
@@ -134,6 +137,7 @@ _ENV_NAMES = {
     "data_key_cache_seconds": "TPM_DATA_KEY_CACHE_SECONDS",
     "data_key_max_age_days": "TPM_DATA_KEY_MAX_AGE_DAYS",
     "aws_region": "AWS_REGION",
+    "sign_in_attempts_per_address": "TPM_SIGN_IN_ATTEMPTS_PER_ADDRESS",
     "portal_url": "TPM_PORTAL_URL",
     "notify_url": "TPM_NOTIFY",
     "files_url": "TPM_FILES",

@@ -22,6 +22,7 @@ def local_settings(
     data_dir: Path,
     environment: Literal["local", "test"] = "local",
     portal_url: str = "http://127.0.0.1:8000/",
+    sign_in_attempts_per_address: int = 50,
 ) -> Settings:
     data_dir = data_dir.resolve()
     return Settings(
@@ -38,6 +39,7 @@ def local_settings(
         data_dir=data_dir,
         environment=environment,
         portal_url=portal_url,
+        sign_in_attempts_per_address=sign_in_attempts_per_address,
     )
 
 
@@ -55,6 +57,7 @@ def export_settings(settings: Settings) -> None:
     os.environ["TPM_DATA_DIR"] = str(settings.data_dir)
     os.environ["TPM_ENV"] = settings.environment
     os.environ["TPM_PORTAL_URL"] = settings.portal_url
+    os.environ["TPM_SIGN_IN_ATTEMPTS_PER_ADDRESS"] = str(settings.sign_in_attempts_per_address)
     os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "tpm-dev")
     os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "tpm")
 

@@ -28,14 +28,26 @@ from tpm.local.workflow_runner import template_runner
 from tpm.runtime import build_runtime, set_runtime
 
 
-def run_dev(*, host: str, port: int, data_dir: Path, root: Path, new_keys: bool = False) -> int:
+def run_dev(
+    *,
+    host: str,
+    port: int,
+    data_dir: Path,
+    root: Path,
+    new_keys: bool = False,
+    sign_in_attempts_per_address: int = 50,
+) -> int:
     try:
         check_data_dir(data_dir, new_keys=new_keys)
     except StartupRefused as refused:
         print(f"tpm dev: {refused}", file=sys.stderr)
         return 2
     prepare_data_dir(data_dir)
-    settings = local_settings(data_dir, portal_url=f"http://{host}:{port}/")
+    settings = local_settings(
+        data_dir,
+        portal_url=f"http://{host}:{port}/",
+        sign_in_attempts_per_address=sign_in_attempts_per_address,
+    )
     export_settings(settings)
     get_settings.cache_clear()
     runtime = build_runtime(settings)

@@ -41,7 +41,7 @@ from tpm.services.practices import get_practice, practice_id_for_slug
 from tpm.services.rate_limits import enforce
 
 CHALLENGE_TTL = timedelta(minutes=5)
-LOGIN_IP_LIMIT = (50, 300)  # sign-in attempts per source address per 5 minutes
+LOGIN_IP_WINDOW = 300  # seconds: Settings.sign_in_attempts_per_address per 5 minutes
 MFA_MAX_ATTEMPTS = 5
 
 
@@ -155,7 +155,12 @@ class Authentication:
         # per-account lockout below; unknown practices count against the deployment.
         throttle_scope = self.rt.store.practice(practice_id or SYSTEM_PRACTICE)
         enforce(
-            throttle_scope, self.rt.clock, "login-ip", meta.source_ip or "unknown", *LOGIN_IP_LIMIT
+            throttle_scope,
+            self.rt.clock,
+            "login-ip",
+            meta.source_ip or "unknown",
+            self.rt.settings.sign_in_attempts_per_address,
+            LOGIN_IP_WINDOW,
         )
         if practice_id is None:
             self._dummy_check(password, meta)
