@@ -1,14 +1,17 @@
 """Audited requests per second for ONE practice, with 1, 4, 16 and 64 concurrent clients,
 on the SQLite store and on the DynamoDB adapter (moto server over HTTP).
 
-Every audited request — reads included — appends one event to the practice's chain: a
-transaction that moves the single head row forward (optimistic lock, retried with jittered
-backoff). Measured per client: `AuditTrail.write_with_audit` of one small business row
-plus its event, as a request does. Reported: throughput (requests/s), p50 and p99
-latency, the retries the head lock cost (`AuditTrail.contention_retries`) and requests
-that failed (TransactionConflict after the retries ran out). **Baseline**: the same
-business row written with a plain conditional put, no audit (one client), to show what
-the chain adds.
+Every audited request — reads included — appends one event to one of the practice's
+chains (shards): a transaction that moves that shard's head row forward (optimistic lock;
+a request that loses the race retries on another shard, then with jittered backoff).
+Measured per client: `AuditTrail.write_with_audit` of one small business row plus its
+event, as a request does, with ONE shard (the design before shards: every request on one
+head row — the baseline the sharded figures are held against, from the same run) and
+with SHARDS shards. Reported: throughput (requests/s), p50 and p99 latency, the retries
+the head locks cost (`AuditTrail.contention_retries`), requests that failed
+(TransactionConflict after the retries ran out), and the sharded/one-shard throughput
+ratio. Latency figures are held against a plain conditional put of the same row, no
+audit (one client), to show what the chain adds.
 
 The target in issue 10 is a 200-clinician practice's peak: >= 100 audited requests/s with
 no request failing on contention. See docs/decisions.md (2026-12-07, audit throughput)
@@ -41,6 +44,7 @@ from tpm.security.principal import SystemActor
 
 NAME = "audit_throughput"
 CLIENTS = (1, 4, 16, 64)
+SHARDS = 8  # what docs/operations.md suggests for a practice this busy
 QUICK_CLIENTS = (1, 4)
 PER_CLIENT, QUICK_PER_CLIENT = 20, 5
 DYNAMO_TOTAL = 128
@@ -65,47 +69,69 @@ def measure(
     per_client: int,
     backends: tuple[str, ...],
     dynamo_total: int | None = None,
+    shards: tuple[int, ...] = (1, SHARDS),
 ) -> Outcome:
     """`per_client` requests per client; on DynamoDB (moto), with `dynamo_total`, about
-    that many requests per level instead (moto slows down and grows under contention)."""
+    that many requests per level instead (moto slows down and grows under contention).
+    Each level runs once per shard count in `shards` (the first is the baseline)."""
     outcome = Outcome(NAME)
     logging.getLogger("tpm").setLevel(logging.CRITICAL)
     rows: list[dict[str, object]] = []
     for backend in backends:
         with _store(backend) as store:
             baseline = _plain_puts(store, max(per_client * 2, 10))
-        for n in clients:
-            each = per_client
-            if backend == "dynamodb" and dynamo_total is not None:
-                each = max(2, dynamo_total // n)
-            # A fresh store per level: moto copies a table for each transaction, so a
-            # table grown by the levels before would slow (and swell) the next one.
-            with _store(backend) as store, tempfile.TemporaryDirectory() as tmp:
-                trail = AuditTrail(
-                    LocalCheckpointSigner(Path(tmp) / "signing"),
-                    LocalCheckpointSink(Path(tmp) / "sink"),
-                    clock=SystemClock(),
+        for count in shards:
+            for n in clients:
+                each = per_client
+                if backend == "dynamodb" and dynamo_total is not None:
+                    each = max(2, dynamo_total // n)
+                run = _level(backend, count, n, each)
+                rows.append({"backend": backend, "shards": count, "clients": n, **run.summary()})
+                outcome.figures.append(
+                    Figure(
+                        f"{backend}: {count} shard(s), {n} client(s), one audited write",
+                        "ms",
+                        Stats.of(run.latencies or [0.0]),
+                        baseline,
+                        "plain conditional put, no audit (1 client)",
+                    )
                 )
-                run = _run(store, trail, n, each)
-            rows.append({"backend": backend, "clients": n, **run.summary()})
-            outcome.figures.append(
-                Figure(
-                    f"{backend}: {n} client(s), one audited write",
-                    "ms",
-                    Stats.of(run.latencies or [0.0]),
-                    baseline,
-                    "plain conditional put, no audit (1 client)",
-                )
-            )
-            outcome.notes.append(
-                f"  {backend:8} {n:>2} clients: {run.rps:7.1f} audited req/s,"
-                f" p50 {run.p(50):7.1f} ms, p99 {run.p(99):7.1f} ms,"
-                f" retries {run.retries:4}, failed {run.failed}/{run.total}"
-                f"  (target >= {TARGET_RPS:.0f}/s, none failed:"
-                f" {'yes' if run.rps >= TARGET_RPS and not run.failed else 'NO'})"
-            )
+                outcome.notes.append(_note(backend, count, n, run, rows))
     outcome.details["runs"] = rows
     return outcome
+
+
+def _level(backend: str, shards: int, clients: int, per_client: int) -> Run:
+    # A fresh store per level: moto copies a table for each transaction, so a table grown
+    # by the levels before would slow (and swell) the next one.
+    with _store(backend) as store, tempfile.TemporaryDirectory() as tmp:
+        trail = AuditTrail(
+            LocalCheckpointSigner(Path(tmp) / "signing"),
+            LocalCheckpointSink(Path(tmp) / "sink"),
+            clock=SystemClock(),
+        )
+        if shards > 1:
+            actor = SystemActor("bench", PRACTICE)
+            opening = AuditEvent.for_system(actor, action="bench.open", resource_kind="thing")
+            trail.open_shards(store.practice(PRACTICE), shards, opening)
+        return _run(store, trail, clients, per_client)
+
+
+def _note(backend: str, shards: int, clients: int, run: Run, rows: list[dict[str, object]]) -> str:
+    one = next(
+        (r for r in rows if (r["backend"], r["shards"], r["clients"]) == (backend, 1, clients)),
+        None,
+    )
+    ratio = ""
+    if shards > 1 and one is not None and float(str(one["rps"])) > 0:
+        ratio = f", x{run.rps / float(str(one['rps'])):.2f} the req/s of one shard"
+    return (
+        f"  {backend:8} {shards:>2} shard(s) {clients:>2} clients: {run.rps:7.1f} audited req/s,"
+        f" p50 {run.p(50):7.1f} ms, p99 {run.p(99):7.1f} ms,"
+        f" retries {run.retries:4}, failed {run.failed}/{run.total}{ratio}"
+        f"  (target >= {TARGET_RPS:.0f}/s, none failed:"
+        f" {'yes' if run.rps >= TARGET_RPS and not run.failed else 'NO'})"
+    )
 
 
 class Run:

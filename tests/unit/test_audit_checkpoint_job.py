@@ -265,3 +265,51 @@ def test_the_daily_job_verifies_every_chain_whole_and_alarms_on_a_break(
     incidents, _ = IncidentRepository(store, world.runtime.cipher).page(10, None, open_only=True)
     assert [(i.source, i.reference) for i in incidents] == [("audit_verification", "seq:1")]
     assert [r for _, r, _ in _verify_events(world, south)] == ["scheduled_full"]  # the first
+
+
+# ---- a practice with several shards ------------------------------------------------------------
+
+
+def test_the_hourly_and_daily_verifications_cover_every_shard(
+    world: World, job: ModuleType
+) -> None:
+    from tpm.repositories.incidents import IncidentRepository
+    from tpm.security.audit import events_between
+    from tpm.security.audit_layout import read_heads
+    from tpm.services.audit_verification import CURSOR
+    from tpm.services.compliance_jobs import run_daily, verify_audit
+
+    north, _ = world.busy
+    store = world.runtime.store.practice(north)
+    actor = SystemActor("test", north)
+    opening = AuditEvent.for_system(actor, action="audit.settings.update", resource_kind="x")
+    world.runtime.audit.open_shards(store, 3, opening)
+    for n in range(12):
+        event = AuditEvent.for_system(
+            SystemActor("test", north, request_id=f"req-{n}"),
+            action="test.event",
+            resource_kind="x",
+        )
+        world.runtime.audit.record(store, event)
+    assert all(h.seq > 0 for h in read_heads(store).values())
+    # WHEN the hourly job runs THEN every shard is checkpointed and verified; the cursor
+    # holds each shard's point
+    summary = invoke(job)
+    assert (summary["verified"], summary["verify_failed"]) == (2, 0)
+    (sealed,) = world.runtime.audit.sink.read(north)[-1:]
+    assert sealed.marks().keys() == {0, 1, 2}
+    cursor = store.get(*CURSOR)
+    assert cursor is not None
+    assert {int(k): v[0] for k, v in cursor["marks"].items()} == {
+        k: seq for k, (seq, _) in sealed.marks().items()
+    }
+    # AND the daily job verifies the whole trail
+    assert run_daily(world.runtime, steps=(verify_audit,)).failed == 0
+    # WHEN an event of shard 2 is rewritten behind a valid head THEN the next run fails
+    tamper = SqliteTamperer(world.data_dir / "tpm.db", north)
+    tamper.edit(AUDIT_PK, event_sk(1, 2), lambda item: item.update(action="test.rewritten"))
+    tamper.close()
+    assert run_daily(world.runtime, steps=(verify_audit,)).failed == 1
+    incidents, _ = IncidentRepository(store, world.runtime.cipher).page(10, None, open_only=True)
+    assert [(i.source, i.reference) for i in incidents] == [("audit_verification", "shard:2:seq:1")]
+    assert "audit.verify" in {e.action for e in events_between(store, None, None)}

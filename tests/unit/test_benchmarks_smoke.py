@@ -125,17 +125,19 @@ def test_audit_throughput_reports_every_backend_and_client_count() -> None:
     from benchmarks import audit_throughput
 
     outcome = audit_throughput.measure(
-        clients=(1, 2), per_client=2, backends=("sqlite", "dynamodb")
+        clients=(1, 2), per_client=2, backends=("sqlite", "dynamodb"), shards=(1, 4)
     )
 
     assert outcome.failures == []
     runs = outcome.details["runs"]
-    assert [(r["backend"], r["clients"]) for r in runs] == [
-        ("sqlite", 1), ("sqlite", 2), ("dynamodb", 1), ("dynamodb", 2)
+    assert [(r["backend"], r["shards"], r["clients"]) for r in runs] == [
+        ("sqlite", 1, 1), ("sqlite", 1, 2), ("sqlite", 4, 1), ("sqlite", 4, 2),
+        ("dynamodb", 1, 1), ("dynamodb", 1, 2), ("dynamodb", 4, 1), ("dynamodb", 4, 2),
     ]  # fmt: skip
     assert all(r["requests"] == 2 * r["clients"] for r in runs)
     assert all(r["rps"] > 0 for r in runs)
     for figure in outcome.figures:
         assert_positive(figure.measured)
         assert_positive(figure.baseline)
-    assert len(outcome.notes) == 4
+    assert len(outcome.notes) == 8
+    assert all("the req/s of one shard" in note for note in outcome.notes if " 4 shard" in note)

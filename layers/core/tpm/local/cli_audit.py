@@ -1,4 +1,4 @@
-"""`tpm audit verify|export|checkpoint`: the operator's hands on the audit trail.
+"""`tpm audit verify|export|checkpoint|shards|…`: the operator's hands on the audit trail.
 
 verify      walks the practice's whole chain and holds it against the signed head and
             every signed checkpoint, including the sealed copies outside the database;
@@ -11,6 +11,7 @@ verify-export  checks exports offline (no database): files, the manifest's signa
             the chain, the CSV, every checkpoint; several directories must also join up
 keys        prints the audit signing keys' ids and writes their public halves, to pin
             with `verify-export --trusted-keys`
+shards      lists the practice's audit shards (chains), or raises their number
 """
 
 from __future__ import annotations
@@ -33,18 +34,17 @@ from tpm.local.cli_common import (
     open_target,
 )
 from tpm.runtime import Runtime
-from tpm.security.audit_chain import AUDIT_EXPORTED, AUDIT_VERIFIED, VerifyReport
+from tpm.security.audit_chain import (
+    AUDIT_EXPORTED,
+    AUDIT_SETTINGS_CHANGED,
+    AUDIT_VERIFIED,
+    MAX_SHARDS,
+    VerifyReport,
+)
 from tpm.security.audit_checkpoints import PublicKeys
 from tpm.security.audit_verify import verify
-from tpm.services.audit_export import (
-    EVENTS_CSV,
-    EVENTS_JSONL,
-    MANIFEST,
-    export,
-    load_keys_json,
-    verify_export,
-    verify_exports,
-)
+from tpm.services.audit_export import EVENTS_CSV, EVENTS_JSONL, MANIFEST, load_keys_json
+from tpm.services.audit_export_sets import check_sets, export_all, export_folders
 from tpm.services.practices import all_practice_ids, get_practice, practice_id_for_slug
 
 _PROBLEMS_SHOWN = 20
@@ -100,6 +100,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
     fetch = command("fetch-archive", _fetch_archive, "copy a practice's archived segments")
     fetch.add_argument("--out", type=Path, required=True, help="a new or empty directory")
+
+    shards = command("shards", _shards, "show the practice's audit shards, or raise their number")
+    shards.add_argument(
+        "--count",
+        type=int,
+        default=None,
+        help=f"raise the number of shards to this (1-{MAX_SHARDS}; never lowered)",
+    )
 
     keys = command("keys", _keys, "list the audit signing keys; write their public halves")
     keys.add_argument("--out", type=Path, default=None, help="a folder to write <id>.pem into")
@@ -158,7 +166,7 @@ def _export(args: argparse.Namespace) -> int:
         end = _moment(args.end, zone, "--to", end_of_day=True)
         if start is not None and end is not None and start >= end:
             raise CliError("--from must be before --to")
-        manifest = export(
+        manifests = export_all(
             target.store,
             start,
             end,
@@ -166,20 +174,28 @@ def _export(args: argparse.Namespace) -> int:
             signer=target.runtime.audit.signer,
             clock=target.runtime.clock,
         )
-        report = verify_export(out, _public_keys(target.runtime))
+        report, _ = check_sets(export_folders([out]), trusted=_public_keys(target.runtime))
         # The files exist now, so the export is recorded whatever the re-check found.
         target.record(
             AUDIT_EXPORTED,
             "audit_event",
             reason_code="verified" if report.ok else "verify_failed",
         )
-    span = f"seq {manifest.first_seq}..{manifest.last_seq}" if manifest.count else "no events"
-    print(f"exported {manifest.count} event(s) ({span})")
-    print(f"  range     {manifest.start or 'beginning'} .. {manifest.end or 'now'} (end excluded)")
-    print(f"  manifest  {out / MANIFEST}  (chain hashes, checkpoints, file SHA-256s)")
-    print(f"  events    {out / EVENTS_JSONL}, {out / EVENTS_CSV}")
-    checkpoints = len(manifest.checkpoints_in_range)
-    print(f"  chain     head seq {manifest.head_seq}; {checkpoints} checkpoint(s) in range")
+    count = sum(m.count for m in manifests)
+    first = manifests[0]
+    several = len(manifests) > 1
+    span = f"seq {first.first_seq}..{first.last_seq}" if first.count else "no events"
+    print(f"exported {count} event(s) ({f'{len(manifests)} shards' if several else span})")
+    print(f"  range     {first.start or 'beginning'} .. {first.end or 'now'} (end excluded)")
+    for manifest in manifests:
+        part = out / f"shard-{manifest.shard:02d}" if several else out
+        if several:
+            span = f"seq {manifest.first_seq}..{manifest.last_seq}" if manifest.count else "none"
+            print(f"  shard {manifest.shard}: {manifest.count} event(s) ({span})")
+        print(f"  manifest  {part / MANIFEST}  (chain hashes, checkpoints, file SHA-256s)")
+        print(f"  events    {part / EVENTS_JSONL}, {part / EVENTS_CSV}")
+        checkpoints = len(manifest.checkpoints_in_range)
+        print(f"  chain     head seq {manifest.head_seq}; {checkpoints} checkpoint(s) in range")
     print(f"export check: {report.summary()}")
     return 0 if report.ok else 1
 
@@ -237,10 +253,11 @@ def _checkpoint(args: argparse.Namespace) -> int:
 
 def _verify_export(args: argparse.Namespace) -> int:
     trusted = _trusted_keys(args.trusted_keys) if args.trusted_keys else None
-    for folder in args.dirs:
+    folders = export_folders(list(args.dirs))
+    for folder in folders:
         if not (folder / MANIFEST).is_file():
             raise CliError(f"{folder} holds no {MANIFEST}: not an export")
-    report, checks = verify_exports(list(args.dirs), trusted=trusted)
+    report, checks = check_sets(folders, trusted=trusted)
     if args.json:
         out = report.as_dict() | {
             "exports": [
@@ -251,12 +268,12 @@ def _verify_export(args: argparse.Namespace) -> int:
                     "last_seq": c.manifest.last_seq if c.manifest else None,
                     "signed_by": c.signed_by,
                 }
-                for d, c in zip(args.dirs, checks, strict=True)
+                for d, c in zip(folders, checks, strict=True)
             ]
         }
         print(json.dumps(out, sort_keys=True))
     else:
-        for folder, check in zip(args.dirs, checks, strict=True):
+        for folder, check in zip(folders, checks, strict=True):
             m = check.manifest
             span = f"seq {m.first_seq}..{m.last_seq}" if m and m.count else "no events"
             who = check.signed_by or "NO VALID SIGNATURE"
@@ -290,6 +307,27 @@ def _trusted_keys(folder: Path) -> PublicKeys:
     if not keys:
         raise CliError(f"--trusted-keys: no Ed25519 public keys in {folder}")
     return keys
+
+
+# ---- shards ---------------------------------------------------------------------------------
+
+
+def _shards(args: argparse.Namespace) -> int:
+    """A busy practice's audited requests spread over several chains (docs/operations.md,
+    'Audit shards'). Raising the count is an audit settings change, recorded as such."""
+    from tpm.security.audit_layout import read_heads
+
+    with open_target(args) as target:
+        if args.count is not None:
+            event = target.event(
+                AUDIT_SETTINGS_CHANGED, "practice", "audit_shards", reason_code="changed"
+            )
+            target.runtime.audit.open_shards(target.store, args.count, event)
+        heads = read_heads(target.store)
+    for shard, head in sorted(heads.items()):
+        print(f"shard {shard:<2} seq {head.seq:<8} newest event {head.time}")
+    print(f"{max(len(heads), 1)} shard(s)")
+    return 0
 
 
 # ---- keys -----------------------------------------------------------------------------------
@@ -349,7 +387,8 @@ def _fetch_archive(args: argparse.Namespace) -> int:
         keys = target.runtime.archive.keys(target.practice_id)
         folders: set[Path] = set()
         for key in keys:
-            _, segment, name = key.split("/", 2)
+            # <practice>/[s<shard>/]<first>-<last>/<file>
+            segment, name = key.split("/", 1)[1].rsplit("/", 1)
             folder = out / segment
             folder.mkdir(mode=0o700, parents=True, exist_ok=True)
             (folder / name).write_bytes(target.runtime.archive.get(key))
@@ -357,7 +396,8 @@ def _fetch_archive(args: argparse.Namespace) -> int:
         target.record(AUDIT_EXPORTED, "audit_event", reason_code="archive_fetched")
     print(f"copied {len(folders)} segment(s) into {out}")
     if folders:
-        print(f"check them offline: tpm audit verify-export {out}/*")
+        shards = " ".join(sorted({f"{out}/{f.parent.name}/*" for f in folders if f.parent != out}))
+        print(f"check them offline: tpm audit verify-export {out}/[0-9]* {shards}".rstrip())
     return 0
 
 

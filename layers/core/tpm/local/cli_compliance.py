@@ -32,7 +32,7 @@ from zoneinfo import ZoneInfo
 from tpm.adapters.store.base import PracticeStore
 from tpm.local.cli_common import CliError, add_target, open_target
 from tpm.repositories.users import UserRepository
-from tpm.security.audit import query_events, read_events, seq_range
+from tpm.security.audit import events_between, query_events
 from tpm.security.audit_chain import AUDIT_QUERIED, ChainedEvent
 from tpm.security.policy import permission_table
 from tpm.services.practices import get_practice
@@ -196,9 +196,7 @@ def _indexed(
 def _all(
     store: PracticeStore, start: datetime | None, end: datetime | None
 ) -> Iterator[ChainedEvent]:
-    seqs = seq_range(store, start, end)
-    if seqs:
-        yield from read_events(store, *seqs)
+    yield from events_between(store, start, end)  # every shard, by time
 
 
 def _after_hours(

@@ -23,12 +23,21 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    field_validator,
+    model_serializer,
+)
 
 from tpm.ids import new_id
 from tpm.security.principal import Principal, SystemActor
 
 GENESIS_HASH = "0" * 64
+MAX_SHARDS = 32  # chains per practice (tpm.security.audit)
 
 # Actions about the audit trail itself. A change to any audit setting is recorded with
 # AUDIT_SETTINGS_CHANGED (resource_id = the setting's name, reason_code = enabled/disabled/
@@ -143,15 +152,29 @@ class AuditEvent(BaseModel):
 
 
 class ChainedEvent(AuditEvent):
-    """An event as stored: its place in the chain and its hash."""
+    """An event as stored: its place in the chain (shard and seq) and its hash. Events of
+    shard 0 do not store `shard` (as before shards existed); the others do, so the hash
+    covers which chain an event belongs to and an event moved to another shard shows."""
 
+    shard: int = Field(default=0, ge=0, lt=MAX_SHARDS)
     seq: int = Field(ge=1)
     time: str = Field(pattern=r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")  # UTC, sortable
     prev_hash: str = Field(pattern=r"^[0-9a-f]{64}$")
     hash: str = Field(pattern=r"^[0-9a-f]{64}$")
 
+    @model_serializer(mode="wrap")
+    def _omit_shard_zero(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if data.get("shard") == 0:
+            del data["shard"]
+        return data
+
     def hash_fields(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", exclude={"hash"})
+        return {k: v for k, v in self.stored_fields().items() if k != "hash"}
+
+    def stored_fields(self) -> dict[str, Any]:
+        """The fields as stored (and exported): the hash covers exactly these."""
+        return self.model_dump(mode="json")
 
     def hash_is_valid(self) -> bool:
         return compute_hash(self.hash_fields()) == self.hash
@@ -181,8 +204,12 @@ def stored_hash_ok(stored: Mapping[str, Any]) -> bool:
         return False
 
 
-def chain(event: AuditEvent, *, seq: int, time: str, prev_hash: str) -> ChainedEvent:
+def chain(
+    event: AuditEvent, *, seq: int, time: str, prev_hash: str, shard: int = 0
+) -> ChainedEvent:
     fields = event.model_dump(mode="json") | {"seq": seq, "time": time, "prev_hash": prev_hash}
+    if shard:
+        fields["shard"] = shard
     return ChainedEvent.model_validate(fields | {"hash": compute_hash(fields)})
 
 
@@ -207,6 +234,11 @@ class Problem:
     kind: ProblemKind
     seq: int
     detail: str
+    shard: int = 0  # which of the practice's chains (0 when there is one)
+
+    @property
+    def where(self) -> str:
+        return f"shard {self.shard} seq {self.seq}" if self.shard else f"seq {self.seq}"
 
 
 @dataclass
@@ -224,6 +256,7 @@ class ChainWalker:
     hashes_at: dict[int, str] = field(default_factory=dict)  # filled for `wanted` seqs
     wanted: frozenset[int] = frozenset()
     model: type[ChainedEvent] = ChainedEvent  # how rows are parsed (not how they hash)
+    shard: int = 0  # the chain being walked: every event must say it belongs to it
 
     def feed(self, data: Mapping[str, Any], key_seq: int | None = None) -> ChainedEvent | None:
         """`data` is the event as stored (or exported): its hash is checked over exactly
@@ -240,6 +273,8 @@ class ChainWalker:
             self._problem("inserted", key_seq, "row is stored under a seq it does not carry")
         if not stored_hash_ok(data):
             self._problem("altered", event.seq, "event content does not match its hash")
+        if event.shard != self.shard:
+            self._problem("inserted", event.seq, f"event of shard {event.shard} in this shard")
         if event.seq > self.expected_seq:
             self._problem("gap", self.expected_seq, f"events up to {event.seq - 1} missing")
         elif event.seq < self.expected_seq:
@@ -256,7 +291,7 @@ class ChainWalker:
 
     def _problem(self, kind: ProblemKind, seq: int, detail: str) -> None:
         if len(self.problems) < 1000:  # a wrecked chain should not exhaust memory
-            self.problems.append(Problem(kind, seq, detail))
+            self.problems.append(Problem(kind, seq, detail, self.shard))
 
 
 @dataclass
@@ -270,6 +305,7 @@ class VerifyReport:
     checkpoints_checked: int = 0
     sealed_checkpoints_checked: int = 0
     problems: list[Problem] = field(default_factory=list)
+    shards: int = 1  # chains checked; with several, last_seq and head_seq are sums
 
     @property
     def ok(self) -> bool:
@@ -288,7 +324,8 @@ class VerifyReport:
             "head_seq": self.head_seq,
             "checkpoints_checked": self.checkpoints_checked,
             "sealed_checkpoints_checked": self.sealed_checkpoints_checked,
-            "first_problem": asdict(self.problems[0]) if self.problems else None,
+            "shards": self.shards,
+            "first_problem": _problem_dict(self.problems[0]) if self.problems else None,
             "problem_count": len(self.problems),
         }
 
@@ -296,11 +333,17 @@ class VerifyReport:
         counts = (
             f"{self.events_checked} events, {self.checkpoints_checked} checkpoints,"
             f" {self.sealed_checkpoints_checked} sealed checkpoints"
+            + (f", {self.shards} shards" if self.shards > 1 else "")
         )
         first = self.first_problem
         if first is None:
             return f"OK: audit chain intact ({counts}; last seq {self.last_seq})"
         return (
-            f"FAILED: {first.kind} at seq {first.seq}: {first.detail}"
+            f"FAILED: {first.kind} at {first.where}: {first.detail}"
             f" ({len(self.problems)} problem(s); {counts})"
         )
+
+
+def _problem_dict(problem: Problem) -> dict[str, Any]:
+    data = asdict(problem)
+    return data if problem.shard else {k: v for k, v in data.items() if k != "shard"}

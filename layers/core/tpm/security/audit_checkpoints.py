@@ -19,9 +19,10 @@ from __future__ import annotations
 import base64
 import fcntl
 import hashlib
+import json
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -31,18 +32,29 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from pydantic import BaseModel, ConfigDict, Field
 
 from tpm.errors import IntegrityError
-from tpm.security.audit_chain import GENESIS_HASH, canonical_bytes, compute_hash
+from tpm.security.audit_chain import GENESIS_HASH, MAX_SHARDS, canonical_bytes, compute_hash
 
 PublicKeys = Mapping[str, Ed25519PublicKey]
 _HASH = r"^[0-9a-f]{64}$"
 
 
+def _without_defaults(data: dict[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:
+    """Drops the sharding fields while they hold their defaults: a one-shard practice's
+    records (and everything signed before shards existed) are byte for byte what they
+    always were, so their signatures and hashes never change."""
+    return {k: v for k, v in data.items() if k not in defaults or v != defaults[k]}
+
+
 class ChainHead(BaseModel):
-    """The newest point of a practice's chain, as kept in the HEAD row."""
+    """The newest point of one of a practice's chains (shards), as kept in its head row.
+    Shard 0's head also says how many shards the practice has (`shards`) and links the
+    checkpoints (`last_checkpoint_*`); the other shards' heads leave those at defaults."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     practice_id: str
+    shard: int = Field(default=0, ge=0, lt=MAX_SHARDS)
+    shards: int = Field(default=1, ge=1, le=MAX_SHARDS)
     seq: int = Field(ge=0)
     hash: str = Field(pattern=_HASH)
     time: str  # the newest event's time: later events never carry an earlier one
@@ -53,29 +65,75 @@ class ChainHead(BaseModel):
     signature: str
 
     def signed_fields(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", exclude={"signature"}) | {"type": "tpm.audit.head"}
+        unsigned = self.model_dump(mode="json", exclude={"signature"})
+        return _without_defaults(unsigned, _HEAD_DEFAULTS) | {"type": "tpm.audit.head"}
+
+    def record(self) -> dict[str, Any]:
+        """The fields as stored in the head row."""
+        return _without_defaults(self.model_dump(mode="json"), _HEAD_DEFAULTS)
+
+
+_HEAD_DEFAULTS = {"shard": 0, "shards": 1}
+
+
+class ShardMark(BaseModel):
+    """One shard's point (seq and chain hash) as a checkpoint commits it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    shard: int = Field(ge=0, lt=MAX_SHARDS)
+    seq: int = Field(ge=0)
+    hash: str = Field(pattern=_HASH)
 
 
 class Checkpoint(BaseModel):
+    """A signed statement of where the practice's chains were, linked to the one before.
+
+    One shard: `seq` and `hash` are the chain's (as before shards existed; `shards` is
+    empty). Several: `shards` commits every shard's head (shard 0..n-1, in order), `seq` is
+    the sum of their seqs (it grows with every event, so it numbers the checkpoints) and
+    `hash` is the hash of the `shards` list."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     practice_id: str
     seq: int = Field(ge=1)
-    hash: str = Field(pattern=_HASH)  # the chain hash of event `seq`
+    hash: str = Field(pattern=_HASH)  # the chain hash of event `seq` (one shard)
     time: str  # when the checkpoint was made
     prev_checkpoint_hash: str = Field(pattern=_HASH)
+    shards: tuple[ShardMark, ...] = ()
     key_id: str
     signature: str
 
     def signed_fields(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", exclude={"signature"}) | {
-            "type": "tpm.audit.checkpoint"
-        }
+        return _without_defaults(
+            self.model_dump(mode="json", exclude={"signature"}), _CHECKPOINT_DEFAULTS
+        ) | {"type": "tpm.audit.checkpoint"}
+
+    def record(self) -> dict[str, Any]:
+        """The fields as stored and sealed."""
+        return _without_defaults(self.model_dump(mode="json"), _CHECKPOINT_DEFAULTS)
 
     @property
     def checkpoint_hash(self) -> str:
         """What the next checkpoint links to (covers the signature too)."""
-        return compute_hash(self.model_dump(mode="json"))
+        return compute_hash(self.record())
+
+    def record_json(self) -> str:
+        return json.dumps(self.record(), separators=(",", ":"), ensure_ascii=False)
+
+    def marks(self) -> dict[int, tuple[int, str]]:
+        """shard -> (seq, hash) of every shard this checkpoint commits."""
+        if not self.shards:
+            return {0: (self.seq, self.hash)}
+        return {m.shard: (m.seq, m.hash) for m in self.shards}
+
+
+_CHECKPOINT_DEFAULTS: dict[str, Any] = {"shards": []}
+
+
+def marks_hash(marks: Sequence[ShardMark]) -> str:
+    return compute_hash({"shards": [m.model_dump(mode="json") for m in marks]})
 
 
 # ---- ports ------------------------------------------------------------------------------
@@ -264,7 +322,7 @@ class LocalCheckpointSink:
             if existing and existing[-1].seq > checkpoint.seq:
                 raise IntegrityError("checkpoints must be sealed in seq order")
             f.seek(0, os.SEEK_END)
-            f.write(checkpoint.model_dump_json() + "\n")
+            f.write(checkpoint.record_json() + "\n")
             f.flush()
             os.fsync(f.fileno())
 

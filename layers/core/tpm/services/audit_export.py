@@ -48,14 +48,6 @@ from pydantic import BaseModel, ConfigDict
 from tpm.adapters.store.base import PracticeStore, iterate
 from tpm.clock import Clock, SystemClock, to_rfc3339
 from tpm.errors import ValidationFailed
-from tpm.security.audit import (
-    AUDIT_PK,
-    checkpoint_sk,
-    read_event_rows,
-    read_head,
-    record_fields,
-    seq_range,
-)
 from tpm.security.audit_chain import (
     ChainedEvent,
     ChainWalker,
@@ -71,12 +63,22 @@ from tpm.security.audit_checkpoints import (
     key_id_for,
     signature_ok,
 )
+from tpm.security.audit_layout import (
+    AUDIT_PK,
+    MAX_SEQ,
+    checkpoint_sk,
+    read_head,
+    record_fields,
+    shard_count,
+)
+from tpm.security.audit_query import read_event_rows, seq_range
 
 EXPORT_FORMAT = "tpm-audit-export-2"
 EVENTS_JSONL, EVENTS_CSV, MANIFEST = "events.jsonl", "events.csv", "manifest.json"
 PUBLIC_KEYS = "public_keys.json"
 DATA_FILES = (EVENTS_JSONL, EVENTS_CSV, PUBLIC_KEYS)
-CSV_COLUMNS: tuple[str, ...] = tuple(ChainedEvent.model_fields)
+# The shard is the export's (manifest), not a column: CSVs keep the columns they had.
+CSV_COLUMNS: tuple[str, ...] = tuple(f for f in ChainedEvent.model_fields if f != "shard")
 
 
 class ExportManifest(BaseModel):
@@ -100,9 +102,23 @@ class ExportManifest(BaseModel):
     files: dict[str, str]  # file name -> SHA-256 hex
     key_id: str = ""
     signature: str = ""
+    # With several shards: which shard this is, how many the practice had, and the
+    # export every shard's part belongs to (tpm.services.audit_export_sets).
+    shard: int = 0
+    shards: int = 1
+    part_of: str | None = None
 
     def signed_fields(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", exclude={"signature"}) | {"type": "tpm.audit.export"}
+        # Sharding fields at their defaults are left out, so manifests signed before
+        # shards existed still verify.
+        data = self.model_dump(mode="json", exclude={"signature"})
+        kept = {
+            k: v for k, v in data.items() if k not in _SHARD_DEFAULTS or v != _SHARD_DEFAULTS[k]
+        }
+        return kept | {"type": "tpm.audit.export"}
+
+
+_SHARD_DEFAULTS: dict[str, Any] = {"shard": 0, "shards": 1, "part_of": None}
 
 
 def export(
@@ -113,15 +129,33 @@ def export(
     *,
     signer: CheckpointSigner,
     clock: Clock | None = None,
+    shard: int = 0,
+    shards: int = 1,
+    part_of: str | None = None,
 ) -> ExportManifest:
-    """Writes the events in [start, end) to a new directory (or an empty one)."""
+    """Writes the events in [start, end) to a new directory (or an empty one). A practice
+    with several shards is exported with `audit_export_sets.export_all` (one directory
+    per shard); this writes one shard's part (`shard`, of `shards`, in export `part_of`)."""
     out = Path(out_dir)
     out.mkdir(mode=0o700, parents=True, exist_ok=True)
     if any(out.iterdir()):
         raise ValidationFailed(fields=[{"path": "out_dir", "type": "not_empty"}])
-    head = read_head(store)  # read before the events: the slice can only be older
-    seqs = seq_range(store, start, end)
-    bundle = build_export(store, seqs, signer=signer, clock=clock, head=head, start=start, end=end)
+    if shards == 1 and shard_count(store) > 1:
+        raise ValidationFailed(fields=[{"path": "out_dir", "type": "practice_has_shards"}])
+    head = read_head(store, shard)  # read before the events: the slice can only be older
+    seqs = seq_range(store, start, end, shard)
+    bundle = build_export(
+        store,
+        seqs,
+        signer=signer,
+        clock=clock,
+        head=head,
+        start=start,
+        end=end,
+        shard=shard,
+        shards=shards,
+        part_of=part_of,
+    )
     for name in (*DATA_FILES, MANIFEST):
         _write_new(out / name, bundle.files[name])
     return bundle.manifest
@@ -144,20 +178,31 @@ def build_export(
     head: ChainHead | None = None,
     start: datetime | None = None,
     end: datetime | None = None,
+    shard: int = 0,
+    shards: int = 1,
+    part_of: str | None = None,
 ) -> ExportBundle:
-    """The files of an export of events seqs[0]..seqs[1] (none when `seqs` is None)."""
-    head = head if head is not None else read_head(store)
-    rows: Iterator[dict[str, Any]] = read_event_rows(store, *seqs) if seqs else iter(())
+    """The files of an export of one shard's events seqs[0]..seqs[1] (none when `seqs` is
+    None), with every checkpoint that commits that shard at a seq inside the slice."""
+    head = head if head is not None else read_head(store, shard)
+    rows: Iterator[dict[str, Any]] = read_event_rows(store, *seqs, shard) if seqs else iter(())
     summary, files = _event_files(rows)
     files[PUBLIC_KEYS] = _public_keys_json(signer)
     digests = {name: hashlib.sha256(files[name]).hexdigest() for name in DATA_FILES}
     in_range: list[Checkpoint] = []
     if seqs:
-        rows = iterate(store, AUDIT_PK, sk_between=(checkpoint_sk(seqs[0]), checkpoint_sk(seqs[1])))
-        in_range = [Checkpoint.model_validate(record_fields(i)) for i in rows]
+        # a checkpoint's number is the sum of the seqs it commits: never below this shard's
+        last = checkpoint_sk(seqs[1] if shards == 1 else MAX_SEQ)
+        items = iterate(store, AUDIT_PK, sk_between=(checkpoint_sk(seqs[0]), last))
+        for row in items:
+            cp = Checkpoint.model_validate(record_fields(row))
+            mark = cp.marks().get(shard)
+            if mark is not None and seqs[0] <= mark[0] <= seqs[1]:
+                in_range.append(cp)
     latest = None
-    if head and head.last_checkpoint_seq:
-        item = store.get(AUDIT_PK, checkpoint_sk(head.last_checkpoint_seq))
+    head0 = head if shard == 0 else read_head(store)
+    if head0 and head0.last_checkpoint_seq:
+        item = store.get(AUDIT_PK, checkpoint_sk(head0.last_checkpoint_seq))
         latest = Checkpoint.model_validate(record_fields(item)) if item else None
     unsigned = ExportManifest(
         practice_id=store.practice_id,
@@ -170,6 +215,9 @@ def build_export(
         checkpoints_in_range=in_range,
         files=digests,
         key_id=signer.key_id,
+        shard=shard,
+        shards=shards,
+        part_of=part_of,
         **summary,
     )
     signature = base64.b64encode(signer.sign(canonical_bytes(unsigned.signed_fields())))
@@ -229,10 +277,12 @@ def check_export(
         problems.sort(key=lambda p: p.seq)
         return ExportCheck(VerifyReport(problems=problems), manifest, signed_by)
     cps = manifest.checkpoints_in_range
+    marks = [c.marks().get(manifest.shard) for c in cps]
     walker = ChainWalker(
         expected_seq=manifest.first_seq or 1,
         prev_hash=manifest.prev_hash,
-        wanted=frozenset(c.seq for c in cps),
+        wanted=frozenset(m[0] for m in marks if m is not None),
+        shard=manifest.shard,
     )
     with (root / EVENTS_JSONL).open(encoding="utf-8") as f:
         expected_rows = walk_lines(walker, f)
@@ -246,9 +296,12 @@ def check_export(
     for cp in [*cps, *extra]:
         if cp.practice_id != manifest.practice_id or not signature_ok(cp, keys):
             problems.append(Problem("bad_checkpoint_signature", cp.seq, "not valid"))
-    for cp in cps:
-        if walker.hashes_at.get(cp.seq) != cp.hash:
-            problems.append(Problem("checkpoint_mismatch", cp.seq, "chain hash differs"))
+    for cp, mark in zip(cps, marks, strict=True):
+        if mark is None or walker.hashes_at.get(mark[0]) != mark[1]:
+            seq = mark[0] if mark else cp.seq
+            problems.append(
+                Problem("checkpoint_mismatch", seq, "chain hash differs", manifest.shard)
+            )
     problems.sort(key=lambda p: p.seq)
     report = VerifyReport(
         events_checked=walker.count,
@@ -269,11 +322,13 @@ def verify_exports(
     problems = [p for c in checks for p in c.report.problems]
     readable = sorted(
         (c.manifest for c in checks if c.manifest is not None and c.manifest.count),
-        key=lambda m: m.first_seq or 0,
+        key=lambda m: (m.shard, m.first_seq or 0),
     )
     if len({m.practice_id for m in readable}) > 1:
         problems.append(Problem("inserted", 0, "the exports are of different practices"))
     for before, after in itertools.pairwise(readable):
+        if before.shard != after.shard:
+            continue  # each shard's exports join up on their own
         assert before.last_seq is not None
         assert after.first_seq is not None
         if after.first_seq > before.last_seq + 1:

@@ -43,7 +43,7 @@ class S3CheckpointSink:
 
     def append(self, checkpoint: Checkpoint) -> None:
         key = f"{self.prefix}/{checkpoint.practice_id}/{checkpoint.seq:012d}.json"
-        body = checkpoint.model_dump_json().encode()
+        body = checkpoint.record_json().encode()
         if not self._put_once(key, body):
             existing = Checkpoint.model_validate_json(self._get(key))
             if existing != checkpoint:
