@@ -524,3 +524,27 @@ def test_an_export_has_a_part_per_shard_and_a_missing_part_is_caught(
     assert [(p.kind, p.shard) for p in report.problems] == [("truncated", 2)]
     # AND one shard's part on its own is still a valid export of that shard
     assert verify_export(out / "shard-01").ok
+
+
+def test_shard_0_head_rolled_back_behind_the_last_checkpoint_is_refused(
+    trail: AuditTrail,
+    ps: PracticeStore,
+    clock: FixedClock,
+    tamper: Tamperer,
+    signer: Any,
+    sink: Any,
+) -> None:
+    open_shards(trail, ps, 2)
+    trail.record(ps, ev_on(0, 2))
+    old_head = tamper.snapshot(AUDIT_PK, head_sk(0))  # signed, links to no checkpoint
+    newest = trail.record(ps, ev_on(0, 2))
+    assert trail.checkpoint(ps) is not None
+    # GIVEN shard 0 cut back by one event with its older signed head put back: the head
+    # is consistent with its chain, but links to an older checkpoint than the sealed one
+    tamper.remove(AUDIT_PK, event_sk(newest.seq, 0))
+    tamper.restore(old_head)
+    sealed = [c.seq for c in sink.read(PRACTICE)]
+    with pytest.raises(AuditUnavailable):
+        trail.checkpoint(ps, retries=1)
+    assert [c.seq for c in sink.read(PRACTICE)] == sealed
+    assert ("truncated", 0, newest.seq) in problems(ps, signer, sink)
