@@ -164,7 +164,7 @@ def _write_items(
             row = {k: v for k, v in item.items() if k not in ("wrapped", "master_key_id")}
             keyring.append(row | {"data_key": material})
             continue
-        if item["pk"] == AUDIT_PK and str(item["sk"]).startswith("EVT#"):
+        if item["pk"] == AUDIT_PK and str(item["sk"]).startswith("EVT"):  # every shard
             summary.audit_events += 1
         batch.append(item)
         if len(batch) == ITEMS_PER_ENTRY:
@@ -201,8 +201,7 @@ def _signing_keys(
     used = {c.key_id for c in sealed}
     for item in iterate(store, AUDIT_PK, sk_prefix=CHECKPOINT_PREFIX):
         used.add(str(item["key_id"]))
-    head = store.get(AUDIT_PK, HEAD_SK)
-    if head is not None:
+    for head in iterate(store, AUDIT_PK, sk_prefix=HEAD_SK):  # every shard's head
         used.add(str(head["key_id"]))
     trusted = runtime.audit.trusted_keys()
     missing = sorted(used - set(trusted))
