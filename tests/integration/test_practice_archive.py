@@ -350,3 +350,41 @@ def test_an_archive_with_an_edited_audit_event_is_refused(
         assert not (tmp_path / "x.tpmx").exists()
     finally:
         edited.store.close()
+
+
+def test_a_practice_with_several_audit_shards_round_trips(tmp_path: Path, target: Runtime) -> None:
+    from tpm.clock import SystemClock
+    from tpm.security.audit_chain import AuditEvent
+    from tpm.security.audit_layout import read_heads
+    from tpm.services.practices import create_practice
+
+    source = _runtime(tmp_path / "sharded")
+    try:
+        practice = create_practice(
+            source.store, SystemClock(), name="sharded", slug="sharded", timezone="UTC"
+        )
+        store = source.store.practice(practice.id)
+        actor = _actor(practice.id)
+        opening = AuditEvent.for_system(actor, action="audit.settings.update", resource_kind="x")
+        source.audit.open_shards(store, 3, opening)
+        for n in range(12):
+            source.audit.record(
+                store,
+                AuditEvent.for_system(
+                    SystemActor("test", practice.id, f"req-{n}"),
+                    action="test.event",
+                    resource_kind="x",
+                ),
+            )
+        archive = tmp_path / "sharded.tpmx"
+        summary = export_practice(source, practice.id, archive, PASSPHRASE, actor)
+        assert summary.chain["ok"] is True
+        assert summary.audit_events == sum(h.seq for h in read_heads(store).values())
+    finally:
+        source.store.close()
+    import_practice(target, archive, PASSPHRASE, _actor)
+    restored = target.store.practice(practice.id)
+    assert sorted(read_heads(restored)) == [0, 1, 2]
+    report = verify(restored, target.audit.trusted_keys(), target.audit.sink)
+    assert report.ok, report.summary()
+    assert report.shards == 3
