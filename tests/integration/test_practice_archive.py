@@ -23,6 +23,7 @@ from tpm.repositories.documents import DocumentRepository
 from tpm.repositories.patients import PatientRepository
 from tpm.runtime import Runtime, build_runtime
 from tpm.security.audit import AUDIT_PK, HEAD_SK, read_events, read_head
+from tpm.security.audit_chain import AuditEvent
 from tpm.security.audit_verify import verify
 from tpm.security.envelope import KEYRING_PK
 from tpm.security.principal import SystemActor
@@ -228,6 +229,42 @@ def test_an_interrupted_import_resumes_with_the_same_archive(
     # AND once finished, the practice is simply not empty any more
     with pytest.raises(ArchiveRefused, match="already holds data here"):
         import_practice(target, exported.archive, PASSPHRASE, _actor)
+
+
+def test_a_trail_with_several_chains_restores_and_keeps_growing(tmp_path: Path) -> None:
+    # GIVEN a practice whose audit trail has four chains (shards), each with events
+    source = _runtime(tmp_path / "source")
+    target = _runtime(tmp_path / "restored")
+    try:
+        practice_id = ensure_demo_practice(source, with_working_data=False).practice_id
+        store = source.store.practice(practice_id)
+        actor = _actor(practice_id)
+        opened = AuditEvent.for_system(actor, action="audit.shards", resource_kind="audit_event")
+        source.audit.open_shards(store, 4, opened)
+        for n in range(24):
+            read = AuditEvent.for_system(
+                actor, action="practice.read", resource_kind="practice", resource_id=f"r{n}"
+            )
+            source.audit.record(store, read)
+        assert len(store.query(AUDIT_PK, sk_prefix="HEAD").items) == 4
+        # WHEN it is exported and imported
+        archive = tmp_path / "sharded.tpmx"
+        exported = export_practice(source, practice_id, archive, PASSPHRASE, actor)
+        import_practice(target, archive, PASSPHRASE, _actor)
+        # THEN every chain is there and verifies, and the restored trail takes new events
+        restored = target.store.practice(practice_id)
+        assert len(restored.query(AUDIT_PK, sk_prefix="HEAD").items) == 4
+        for n in range(8):
+            read = AuditEvent.for_system(
+                actor, action="practice.read", resource_kind="practice", resource_id=f"x{n}"
+            )
+            target.audit.record(restored, read)
+        report = verify(restored, target.audit.trusted_keys(), target.audit.sink)
+        assert report.ok, report.summary()
+        assert report.events_checked == exported.audit_events + 1 + 8
+    finally:
+        source.store.close()
+        target.store.close()
 
 
 def test_verify_archive_offline(exported: Exported) -> None:
