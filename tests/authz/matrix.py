@@ -29,7 +29,7 @@ from tpm.repositories.sessions import SessionRepository
 from tpm.repositories.users import UserRepository
 from tpm.security.principal import Role
 
-OW, A, C, CL, S, B, F, P = (
+OW, A, C, CL, S, B, F, P, PX = (
     Role.OWNER,
     Role.ADMIN,
     Role.COMPLIANCE,
@@ -38,9 +38,10 @@ OW, A, C, CL, S, B, F, P = (
     Role.BILLER,
     Role.FRONT_DESK,
     Role.PATIENT,
+    Role.PROXY,
 )
 STAFF = [OW, A, C, CL, S, B, F]
-EVERYONE = [*STAFF, P]
+EVERYONE = [*STAFF, P, PX]
 
 # A factory gets (world, caller role, variant) and returns path params and body.
 Target = Callable[[World, Role, str], tuple[dict[str, str], Any]]
@@ -295,7 +296,7 @@ CASES: list[Case] = [
     Case(
         "POST",
         "/v1/auth/reauthenticate",
-        {**every(204, STAFF), P: 401},
+        {**every(204, STAFF), P: 401, PX: 204},
         target=reauth_body,
         fresh_caller=True,
         audit=("auth.reauthenticate",),
@@ -331,7 +332,7 @@ CASES: list[Case] = [
     Case(
         "GET",
         "/v1/me/access-log",
-        {**every(404, STAFF), P: 200},
+        {**every(404, [*STAFF, PX]), P: 200},
         audit=("patient.access_log.read",),
     ),
     # -- users --
@@ -548,6 +549,7 @@ from matrix_measures import CASES as _MEASURES  # noqa: E402
 from matrix_messaging import CASES as _MESSAGING  # noqa: E402
 from matrix_notes import CASES as _NOTES  # noqa: E402
 from matrix_patients import CASES as _PATIENTS  # noqa: E402
+from matrix_proxies import CASES as _PROXIES  # noqa: E402
 from matrix_reminders import CASES as _REMINDERS  # noqa: E402
 from matrix_rights import CASES as _RIGHTS  # noqa: E402
 from matrix_scheduling import CASES as _SCHEDULING  # noqa: E402
@@ -564,3 +566,4 @@ CASES += _COMPLIANCE
 CASES += _RIGHTS
 CASES += _INTAKE
 CASES += _BILLING
+CASES += _PROXIES

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from matrix import OW, PATIENT_VARIANTS, STAFF, A, B, Case, F, P, Target, every, patient
+from matrix import OW, PATIENT_VARIANTS, PX, STAFF, A, B, Case, F, P, Target, every, patient
 from support.billing_setup import BillingFixture
 from support.outbound import RecordingGuard
 from world import World
@@ -448,7 +448,7 @@ CASES: list[Case] = [
         audit=("ledger.read",),
         patient_scoped=True,
     ),
-    Case("GET", "/v1/me/statement", {**every(404, STAFF), P: 200}, audit=("ledger.read",)),
+    Case("GET", "/v1/me/statement", {**every(404, [*STAFF, PX]), P: 200}, audit=("ledger.read",)),
     Case(
         "POST",
         "/v1/patients/{patientId}/card-checkout",

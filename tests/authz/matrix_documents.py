@@ -15,6 +15,7 @@ from matrix import (
     CL,
     OW,
     PATIENT_VARIANTS,
+    PX,
     STAFF,
     A,
     Case,
@@ -113,7 +114,7 @@ CASES: list[Case] = [
     Case(
         "GET",
         "/v1/me/documents",
-        {**every(404, STAFF), P: 200},
+        {**every(404, [*STAFF, PX]), P: 200},
         audit=("document.list",),
     ),
     Case(

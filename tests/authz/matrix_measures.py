@@ -13,6 +13,7 @@ from matrix import (
     CL,
     OW,
     PATIENT_VARIANTS,
+    PX,
     STAFF,
     A,
     Case,
@@ -147,7 +148,7 @@ CASES: list[Case] = [
     Case(
         "GET",
         "/v1/me/measure-requests",
-        {**every(404, STAFF), P: 200},
+        {**every(404, [*STAFF, PX]), P: 200},
         audit=("measure.request.list",),
     ),
     Case(

@@ -15,6 +15,7 @@ from matrix import (
     CL,
     OW,
     PATIENT_VARIANTS,
+    PX,
     STAFF,
     A,
     C,
@@ -615,7 +616,7 @@ CASES: list[Case] = [
     Case(
         "GET",
         "/v1/me/appointments",
-        {**every(404, STAFF), P: 200},
+        {**every(404, [*STAFF, PX]), P: 200},
         query=RANGE,
         audit=("appointment.list",),
     ),

@@ -41,6 +41,12 @@ class AuthorKind(StrEnum):
     PATIENT = "patient"
     STAFF = "staff"
     SYSTEM = "system"  # the practice's auto-reply, away notices
+    PROXY = "proxy"  # a guardian writing for the patient (staff see "written by X for Y")
+
+
+# Authors on the patient's side of a thread: their messages start the response clock and
+# may get the auto-reply; a staff answer stops it.
+PATIENT_SIDE = frozenset({AuthorKind.PATIENT, AuthorKind.PROXY})
 
 
 class Via(StrEnum):
@@ -126,12 +132,16 @@ class Thread(_Model):
     away_notices: dict[str, datetime] = Field(default_factory=dict)  # user -> back at
     legal_hold: LegalHold | None = None
     filed_document_ids: tuple[str, ...] = ()
+    # Proxy access: whether the patient's proxies (guardians) reach this thread, and the
+    # proxy accounts that wrote in it (they get inbox rows and content-free notices).
+    proxy_visible: bool = False
+    proxy_user_ids: tuple[str, ...] = ()
     version: int = 1
 
     @property
     def participant_ids(self) -> tuple[str, ...]:
         side = (self.patient_user_id,) if self.patient_user_id else ()
-        return (*side, *self.staff_ids)
+        return (*side, *self.proxy_user_ids, *self.staff_ids)
 
     @property
     def on_queue(self) -> bool:
@@ -242,6 +252,17 @@ def check_recipients(
     if len(out) > MAX_STAFF:
         raise MessagingRuleError([(path, "too_many")])
     return tuple(out)
+
+
+def sender_may_write(thread: Thread, kind: AuthorKind) -> bool:
+    """Who may add a message to a thread they reach: staff to any; a patient only to a
+    patient thread (never a staff one); a proxy only to a patient thread marked visible
+    to proxies (the patient's own threads are not, unless staff mark them)."""
+    if kind is AuthorKind.PROXY:
+        return thread.kind is ThreadKind.PATIENT and thread.proxy_visible
+    if kind is AuthorKind.PATIENT:
+        return thread.kind is ThreadKind.PATIENT
+    return True
 
 
 def auto_reply_due(thread: Thread, now: datetime, office_open: bool) -> bool:

@@ -33,6 +33,9 @@ class PracticeSettings(BaseModel):
     # Telehealth: recording / screen sharing allowed at all, video resolution, guests,
     # the Chime media region (docs/telehealth.md).
     telehealth: TelehealthPolicy = Field(default_factory=TelehealthPolicy)
+    # Proxy portal access: a parent-of-a-minor grant ends by itself on the patient's
+    # birthday at this age (state law varies; tpm.domain.proxies).
+    age_of_majority: int = Field(default=18, ge=16, le=21)
 
 
 class Practice(BaseModel):

@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from tpm.domain.sessions import Session
-from tpm.security.principal import MFA_REQUIRED_ROLES, STAFF_ROLES, Role
+from tpm.security.principal import MFA_REQUIRED_ROLES, PORTAL_ROLES, STAFF_ROLES, Role
 
 # A pragmatic address check (one @, a dotted domain, no spaces); deliverability is proven
 # by the invitation reaching the person, not by a regex.
@@ -36,8 +36,8 @@ def check_roles(roles: frozenset[Role]) -> frozenset[Role]:
     """A patient account is separate from staff accounts; staff may hold several roles."""
     if not roles:
         raise ValueError("at least one role")
-    if Role.PATIENT in roles and len(roles) > 1:
-        raise ValueError("a patient account holds no staff role")
+    if roles & PORTAL_ROLES and len(roles) > 1:
+        raise ValueError("a patient or proxy account holds no other role")
     return roles
 
 
@@ -59,7 +59,7 @@ def check_staff_roles(roles: frozenset[Role]) -> frozenset[Role]:
         check_roles(roles)
     except ValueError as exc:
         raise RoleRuleError("invalid_roles") from exc
-    if Role.PATIENT in roles:
+    if roles & PORTAL_ROLES:
         raise RoleRuleError("patient_role")
     return roles
 
@@ -67,7 +67,7 @@ def check_staff_roles(roles: frozenset[Role]) -> frozenset[Role]:
 def check_role_change(current: frozenset[Role], new: frozenset[Role]) -> frozenset[Role]:
     """A staff account's roles may change; a patient account's may not, and no staff
     account can be turned into a patient one."""
-    if Role.PATIENT in new or Role.PATIENT in current:
+    if (new | current) & PORTAL_ROLES:
         raise RoleRuleError("patient_role")
     try:
         return check_roles(new)

@@ -40,13 +40,13 @@ from tpm.local.cli_common import (
 )
 from tpm.repositories.sessions import SessionRepository
 from tpm.repositories.users import UserRepository
-from tpm.security.principal import Role
+from tpm.security.principal import PORTAL_ROLES, Role
 from tpm.services.practices import get_practice
 from tpm.services.users import INVITE_TTL, invitation_op
 
 # Sessions revoked per transaction: the store takes 100 items, the audit trail needs 3.
 _SESSION_BATCH = 90
-_ROLE_CHOICES = [r.value for r in Role if r is not Role.PATIENT]
+_ROLE_CHOICES = [r.value for r in Role if r not in PORTAL_ROLES]
 _ROLE_MESSAGES = {
     "invalid_roles": "give at least one role",
     "patient_role": "patient portal accounts are managed from the patient's record",

@@ -33,8 +33,9 @@ ROLE_ORDER: Final = (
     Role.BILLER,
     Role.FRONT_DESK,
     Role.PATIENT,
+    Role.PROXY,
 )
-SCOPE_ORDER: Final = (Scope.PRACTICE, Scope.CARE_TEAM, Scope.SUPERVISEES, Scope.SELF)
+SCOPE_ORDER: Final = (Scope.PRACTICE, Scope.CARE_TEAM, Scope.SUPERVISEES, Scope.SELF, Scope.PROXY)
 
 
 def role_columns() -> list[Role]:

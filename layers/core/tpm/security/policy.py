@@ -26,6 +26,9 @@ class Scope(StrEnum):
     CARE_TEAM = "care_team"
     SUPERVISEES = "supervisees"
     SELF = "self"
+    # Only through an active proxy grant for the patient (tpm.services.proxy_access decides;
+    # the Authorizer never grants it by itself).
+    PROXY = "proxy"
 
 
 @dataclass(frozen=True)

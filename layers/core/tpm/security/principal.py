@@ -19,9 +19,14 @@ class Role(StrEnum):
     FRONT_DESK = "front_desk"
     COMPLIANCE = "compliance"  # the practice's compliance/privacy officer: audit, read-only
     PATIENT = "patient"
+    # A patient's personal representative (guardian, parent of a minor, healthcare power of
+    # attorney) with a portal account of their own; reaches a patient only through an
+    # active proxy grant (tpm.domain.proxies), never through staff scopes.
+    PROXY = "proxy"
 
 
-STAFF_ROLES = frozenset(Role) - {Role.PATIENT}
+PORTAL_ROLES = frozenset({Role.PATIENT, Role.PROXY})
+STAFF_ROLES = frozenset(Role) - PORTAL_ROLES
 MFA_REQUIRED_ROLES = frozenset(
     {Role.OWNER, Role.ADMIN, Role.SUPERVISOR, Role.BILLER, Role.COMPLIANCE}
 )
@@ -49,6 +54,10 @@ class Principal:
     @property
     def is_patient(self) -> bool:
         return Role.PATIENT in self.roles
+
+    @property
+    def is_proxy(self) -> bool:
+        return Role.PROXY in self.roles
 
     @property
     def role_label(self) -> str:

@@ -25,6 +25,7 @@ from tpm.adapters.store.base import ConditionFailed, Operation, TransactionConfl
 from tpm.domain.documents import DocumentRuleError, DocumentTooLarge, check_content
 from tpm.domain.messaging import (
     MAX_STAFF,
+    PATIENT_SIDE,
     Attachment,
     AuthorKind,
     Draft,
@@ -37,10 +38,11 @@ from tpm.domain.messaging import (
     Via,
     auto_reply_due,
     check_attachment_sizes,
+    sender_may_write,
 )
 from tpm.domain.messaging_settings import MessagingSettings, is_open
 from tpm.domain.practice import Practice
-from tpm.errors import PayloadTooLarge, ValidationFailed
+from tpm.errors import Forbidden, PayloadTooLarge, ValidationFailed
 from tpm.ids import new_id
 from tpm.repositories.messaging import MessagingRepository, author_label
 from tpm.repositories.messaging_jobs import (
@@ -139,6 +141,8 @@ class Appender:
         draft: Draft | None = None,
         reason: str | None = None,
     ) -> Appended:
+        if not sender_may_write(thread, author.kind):
+            raise Forbidden("This conversation is not open to you.")
         message_id = new_id("msg")
         for attempt in range(ATTEMPTS):
             result, ops = self._plan(thread, author, message_id, body, attachments, created, via)
@@ -192,6 +196,9 @@ class Appender:
         if author.kind is AuthorKind.STAFF and author.user_id not in staff_ids:
             staff_ids.append(author.user_id)
             vias[author.user_id] = via
+        proxy_ids = list(thread.proxy_user_ids)
+        if author.kind is AuthorKind.PROXY and author.user_id not in proxy_ids:
+            proxy_ids.append(author.user_id)
         delegates = dict(thread.delegates)
         away = dict(thread.away_notices)
         system: list[Message] = []
@@ -206,11 +213,11 @@ class Appender:
                 staff_ids.append(delegate)
                 delegates[delegate] = user_id
                 vias[delegate] = Via.DELEGATE
-            if author.kind is AuthorKind.PATIENT and away.get(user_id) != absence.end:
+            if author.kind in PATIENT_SIDE and away.get(user_id) != absence.end:
                 away[user_id] = absence.end
                 system.append(self._system(thread, self._away_text(user_id, delegate, absence.end)))
         changes: dict[str, object] = {}
-        if author.kind is AuthorKind.PATIENT:
+        if author.kind in PATIENT_SIDE:
             if thread.awaiting_since is None:
                 changes["awaiting_since"] = now
                 if self.settings.escalation_enabled:
@@ -232,6 +239,7 @@ class Appender:
             update={
                 **changes,
                 "staff_ids": tuple(staff_ids),
+                "proxy_user_ids": tuple(proxy_ids),
                 "delegates": delegates,
                 "away_notices": away,
                 "last_message_at": now,
@@ -269,7 +277,7 @@ class Appender:
         author: Author,
         vias: dict[str, Via],
     ) -> InboxEntry:
-        staff_row = user_id != thread.patient_user_id
+        staff_row = user_id != thread.patient_user_id and user_id not in thread.proxy_user_ids
         unread = 0 if user_id == author.user_id else (entry.unread if entry else 0) + 1
         return InboxEntry(
             user_id=user_id,
@@ -289,7 +297,8 @@ class Appender:
         )
 
     def _notify(self, thread: Thread, user_id: str) -> bool:
-        return user_id == thread.patient_user_id or self.settings.notify_staff
+        portal_side = user_id == thread.patient_user_id or user_id in thread.proxy_user_ids
+        return portal_side or self.settings.notify_staff
 
     def _system(self, thread: Thread, text: str) -> Message:
         return Message(

@@ -21,7 +21,7 @@ from tpm.errors import Forbidden, NotFound
 from tpm.repositories.messaging import MessagingRepository
 from tpm.security.audit_chain import Outcome
 from tpm.security.policy import Access, Scope
-from tpm.security.principal import Role
+from tpm.security.principal import PORTAL_ROLES
 from tpm.services.context import ServiceContext
 
 KIND = "message_thread"
@@ -96,6 +96,6 @@ class MessagingAccess:
     def may_take_part(self, user: User | None) -> bool:
         """An active staff account whose roles may read messages (a colleague who can be a
         recipient or a delegate)."""
-        if user is None or user.status is not UserStatus.ACTIVE or Role.PATIENT in user.roles:
+        if user is None or user.status is not UserStatus.ACTIVE or user.roles & PORTAL_ROLES:
             return False
         return bool(self.ctx.authorizer.table.scopes(user.roles, READ_ACTION))

@@ -59,7 +59,7 @@ from tpm.repositories.users import UserRepository
 from tpm.runtime import Runtime
 from tpm.security.audit_chain import AuditEvent
 from tpm.security.policy import permission_table
-from tpm.security.principal import Role, SystemActor
+from tpm.security.principal import PORTAL_ROLES, SystemActor
 from tpm.services.agreements import AgreementGuard
 from tpm.services.message_append import fixed_ops
 from tpm.services.messaging_access import KIND
@@ -254,7 +254,9 @@ class MessagingSweep:
             "portal_link": self.rt.settings.portal_url,
         }
         notifier, sent = self.rt.notifier, list[Sent]()
-        if Role.PATIENT in user.roles:
+        if user.roles & PORTAL_ROLES:
+            # A proxy (guardian) gets the patient's wording, by email only: the same
+            # content-free "a secure message is waiting".
             settings = here.practice.settings.messaging
             subject = render(settings.notification_subject, values)
             text = render(settings.notification_body, values)
