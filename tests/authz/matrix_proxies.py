@@ -34,7 +34,7 @@ def practice_of(world: World, variant: str) -> str:
 
 def grant_for(world: World, practice_id: str, patient_id: str, user_id: str) -> ProxyGrant:
     grant = ProxyGrant(
-        id=new_id("prx"),
+        id=new_id("pxy"),
         patient_id=patient_id,
         proxy_user_id=user_id,
         relationship=ProxyRelationship.LEGAL_GUARDIAN,

@@ -62,7 +62,7 @@ class _Model(BaseModel):
 
 
 class ProxyGrant(_Model):
-    id: str = Field(pattern=r"^prx_[0-9a-z]{26}$")
+    id: str = Field(pattern=r"^pxy_[0-9a-z]{26}$")
     patient_id: str
     proxy_user_id: str
     relationship: ProxyRelationship
@@ -171,17 +171,14 @@ def check_new_grant(
 ) -> tuple[ProxyScope, ...]:
     """A grant staff may create (or change): scopes without duplicates, an end in the
     future, and a parent-of-a-minor grant only while the patient is a minor."""
-    problems: list[tuple[str, str]] = []
     unique = tuple(dict.fromkeys(scopes))
     if not unique:
-        problems.append(("scopes", "missing"))
+        raise ProxyRuleError([("scopes", "missing")])
     if ends_on is not None and ends_on < today:
-        problems.append(("ends_on", "in_the_past"))
+        raise ProxyRuleError([("ends_on", "in_past")])
     if (
         relationship is ProxyRelationship.PARENT_OF_MINOR
         and majority_date(date_of_birth, age_of_majority) <= today
     ):
-        problems.append(("relationship", "patient_not_a_minor"))
-    if problems:
-        raise ProxyRuleError(problems)
+        raise ProxyRuleError([("relationship", "patient_not_a_minor")])
     return unique

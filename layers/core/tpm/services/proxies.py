@@ -162,7 +162,7 @@ class ProxyService:
         if previous is None and len(self.repo.for_patient(patient_id)) >= MAX_PROXIES:
             raise Conflict("This patient has the most proxies a record can hold.")
         grant = ProxyGrant(
-            id=new_id("prx"),
+            id=new_id("pxy"),
             patient_id=patient_id,
             proxy_user_id=user.id,
             relationship=new.relationship,
