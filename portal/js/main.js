@@ -11,17 +11,19 @@ import { loadIntake, resetIntake } from "./intake.js";
 import { loadMeasures, resetMeasures } from "./measures.js";
 import { loadMessages, resetMessages, setUpMessages } from "./messages.js";
 import { loadProfile, setUpProfile } from "./profile.js";
+import { loadProxy, resetProxy, setUpProxy } from "./proxy.js";
 import { setUpRequest } from "./request.js";
 import { loadRights, resetRights, setUpRights } from "./rights.js";
 import { resetSignIn, setUpSignIn } from "./signin.js";
 import { $, announce, busy, describe, showError, useTimeZone } from "./ui.js";
 
-function show(signedIn) {
+function show(signedIn, asProxy = false) {
   closePasswordReset();
   $("visit-view").hidden = true;
   $("signin-view").hidden = signedIn;
-  $("app-view").hidden = !signedIn;
-  $("nav").hidden = !signedIn;
+  $("app-view").hidden = !signedIn || asProxy;
+  $("proxy-view").hidden = !signedIn || !asProxy;
+  $("nav").hidden = !signedIn || asProxy; // the sections are the patient's own portal
   $("signout").hidden = !signedIn;
 }
 
@@ -35,6 +37,7 @@ function signedOut(message) {
   resetIntake();
   resetMessages();
   resetRights();
+  resetProxy();
   $("profile-form").reset();
   showError("");
   $("status").textContent = "";
@@ -43,8 +46,24 @@ function signedOut(message) {
   $("email").focus();
 }
 
+/** A parent, guardian or other representative: their own account, acting for patients. */
+async function enterAsProxy(me) {
+  announce("Loading…");
+  const practice = call("GET", "/v1/practice");
+  await loadProxy(me);
+  $("practice-name").textContent = (await practice).name;
+  $("signin-message").hidden = true;
+  show(true, true);
+  announce("Signed in.");
+  $("proxy-title").focus();
+}
+
 async function enter() {
   const me = await call("GET", "/v1/me");
+  if (me.roles.includes("proxy")) {
+    await enterAsProxy(me);
+    return;
+  }
   if (!me.patient_id) {
     await logout();
     signedOut("The patient portal is for patients. Staff use the practice's own tools.");
@@ -102,6 +121,7 @@ setUpAccessLog();
 setUpDocuments();
 setUpMessages();
 setUpRights();
+setUpProxy();
 
 $("signout").addEventListener("click", async () => {
   try {

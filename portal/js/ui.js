@@ -26,6 +26,7 @@ export const describe = describer(
     intake_step_not_open: "That step is not open right now. Please reload the page.",
     message_restricted: "This message is being reviewed by the practice and cannot be opened.",
     payload_too_large: "That file is too large to send (4 MB at most).",
+    invitation_not_valid: "This code did not work: it may have been used or expired. Please ask the practice for a new one.",
   },
   {
     cancel_window: "It is too close to the appointment to cancel online. Please call the practice.",

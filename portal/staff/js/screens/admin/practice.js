@@ -13,6 +13,7 @@ const SETTINGS = [
   ["session_max_hours", "Longest session, in hours", 1, 72],
   ["break_glass_minutes", "Emergency (break-glass) access lasts, in minutes", 5, 480],
   ["late_entry_hours", "A note signed this many hours after its visit is a late entry", 1, 720],
+  ["age_of_majority", "A parent's proxy access ends when the patient turns (age of majority)", 16, 21],
 ];
 
 async function settingsPart(box) {

@@ -21,7 +21,7 @@ function status(item) {
 }
 
 function row(item) {
-  const from = item.last_author_kind === "patient" ? "Patient" : item.last_author_name || "Practice";
+  const from = { patient: "Patient", proxy: "Patient's proxy" }[item.last_author_kind] || item.last_author_name || "Practice";
   return [
     el("a", { href: `#/messages/threads/${item.thread_id}`, text: item.subject }),
     item.patient_name,

@@ -11,9 +11,11 @@ import { guardLeave } from "../../router.js";
 import { announce, busy, clearErrors, el, field, heading, showError, showFormError } from "../../ui.js";
 import { FIELD_WORDS, KINDS, REASONS, download, plainOr, readFile, when } from "./common.js";
 
-function authorLine(m) {
+function authorLine(m, thread) {
   if (m.author_kind === "system") return `${m.author_name} (automatic)`;
   if (m.author_kind === "patient") return `${m.author_name} (patient)`;
+  // A guardian or other representative writing for the patient (proxy access).
+  if (m.author_kind === "proxy") return `Written by ${m.author_name} for ${thread.patient_name}`;
   return m.author_name;
 }
 
@@ -65,7 +67,7 @@ function flagForm(thread, message, onDone) {
 }
 
 function messageItem(thread, m, readBy, redraw) {
-  const parts = [el("p", { class: "when" }, el("strong", { text: authorLine(m) }), `, ${when(m.sent_at)}`)];
+  const parts = [el("p", { class: "when" }, el("strong", { text: authorLine(m, thread) }), `, ${when(m.sent_at)}`)];
   if (m.restricted) {
     parts.push(el("p", { class: "notice", text: `Withheld since ${when(m.restricted_at)}: flagged as an inappropriate disclosure, under the privacy officer's review.` }));
   } else {

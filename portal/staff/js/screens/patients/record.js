@@ -10,6 +10,7 @@ import { ackCell, flagText, staffNames } from "../clinical/flag-ack.js";
 import { consentsPart, intakePart } from "../intake/chart.js";
 import { documentsPart } from "./documents.js";
 import { messagesPart } from "./messages.js";
+import { proxiesPart } from "./proxies.js";
 import { formatDob, patientName } from "./search.js";
 
 const DAY = 86_400_000;
@@ -270,6 +271,7 @@ export async function render(view, { patientId }) {
   add("measure.series.read", "chart-measures", "Measures", () => measures(patientId));
   add("document.list", "chart-documents", "Documents", (box) => documentsPart(patientId, box));
   add("message.list", "chart-messages", "Messages", () => messagesPart(patientId));
+  add("patient.proxy.read", "chart-proxies", "Proxies (guardians and representatives)", (box) => proxiesPart(patientId, box));
   add("intake.read", "chart-intake", "Intake", () => intakePart(patientId));
   add("consent.read", "chart-consents", "Consents", (box) => consentsPart(patientId, box));
   await Promise.all(loads);
