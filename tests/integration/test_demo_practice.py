@@ -243,3 +243,26 @@ def test_secure_messages_in_the_clinicians_inbox(demo: Demo) -> None:
     # a staff-only thread about Morgan, from the supervisee
     morgan = inbox["Cover for Morgan next week"]
     assert (morgan["patient_id"], morgan["kind"]) == (ids["Morgan"], "staff")
+
+
+def test_a_minor_whose_parent_signs_in_as_a_proxy(demo: Demo) -> None:
+    from tpm.local.demo_proxies import GUARDIAN_EMAIL, GUARDIAN_PASSWORD
+
+    # GIVEN the demo parent signs in to the portal with their own account
+    guardian = demo.token(GUARDIAN_EMAIL, GUARDIAN_PASSWORD)
+    me = demo.get("/v1/me", guardian)
+    assert (me["roles"], me["patient_id"]) == (["proxy"], None)
+    # THEN they act for one minor, for messages and appointments, until the minor is 18
+    [acting] = demo.get("/v1/proxy/patients", guardian)["items"]
+    assert acting["display_name"].startswith("Sky")
+    assert (acting["relationship"], acting["scopes"]) == (
+        "parent_of_minor",
+        ["appointments", "messaging"],
+    )
+    assert acting["access_ends_at"] is not None
+    # AND their conversation with the care team is there, and the clinician sees who wrote
+    [thread] = demo.get(f"/v1/proxy/patients/{acting['patient_id']}/threads", guardian)["items"]
+    clinician = demo.as_role(Role.CLINICIAN)
+    seen = demo.get(f"/v1/threads/{thread['id']}", clinician)
+    first = seen["messages"][0]
+    assert (first["author_kind"], first["author_name"]) == ("proxy", "Casey Guardian (synthetic)")

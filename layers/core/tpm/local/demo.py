@@ -165,6 +165,11 @@ def credentials_table() -> str:
     from tpm.local.demo_practice import SUPERVISEE_EMAIL, SUPERVISEE_PASSWORD
 
     rows.append(f"    {'clinician':<11} {SUPERVISEE_EMAIL:<36} {SUPERVISEE_PASSWORD}  (supervisee)")
+    from tpm.local.demo_proxies import GUARDIAN_EMAIL, GUARDIAN_PASSWORD
+
+    rows.append(
+        f"    {'proxy':<11} {GUARDIAN_EMAIL:<36} {GUARDIAN_PASSWORD}  (parent of Sky, a minor)"
+    )
     return "\n".join(["    role        email                                password", *rows])
 
 

@@ -3,8 +3,9 @@ authorised and audited exactly as real use would be): a catalogue and opening ho
 obviously synthetic patients, two weeks of appointments around today (recurring, a group,
 cancelled, no-show, arrived), notes in each state (draft, signed, addended, waiting for
 co-signature, returned by the supervisor, co-signed), a PHQ-9 series with a flagged point,
-documents shared with a patient, a waitlist entry, and secure messages (an answered
-patient thread awaiting a second reply, a staff-only thread about a patient).
+documents shared with a patient, a waitlist entry, secure messages (an answered patient
+thread awaiting a second reply, a staff-only thread about a patient), and a minor whose
+parent signs in to the portal as a proxy (demo_proxies).
 
 One function per area, run in order by `seed_demo_practice`. To add your area's demo
 data, write `def <area>(seed: DemoSeed) -> None` (act as a demo role with `seed.as_(Role.X)`,
@@ -33,6 +34,7 @@ from tpm.domain.users import User, UserStatus
 from tpm.ids import new_id
 from tpm.local.demo_billing import billing
 from tpm.local.demo_intake import intake
+from tpm.local.demo_proxies import proxies
 from tpm.local.demo_rights import rights
 from tpm.repositories.users import UserRepository
 from tpm.runtime import Runtime
@@ -457,6 +459,7 @@ AREAS: list[Callable[[DemoSeed], None]] = [
     intake,
     rights,
     messaging,
+    proxies,
 ]
 
 
