@@ -193,7 +193,7 @@ class MessageView(BaseModel):
 class ParticipantView(BaseModel):
     id: str
     display_name: str
-    side: str  # patient | staff
+    side: str  # patient | staff | proxy (a guardian writing for the patient)
     covering_for: str | None = None
 
 
@@ -255,6 +255,10 @@ def participants(page: ThreadPage) -> list[ParticipantView]:
             covering_for=t.delegates.get(uid),
         )
         for uid in t.staff_ids
+    ]
+    people[0:0] = [
+        ParticipantView(id=uid, display_name=page.names.get(uid, ""), side="proxy")
+        for uid in t.proxy_user_ids
     ]
     if t.patient_user_id:
         people.insert(

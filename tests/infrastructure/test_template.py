@@ -433,6 +433,7 @@ def test_routes_need_a_cognito_token_unless_marked_public(template: dict[str, An
         "biller",
         "front_desk",
         "patient",
+        "proxy",
         "mfa",
     }
 

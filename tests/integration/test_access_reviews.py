@@ -19,7 +19,7 @@ from support.staff_tokens import token_for
 from tpm.clock import FixedClock
 from tpm.local.gateway import HttpResponse, LocalGateway
 from tpm.runtime import Runtime
-from tpm.security.principal import Role
+from tpm.security.principal import STAFF_ROLES, Role
 
 NOW = datetime(2026, 12, 6, 16, 0, tzinfo=UTC)
 REASON = "Covering the on-call line for a colleague (synthetic)"
@@ -78,7 +78,7 @@ def test_a_review_covers_every_role_and_break_glass_use_and_signs_off_only_when_
     review = local.ok("POST", "/v1/access-reviews", Role.COMPLIANCE, {})
     # THEN it lists every staff account with its roles (no patient accounts) ...
     roles = {u["display_name"]: u["roles"] for u in review["users"]}
-    staff_roles = {r.value for r in Role if r is not Role.PATIENT}
+    staff_roles = {r.value for r in STAFF_ROLES}  # not patients, not proxies (guardians)
     assert {role for rs in roles.values() for role in rs} == staff_roles
     assert all(u["decision"] is None for u in review["users"])
     # ... and the break-glass use with who, whom and why

@@ -119,6 +119,9 @@ def test_guardian_writes_for_a_minor_and_the_clinician_sees_who(msg: Msg) -> Non
         "Gwen Guardian (synthetic)",
     )
     assert thread["patient_name"].startswith("Milo")
+    assert {(p["side"], p["display_name"]) for p in thread["participants"]} >= {
+        ("proxy", "Gwen Guardian (synthetic)")
+    }
     # AND the clinician's answer reaches the guardian (a content-free notice)
     msg.ok("POST", f"/v1/threads/{thread_id}/messages", Role.CLINICIAN, {"body": "Yes, today."})
     status, page = as_guardian(msg, token, "GET", f"/v1/proxy/patients/{minor}/threads/{thread_id}")

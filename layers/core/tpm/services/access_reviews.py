@@ -169,8 +169,8 @@ class AccessReviewService:
         while True:
             users, cursor = ctx.users.page(_PAGE, cursor)
             for user in users:
-                if user.patient_id is not None:
-                    continue  # patients' portal accounts reach only themselves
+                if not user.is_staff:
+                    continue  # portal accounts reach only themselves (or, for a proxy, grants)
                 patients = 0
                 inner: str | None = None
                 while True:

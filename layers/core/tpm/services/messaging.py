@@ -213,7 +213,7 @@ class MessagingService:
         newest_first, earlier = self.repo.messages(thread.id, limit, cursor)
         marks = self.repo.read_marks(thread.id)
         names = {}
-        for user_id in thread.staff_ids:
+        for user_id in (*thread.staff_ids, *thread.proxy_user_ids):
             user = ctx.users.get(user_id)
             names[user_id] = user.display_name if user else ""
         ctx.record(

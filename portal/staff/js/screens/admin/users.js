@@ -18,7 +18,8 @@ async function allUsers() {
     cursor = page.next_cursor;
     if (!cursor) break;
   }
-  return items.filter((u) => !u.patient_id);
+  // Staff accounts only: patients and proxies (guardians) are managed from the chart.
+  return items.filter((u) => !u.patient_id && !u.roles.includes("proxy"));
 }
 
 function userTable(users) {

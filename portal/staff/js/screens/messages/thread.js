@@ -89,6 +89,7 @@ function facts(thread) {
   const add = (term, value) => value && rows.push(el("dt", { text: term }), el("dd", {}, value));
   const people = thread.participants.map((p) => {
     if (p.side === "patient") return `${p.display_name} (patient)`;
+    if (p.side === "proxy") return `${p.display_name} (for the patient, as proxy)`;
     return p.covering_for ? `${p.display_name} (covering)` : p.display_name;
   });
   add("Patient", can("patient.read") ? el("a", { href: `#/patients/${thread.patient_id}`, text: thread.patient_name }) : thread.patient_name);
