@@ -48,7 +48,7 @@ def test_a_parent_is_invited_writes_for_the_child_and_is_revoked(
     page.goto("/")
     page.get_by_text("Have a one-time invitation code?").click()
     page.get_by_label("Invitation code").fill(token)
-    page.get_by_label("Choose a password").fill(PASSWORD)
+    page.get_by_label("Choose a passphrase").fill(PASSWORD)
     page.get_by_role("button", name="Set up my account").click()
     expect(page.locator("#signin-message")).to_contain_text("Your account is ready")
     signin = page.locator("#signin-form")
