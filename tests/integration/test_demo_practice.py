@@ -265,4 +265,4 @@ def test_a_minor_whose_parent_signs_in_as_a_proxy(demo: Demo) -> None:
     clinician = demo.as_role(Role.CLINICIAN)
     seen = demo.get(f"/v1/threads/{thread['id']}", clinician)
     first = seen["messages"][0]
-    assert (first["author_kind"], first["author_name"]) == ("proxy", "Casey Guardian (synthetic)")
+    assert (first["author_kind"], first["author_name"]) == ("proxy", "Quinn Guardian (synthetic)")

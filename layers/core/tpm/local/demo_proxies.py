@@ -23,9 +23,9 @@ from tpm.services.users import accept_invitation
 if TYPE_CHECKING:
     from tpm.local.demo_practice import DemoSeed
 
-GUARDIAN_EMAIL = "casey.guardian@example.test"
+GUARDIAN_EMAIL = "quinn.guardian@example.test"
 GUARDIAN_PASSWORD = "harbor-willow-signal-63"  # noqa: S105 - synthetic, printed by tpm dev
-GUARDIAN_NAME = "Casey Guardian (synthetic)"
+GUARDIAN_NAME = "Quinn Guardian (synthetic)"
 
 
 def minor_birthday(today: date) -> date:
