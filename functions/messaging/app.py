@@ -225,6 +225,7 @@ class ThreadView(BaseModel):
     escalated_at: datetime | None
     legal_hold: LegalHoldView | None
     filed_document_ids: list[str]
+    proxy_visible: bool = Field(description="The patient's proxies (guardians) reach it.")
     version: int
     messages: list[MessageView] = Field(description="Oldest first.")
     earlier_cursor: str | None = Field(description="Pass as `cursor` for earlier messages.")
@@ -299,6 +300,7 @@ def thread_out(page: ThreadPage, for_patient: bool) -> ThreadView | PatientThrea
         escalated_at=t.escalated_at,
         legal_hold=LegalHoldView(**hold.model_dump()) if hold else None,
         filed_document_ids=list(t.filed_document_ids),
+        proxy_visible=t.proxy_visible,
         version=t.version,
         messages=messages,
         earlier_cursor=page.earlier_cursor,

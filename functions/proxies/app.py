@@ -227,6 +227,30 @@ def restrict_proxies(patientId: str, body: ProxyRestrictionIn) -> ProxyRestricti
     return ProxyRestrictionOut.of(flag)
 
 
+class ProxyShareIn(RequestModel):
+    visible: bool = Field(description="true: the patient's proxies reach this conversation.")
+    version: int = Field(ge=1, description="The thread's version you loaded (409 if it changed).")
+
+
+class ProxyShareOut(BaseModel):
+    thread_id: str
+    patient_id: str
+    proxy_visible: bool
+    version: int
+
+
+@app.put(
+    "/v1/threads/<threadId>/proxy-visibility",
+    summary="Share one of the patient's conversations with their proxies (or stop)",
+    tags=TAGS,
+)
+def share_with_proxies(threadId: str, body: ProxyShareIn) -> ProxyShareOut:  # noqa: N803
+    t = ProxyService(service_context(app)).share_thread(threadId, body.version, body.visible)
+    return ProxyShareOut(
+        thread_id=t.id, patient_id=t.patient_id, proxy_visible=t.proxy_visible, version=t.version
+    )
+
+
 # ---- proxy: request bodies and responses ----------------------------------------------------
 
 

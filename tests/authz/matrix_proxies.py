@@ -15,6 +15,7 @@ from datetime import date
 from typing import Any
 
 from matrix import CL, OW, PATIENT_VARIANTS, PX, A, C, Case, F, S, Target, patient
+from matrix_messaging import thread_target
 from world import World
 
 from tpm.domain.messaging import AuthorKind, Message, Thread, ThreadKind
@@ -177,6 +178,15 @@ CASES: list[Case] = [
         variants=PATIENT_VARIANTS,
         target=lambda w, r, v: ({"patientId": patient(w, r, v)}, {"restricted": True}),
         audit=("patient.proxy.restrict",),
+        patient_scoped=True,
+    ),
+    Case(
+        "PUT",
+        "/v1/threads/{threadId}/proxy-visibility",
+        {OW: (200, 200, 404), CL: (200, 404, 404), S: (200, 404, 404)},
+        variants=PATIENT_VARIANTS,
+        target=thread_target(lambda t, m: {"visible": True, "version": t.version}),
+        audit=("message.proxy_share",),
         patient_scoped=True,
     ),
     # -- the proxy's own routes --

@@ -273,3 +273,62 @@ def test_an_address_of_a_staff_or_patient_account_is_refused(msg: Msg) -> None:
     response = msg.call("POST", f"/v1/patients/{minor}/proxies", Role.FRONT_DESK, body)
     assert response.status == 409
     assert json.loads(response.body)["error"]["code"] == "not_a_proxy_account"
+
+
+def test_staff_share_one_of_the_patients_threads_with_the_proxy(msg: Msg) -> None:
+    today = msg.clock.now().date()
+    minor = new_minor(msg, today.replace(year=today.year - 14))
+    token = accept(msg, invite(msg, minor)["invitation_token"])
+    # GIVEN a conversation the clinician and a colleague had about the child (staff only)
+    # and one with the child's care team that the clinician started for the proxies to see
+    colleague = msg.add_clinician("colleague")
+    staff_only = msg.ok(
+        "POST",
+        "/v1/threads",
+        Role.CLINICIAN,
+        {
+            "patient_id": minor,
+            "kind": "staff",
+            "subject": "Case note",
+            "body": "Between us (synthetic).",
+            "recipient_ids": [colleague.id],
+        },
+    )
+    response = msg.call(
+        "PUT",
+        f"/v1/threads/{staff_only['thread_id']}/proxy-visibility",
+        Role.CLINICIAN,
+        {"visible": True, "version": 1},
+    )
+    assert (response.status, json.loads(response.body)["error"]["code"]) == (409, "not_shareable")
+    # WHEN the guardian starts a thread and the clinician stops sharing it
+    status, sent = as_guardian(
+        msg,
+        token,
+        "POST",
+        f"/v1/proxy/patients/{minor}/threads",
+        {"subject": "Sleep", "body": "Sky sleeps badly (synthetic)."},
+    )
+    assert status == 201
+    thread = msg.ok("GET", f"/v1/threads/{sent['thread_id']}", Role.CLINICIAN)
+    assert thread["proxy_visible"] is True
+    before = msg.head()
+    shared = msg.ok(
+        "PUT",
+        f"/v1/threads/{sent['thread_id']}/proxy-visibility",
+        Role.CLINICIAN,
+        {"visible": False, "version": thread["version"]},
+    )
+    assert (shared["proxy_visible"], shared["version"]) == (False, thread["version"] + 1)
+    assert [e.reason_code for e in msg.events_after(before)] == ["proxy_unshared"]
+    # THEN the guardian no longer reaches it (nor sees it listed), and can again once shared
+    path = f"/v1/proxy/patients/{minor}/threads/{sent['thread_id']}"
+    assert as_guardian(msg, token, "GET", path)[0] == 404
+    assert as_guardian(msg, token, "GET", f"/v1/proxy/patients/{minor}/threads")[1]["items"] == []
+    msg.ok(
+        "PUT",
+        f"/v1/threads/{sent['thread_id']}/proxy-visibility",
+        Role.CLINICIAN,
+        {"visible": True, "version": shared["version"]},
+    )
+    assert as_guardian(msg, token, "GET", path)[0] == 200

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from tpm.adapters.store.base import ConditionFailed, Operation
+from tpm.domain.messaging import Thread, ThreadKind
 from tpm.domain.patients import Patient
 from tpm.domain.practice import Practice
 from tpm.domain.proxies import (
@@ -37,12 +38,19 @@ from tpm.repositories.proxies import MAX_PROXIES, ProxyRepository
 from tpm.security.policy import Access
 from tpm.security.principal import Role
 from tpm.services.context import ServiceContext
+from tpm.services.messaging_access import KIND as THREAD_KIND
+from tpm.services.messaging_access import MessagingAccess
 from tpm.services.practices import get_practice
 from tpm.services.rate_limits import enforce
 from tpm.services.users import INVITE_TTL, invitation_op
 
 KIND = "proxy_grant"
 INVITES_PER_USER, INVITES_PER_USER_WINDOW = 60, 3600
+
+
+class NotShareable(Conflict):
+    code = "not_shareable"
+    message = "Staff-only conversations are never shared with a patient's proxies."
 
 
 class NotAProxyAccount(Conflict):
@@ -225,7 +233,7 @@ class ProxyService:
         )
         grant = self._grant(patient_id, grant_id)
         if grant.version != change.version:
-            raise VersionConflict()
+            raise VersionConflict(current_version=grant.version)
         if grant.revoked_at is not None:
             raise Conflict("A revoked grant cannot change; invite the person again.")
         relationship = change.relationship or grant.relationship
@@ -317,6 +325,36 @@ class ProxyService:
             reason_code="proxy_restricted" if restricted else "proxy_unrestricted",
         )
         return flag
+
+    # ---- sharing a thread with the patient's proxies ---------------------------------------
+
+    def share_thread(self, thread_id: str, version: int, visible: bool) -> Thread:
+        """Marks one of the patient's care-team threads visible to the patient's proxies (or
+        stops): the patient's own threads are not, until staff decide they may be. The
+        proxies' own grants still decide, per request, whether they reach it."""
+        ctx = self.ctx
+        access = MessagingAccess(ctx)
+        reached = access.load("message.proxy_share", thread_id)
+        thread = reached.thread
+        if thread.kind is not ThreadKind.PATIENT:
+            raise NotShareable()
+        if thread.version != version:
+            raise VersionConflict(current_version=thread.version)
+        if thread.proxy_visible == visible:
+            return thread
+        changed = thread.model_copy(update={"proxy_visible": visible, "version": version + 1})
+        try:
+            ctx.write(
+                reached.access,
+                lambda: [access.repo.thread_op(changed)],
+                THREAD_KIND,
+                thread.id,
+                patient_id=thread.patient_id,
+                reason_code="proxy_shared" if visible else "proxy_unshared",
+            )
+        except ConditionFailed as exc:
+            raise VersionConflict(current_version=exc.current_version) from exc
+        return changed
 
     # ---- helpers ----------------------------------------------------------------------------
 

@@ -100,6 +100,7 @@ function facts(thread) {
   else if (thread.awaiting_reply_since) add("Status", el("span", { class: "badge", text: `Awaiting a reply since ${when(thread.awaiting_reply_since)}` }));
   if (thread.legal_hold) add("Legal hold", `Since ${when(thread.legal_hold.set_at)}: ${thread.legal_hold.reason}`);
   if (thread.filed_document_ids.length) add("Filed in the chart", `${thread.filed_document_ids.length} time(s)`);
+  if (thread.kind === "patient") add("Proxies", thread.proxy_visible ? "Shared with the patient's proxies (guardians)" : "Not shared with proxies");
   return el("dl", { class: "facts" }, ...rows);
 }
 
@@ -157,6 +158,24 @@ function recordPart(thread, redraw) {
       });
     });
     parts.push(form);
+  }
+  if (can("message.proxy_share") && thread.kind === "patient") {
+    // Proxy access: a patient's own conversations are not shared with their guardians
+    // until a clinician decides they may be (docs/security/proxy-access.md).
+    const share = el("button", { type: "button", id: "proxy-share", class: "quiet", text: thread.proxy_visible ? "Stop sharing with the patient's proxies" : "Share with the patient's proxies" });
+    share.addEventListener("click", () => busy(share, async () => {
+      try {
+        await call("PUT", `/v1/threads/${thread.id}/proxy-visibility`, { visible: !thread.proxy_visible, version: thread.version });
+      } catch (error) {
+        if (error.code === "version_conflict") {
+          await redraw("The conversation changed meanwhile and is reloaded. Try again.");
+          return;
+        }
+        throw error;
+      }
+      await redraw(thread.proxy_visible ? "No longer shared with the patient's proxies." : "Shared with the patient's proxies: they can read it and write in it.");
+    }));
+    parts.push(share);
   }
   if (!parts.length) return null;
   return el("section", { class: "card", "aria-labelledby": "record-title" }, el("h2", { id: "record-title", text: "Record keeping" }), ...parts);
