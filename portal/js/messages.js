@@ -22,7 +22,8 @@ function when(iso) {
 // ---- the list ----------------------------------------------------------------------------
 
 function inboxItem(entry) {
-  const from = entry.last_author_kind === "patient" ? "You" : entry.last_author_name || "The practice";
+  const from = { patient: "You", proxy: "your parent, guardian or representative" }[entry.last_author_kind] ||
+    entry.last_author_name || "The practice";
   const unread = entry.unread
     ? el("span", { class: "badge", text: `${entry.unread} new` })
     : null;
@@ -139,7 +140,12 @@ function showList() {
 }
 
 function messageItem(message, readByTeam) {
-  const who = { patient: "You", staff: message.author_name, system: `${message.author_name} (automatic reply)` }[
+  const who = {
+    patient: "You",
+    staff: message.author_name,
+    system: `${message.author_name} (automatic reply)`,
+    proxy: `${message.author_name} (for you, as your proxy)`,
+  }[
     message.author_kind
   ];
   const parts = [el("p", { class: "when", text: `${who}, ${when(message.sent_at)}` })];
