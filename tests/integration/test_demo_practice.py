@@ -264,5 +264,9 @@ def test_a_minor_whose_parent_signs_in_as_a_proxy(demo: Demo) -> None:
     [thread] = demo.get(f"/v1/proxy/patients/{acting['patient_id']}/threads", guardian)["items"]
     clinician = demo.as_role(Role.CLINICIAN)
     seen = demo.get(f"/v1/threads/{thread['id']}", clinician)
+    # (and the practice's automatic reply between them when the seed ran after hours)
+    kinds = [m["author_kind"] for m in seen["messages"] if m["author_kind"] != "system"]
+    assert kinds == ["proxy", "staff"]
+    assert seen["awaiting_reply_since"] is None  # answered: nothing escalates in the demo
     first = seen["messages"][0]
     assert (first["author_kind"], first["author_name"]) == ("proxy", "Quinn Guardian (synthetic)")

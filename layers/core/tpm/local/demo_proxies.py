@@ -11,9 +11,11 @@ from typing import TYPE_CHECKING
 from tpm.domain.patients import Guardian
 from tpm.domain.proxies import ProxyRelationship, ProxyScope
 from tpm.ids import new_id
+from tpm.repositories.users import UserRepository
 from tpm.security.principal import Principal, Role
 from tpm.services.authentication import RequestMeta
 from tpm.services.context import ServiceContext
+from tpm.services.messaging import MessagingService
 from tpm.services.patients import NewPatient, PatientService
 from tpm.services.practices import get_practice
 from tpm.services.proxies import NewProxy, ProxyService
@@ -68,24 +70,33 @@ def proxies(seed: DemoSeed) -> None:
     )
     guardian = accept_invitation(seed.runtime, slug, invited.token, GUARDIAN_PASSWORD, meta)
     seed.ids["guardian"] = guardian.id
-    as_guardian = ServiceContext(
-        seed.runtime,
-        Principal(
-            user_id=guardian.id,
-            practice_id=seed.practice_id,
-            roles=frozenset({Role.PROXY}),
-            session_id="demo-seed",
-            auth_time=seed.now,
-            mfa_authenticated=False,
-            display_name=GUARDIAN_NAME,
-            user_agent="tpm dev demo seed",
-            request_id=new_id("req"),
-        ),
-        _now=seed.now,
-    )
-    ProxyPortal(as_guardian).start(
+    sent = ProxyPortal(_acting(seed, guardian.id, Role.PROXY, GUARDIAN_NAME)).start(
         minor.id,
         "Sky's school schedule (synthetic)",
         "Sky has exams next week; could we move Thursday's visit to the afternoon?",
         (),
     )
+    # The clinician answers, so nothing waits for a reply (or escalates) in the demo.
+    clinician = seed.staff[Role.CLINICIAN]
+    user = UserRepository(seed.runtime.store.practice(seed.practice_id), seed.runtime.cipher)
+    known = user.get(clinician)
+    name = known.display_name if known else "Clinician"
+    MessagingService(_acting(seed, clinician, Role.CLINICIAN, name)).reply(
+        sent.thread.id, "Of course: I have moved it to 4 pm. See you then (synthetic)."
+    )
+
+
+def _acting(seed: DemoSeed, user_id: str, role: Role, name: str) -> ServiceContext:
+    """A service context for one demo person, under their own name (messages show it)."""
+    principal = Principal(
+        user_id=user_id,
+        practice_id=seed.practice_id,
+        roles=frozenset({role}),
+        session_id="demo-seed",
+        auth_time=seed.now,
+        mfa_authenticated=True,
+        display_name=name,
+        user_agent="tpm dev demo seed",
+        request_id=new_id("req"),
+    )
+    return ServiceContext(seed.runtime, principal, _now=seed.now)
