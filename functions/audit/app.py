@@ -45,14 +45,30 @@ class ProblemView(BaseModel):
     shard: int = Field(0, description="which of the practice's audit chains (0 with one)")
 
 
+class AcknowledgedRestoreView(BaseModel):
+    """A span of the chain lost to a point-in-time restore that an operator acknowledged
+    (`tpm audit acknowledge-restore`: signed, written once outside the database)."""
+
+    restore_point: str
+    acknowledged_by: str
+    acknowledged_at: str
+    lost_from_seq: int
+    lost_to_seq: int
+    sealed_checkpoints_set_aside: list[int]
+
+
 class AuditVerifyOut(BaseModel):
     ok: bool
+    status: Literal["intact", "intact_with_acknowledged_restores", "failed"] = Field(
+        description="Never a plain intact when a restore was acknowledged"
+    )
     events_checked: int
     last_seq: int = Field(description="the newest seq; with several shards, the sum of theirs")
     checkpoints_checked: int
     sealed_checkpoints_checked: int
     shards: int = Field(1, description="how many chains (shards) the practice's trail has")
     problems: list[ProblemView]
+    acknowledged_restores: list[AcknowledgedRestoreView]
 
 
 class AlertView(BaseModel):
@@ -120,6 +136,13 @@ def verify_chain() -> AuditVerifyOut:
         problems=[
             ProblemView(kind=p.kind, seq=p.seq, detail=p.detail, shard=p.shard)
             for p in report.problems
+        ],
+        status=report.status,
+        acknowledged_restores=[
+            AcknowledgedRestoreView.model_validate(
+                {k: r[k] for k in AcknowledgedRestoreView.model_fields}
+            )
+            for r in report.acknowledged_restores
         ],
     )
 
