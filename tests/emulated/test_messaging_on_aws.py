@@ -29,7 +29,7 @@ PATIENT_PASSWORD = "Heron-Quarry-Violet-52"
 SUBJECT = "Nightmares again"
 BODY = "The nightmares came back after the move."
 REPLY = "Thank you for telling me; we will look at this on Monday."
-FILE = b"sleep diary: woke 3am, 4am (synthetic marker q7x)\n"
+FILE = b"sleep diary: woke 3am, 4am (synthetic marker q7x-sleep-diary-marker)\n"
 
 
 def ok(response: httpx.Response, status: int = 200) -> Any:
@@ -133,7 +133,7 @@ def test_secure_messaging_on_aws_adapters(emulated: EmulatedStack) -> None:
 
     # AND nothing readable is at rest: not in DynamoDB, not in the documents bucket
     items = str(emulated.aws("dynamodb").scan(TableName=emulated.physical["Table"])["Items"])
-    for secret in (SUBJECT, BODY, REPLY, "q7x"):
+    for secret in (SUBJECT, BODY, REPLY, "q7x-sleep-diary-marker"):
         assert secret not in items
     s3 = emulated.aws("s3")
     bucket = emulated.physical["DocumentsBucket"]
@@ -141,7 +141,7 @@ def test_secure_messaging_on_aws_adapters(emulated: EmulatedStack) -> None:
     assert objects, "the attachment is stored in the documents bucket"
     for obj in objects:
         stored = s3.get_object(Bucket=bucket, Key=obj["Key"])
-        assert b"q7x" not in stored["Body"].read()
+        assert b"q7x-sleep-diary-marker" not in stored["Body"].read()
         assert stored.get("ServerSideEncryption") == "aws:kms"
 
     # WHEN the clinician flags the patient's message as an inappropriate disclosure
