@@ -42,14 +42,16 @@ class ProblemView(BaseModel):
     kind: str
     seq: int
     detail: str
+    shard: int = Field(0, description="which of the practice's audit chains (0 with one)")
 
 
 class AuditVerifyOut(BaseModel):
     ok: bool
     events_checked: int
-    last_seq: int
+    last_seq: int = Field(description="the newest seq; with several shards, the sum of theirs")
     checkpoints_checked: int
     sealed_checkpoints_checked: int
+    shards: int = Field(1, description="how many chains (shards) the practice's trail has")
     problems: list[ProblemView]
 
 
@@ -114,7 +116,11 @@ def verify_chain() -> AuditVerifyOut:
         last_seq=report.last_seq,
         checkpoints_checked=report.checkpoints_checked,
         sealed_checkpoints_checked=report.sealed_checkpoints_checked,
-        problems=[ProblemView(kind=p.kind, seq=p.seq, detail=p.detail) for p in report.problems],
+        shards=report.shards,
+        problems=[
+            ProblemView(kind=p.kind, seq=p.seq, detail=p.detail, shard=p.shard)
+            for p in report.problems
+        ],
     )
 
 
