@@ -1,8 +1,8 @@
 """Proxy (guardian) portal access, one journey: the front desk invites a second parent of
 the demo minor from the chart; the parent sets up their account with the one-time code,
 signs in to the portal and writes to the care team for the child; the clinician sees the
-message "written by <parent> for <child>" and revokes the parent from the chart, which ends
-their session at once. axe on each screen; CSP violations fail."""
+message "written by <parent> for <child>", answers it, and revokes the parent from the
+chart, which ends their session at once. axe on each screen; CSP violations fail."""
 
 from __future__ import annotations
 
@@ -63,16 +63,21 @@ def test_a_parent_is_invited_writes_for_the_child_and_is_revoked(
     expect(page.locator("#proxy-thread-messages")).to_contain_text(BODY)
     check_axe(page)
     parent = sign_in(portal_url, email, PASSWORD)  # a second session of theirs, for later
-    assert parent.get("/v1/proxy/patients").status_code == 200
-    # AND the clinician sees it attributed to the parent, for the child
-    clinician = staff(portal_url, Role.CLINICIAN)
-    threads = ok(clinician.get(f"/v1/patients/{minor['id']}/threads?limit=25"))["items"]
+    # AND the clinician sees it attributed to the parent, for the child, and answers
+    threads = ok(parent.get(f"/v1/proxy/patients/{minor['id']}/threads"))["items"]
     [thread] = [t for t in threads if t["subject"] == SUBJECT]
     sign_in_staff(page, Role.CLINICIAN, f"/staff/#/messages/threads/{thread['id']}")
     expect(page.get_by_text(f"Written by {PARENT} for Sky")).to_be_visible()
     expect(page.get_by_text("Shared with the patient's proxies (guardians)")).to_be_visible()
-    # (answered, so nothing is left waiting for the practice queue of other tests)
-    ok(clinician.post(f"/v1/threads/{thread['id']}/messages", json={"body": "Thanks, noted."}))
+    reply = page.locator("#reply-form")
+    reply.get_by_label("Message").fill("Thanks, noted: no change for the sessions.")
+    reply.get_by_role("button", name="Send reply").click()
+    expect(page.get_by_role("status")).to_contain_text("Reply sent")
+    answered = ok(parent.get(f"/v1/proxy/patients/{minor['id']}/threads/{thread['id']}"))
+    assert [m["author_kind"] for m in answered["messages"] if m["author_kind"] != "system"] == [
+        "proxy",
+        "staff",
+    ]
     # WHEN the clinician revokes the parent from the chart
     page.goto(f"/staff/#/patients/{minor['id']}")
     page.get_by_role("button", name=f"Revoke {PARENT}").click()
