@@ -269,3 +269,30 @@ def test_a_partial_day_off_cuts_the_window() -> None:
     )
     local = [f.astimezone(__import__("zoneinfo").ZoneInfo("America/Chicago")).time() for f in found]
     assert local == [time(9), time(10), time(10, 15), time(10, 30)]
+
+
+# ---- inside a clinician's availability (the booking rule) ------------------------------------
+
+
+def test_within_needs_the_whole_visit_inside_touching_windows_at_that_location() -> None:
+    from tpm.domain.availability import within
+
+    rules = (
+        WeeklyRule(weekday=0, start=time(9), end=time(12), location_ids=("loc_a",)),
+        WeeklyRule(weekday=0, start=time(12), end=time(17), location_ids=("loc_a",)),
+        WeeklyRule(weekday=1, start=time(9), end=time(12), location_ids=("loc_a",)),
+    )
+    av = Availability(clinician_id="usr_c", timezone="America/Chicago", weekly=rules)
+    # Monday 9 March 2026 is the first CDT Monday: 09:00 local is 14:00 UTC
+    monday = datetime(2026, 3, 9, 14, tzinfo=UTC)
+    assert within(av, frozenset(), monday, monday + timedelta(minutes=50), "loc_a")
+    late = monday + timedelta(hours=2, minutes=30)  # 11:30-12:20 across the touching windows
+    assert within(av, frozenset(), late, late + timedelta(minutes=50), "loc_a")
+    assert not within(av, frozenset(), monday, monday + timedelta(minutes=50), "loc_b")
+    assert not within(av, frozenset(), monday - timedelta(hours=1), monday, "loc_a")  # 08:00
+    evening = monday + timedelta(hours=7, minutes=30)  # 16:30-17:20: past the end
+    assert not within(av, frozenset(), evening, evening + timedelta(minutes=50), "loc_a")
+    assert not within(av, {date(2026, 3, 9)}, monday, monday + timedelta(minutes=50), "loc_a")
+    # Monday's 12:00-17:00 and Tuesday's 09:00 do not join across the night
+    night = datetime(2026, 3, 9, 21, 30, tzinfo=UTC)  # Monday 16:30 CDT
+    assert not within(av, frozenset(), night, night + timedelta(hours=17), "loc_a")
