@@ -157,3 +157,37 @@ def test_an_unmatched_v1_path_with_a_newline_is_an_api_404_not_a_portal_page(
     assert status in (401, 404)
     assert headers["content-type"].startswith("application/json")
     assert json.loads(body)["error"]["code"] in ("not_found", "unauthenticated")
+
+
+def _has_min_length_one(schema: dict[str, Any]) -> bool:
+    if schema.get("type") == "string":
+        return bool(schema.get("minLength") == 1)
+    return any(_has_min_length_one(s) for s in schema.get("anyOf", []) if s.get("type") != "null")
+
+
+def test_every_cursor_is_documented_as_non_empty(document: dict[str, Any]) -> None:
+    checked = 0
+    for path, methods in document["paths"].items():
+        for method, operation in methods.items():
+            for param in operation.get("parameters", []):
+                if param["name"] == "cursor" and param["in"] == "query":
+                    assert _has_min_length_one(param["schema"]), (method, path)
+                    checked += 1
+    assert checked >= 20
+
+
+def test_an_empty_cursor_is_a_422_naming_the_parameter(tmp_path: Path, project_root: Path) -> None:
+    from scheduling_world import build
+
+    from tpm.runtime import set_runtime
+
+    world = build(tmp_path, project_root)
+    try:
+        rng = {"from": "2026-03-01T00:00:00Z", "to": "2026-03-08T00:00:00Z"}
+        reply = world.call("GET", "/v1/appointments", "desk", query=rng | {"cursor": ""})
+        assert reply.status == 422, reply.body
+        fields = reply.body["error"]["details"]["fields"]
+        assert [f["path"] for f in fields] == ["query.cursor"]
+        assert world.call("GET", "/v1/appointments", "desk", query=rng).status == 200
+    finally:
+        set_runtime(None)

@@ -17,8 +17,15 @@ from tpm.services.request_auth import MfaEnrolmentRequired, authenticate, bearer
 
 # Pagination per API.md: default 25, max 100; larger is 422, never silently clamped.
 Limit = Annotated[int, Query(ge=1, le=100, description="Page size (1-100).")]
+# An empty cursor is not a cursor: the schema says so (minLength 1) and the API answers
+# it 422 like any other malformed query value; leave the parameter out for the first page.
 Cursor = Annotated[
-    str | None, Query(max_length=2048, description="Opaque cursor from a previous page.")
+    str | None,
+    Query(
+        min_length=1,
+        max_length=2048,
+        description="Opaque cursor from a previous page (omit it for the first page).",
+    ),
 ]
 
 
