@@ -155,4 +155,9 @@ def _use_our_error_shape(doc: dict[str, Any]) -> None:
                 responses["204"].pop("content", None)
             if "422" in responses:
                 responses["422"] = {"description": "Validation failed", **error}
+            for code, response in responses.items():
+                # A 4xx a route declares for its description (403 "not signed by SNS")
+                # still has the error body, not the handler's return annotation.
+                if code.startswith("4") and "application/json" in response.get("content", {}):
+                    response["content"] = error["content"]
             responses["4XX"] = {"description": "Client error (see docs/api-errors.md)", **error}
