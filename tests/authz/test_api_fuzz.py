@@ -1,5 +1,7 @@
 """Schemathesis over every operation of schemas/openapi.json, signed in as each role (and
-anonymously): whatever the generated input, the API never answers 5xx. Bounded and
+anonymously): whatever the generated input, the API never answers 5xx, and every response
+matches the schema documented for its status (schemathesis's response-schema conformance
+check; operations in SCHEMA_MISMATCHES are exempt until fixed — none today). Bounded and
 deterministic (a few derandomized examples per operation), so CI stays fast and stable;
 run `TPM_FUZZ_EXAMPLES=50 pytest tests/contract/test_api_fuzz.py` for a deeper search."""
 
@@ -13,6 +15,8 @@ from pathlib import Path
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from schemathesis.checks import response_schema_conformance
+from schemathesis.core.failures import FailureGroup
 from world import World, build_world
 
 from tpm.local.server import create_asgi_app
@@ -21,6 +25,8 @@ from tpm.security.principal import Role
 
 EXAMPLES = int(os.environ.get("TPM_FUZZ_EXAMPLES", "3"))
 ROLES = [None, *Role]
+# Operations whose responses do not match their documented schema yet ("METHOD /path").
+SCHEMA_MISMATCHES: frozenset[str] = frozenset()
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +48,7 @@ def test_no_operation_answers_5xx_to_any_input(
         user = fuzz_world.a.users[role]
         headers["Authorization"] = f"Bearer {fuzz_world.token(user, fuzz_world.a.id)}"
     server_errors: list[str] = []
+    mismatches: list[str] = []
     calls = 0
     logging.disable(logging.CRITICAL)  # the handlers log every refusal; the count is enough
     try:
@@ -64,9 +71,20 @@ def test_no_operation_answers_5xx_to_any_input(
                     server_errors.append(
                         f"{case.method} {case.formatted_path} -> {response.status_code}"
                     )
+                if case.operation.label in SCHEMA_MISMATCHES:
+                    return
+                try:
+                    case.validate_response(response, checks=[response_schema_conformance])
+                except FailureGroup as found:
+                    first = found.exceptions[0]
+                    mismatches.append(
+                        f"{case.operation.label} -> {response.status_code}:"
+                        f" {getattr(first, 'title', type(first).__name__)}"
+                    )
 
             call()
     finally:
         logging.disable(logging.NOTSET)
     assert calls >= len(list(schema.get_all_operations()))
     assert server_errors == []
+    assert mismatches == []
