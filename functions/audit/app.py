@@ -44,13 +44,29 @@ class ProblemView(BaseModel):
     detail: str
 
 
+class AcknowledgedRestoreView(BaseModel):
+    """A span of the chain lost to a point-in-time restore that an operator acknowledged
+    (`tpm audit acknowledge-restore`: signed, written once outside the database)."""
+
+    restore_point: str
+    acknowledged_by: str
+    acknowledged_at: str
+    lost_from_seq: int
+    lost_to_seq: int
+    sealed_checkpoints_set_aside: list[int]
+
+
 class AuditVerifyOut(BaseModel):
     ok: bool
+    status: Literal["intact", "intact_with_acknowledged_restores", "failed"] = Field(
+        description="Never a plain intact when a restore was acknowledged"
+    )
     events_checked: int
     last_seq: int
     checkpoints_checked: int
     sealed_checkpoints_checked: int
     problems: list[ProblemView]
+    acknowledged_restores: list[AcknowledgedRestoreView]
 
 
 class AlertView(BaseModel):
@@ -115,6 +131,13 @@ def verify_chain() -> AuditVerifyOut:
         checkpoints_checked=report.checkpoints_checked,
         sealed_checkpoints_checked=report.sealed_checkpoints_checked,
         problems=[ProblemView(kind=p.kind, seq=p.seq, detail=p.detail) for p in report.problems],
+        status=report.status,
+        acknowledged_restores=[
+            AcknowledgedRestoreView.model_validate(
+                {k: r[k] for k in AcknowledgedRestoreView.model_fields}
+            )
+            for r in report.acknowledged_restores
+        ],
     )
 
 

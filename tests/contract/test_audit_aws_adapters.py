@@ -201,3 +201,35 @@ def test_a_key_whose_publication_was_lost_is_published_before_it_signs(
     fresh = trail_for(aws)
     fresh.record(aws["store"].practice(PRACTICE), event(1))
     assert set(fresh.sink.published_keys()) == {trail.signer.key_id}  # type: ignore[attr-defined]
+
+
+def test_a_restore_acknowledgement_is_a_write_once_s3_object_that_verify_reads(
+    aws: dict[str, Any],
+) -> None:
+    from tpm.adapters.store.base import iterate
+    from tpm.security.principal import SystemActor
+    from tpm.services.audit_restore import acknowledge_restore
+
+    trail = trail_for(aws)
+    store = aws["store"].practice(PRACTICE)
+    for n in range(4):
+        trail.record(store, event(n))
+    at_point = list(iterate(store, AUDIT_PK))
+    point = aws["clock"].now()
+    for n in range(4, 7):
+        trail.record(store, event(n))
+    # GIVEN the table restored to the point (every audit row as it stood then)
+    store.transact([Delete(i["pk"], i["sk"]) for i in iterate(store, AUDIT_PK)])
+    store.transact([Put(i) for i in at_point])
+    assert not verify(store, trail.trusted_keys(), trail.sink).ok
+    # WHEN the operator acknowledges it THEN it is an object beside the sealed checkpoints
+    actor = SystemActor("operator-cli", PRACTICE, "req-ack")
+    ack = acknowledge_restore(trail, store, actor, by="ops:sam", restore_point=point)
+    names = [o["Key"] for o in aws["s3"].list_objects_v2(Bucket=BUCKET)["Contents"]]
+    assert f"audit-checkpoints/restores/{PRACTICE}/{ack.name}" in names
+    with pytest.raises(IntegrityError):
+        trail.sink.restores.acknowledge_restore(ack)  # type: ignore[attr-defined]
+    report = verify(store, trail.trusted_keys(), trail.sink)
+    assert report.ok, report.summary()
+    assert report.status == "intact_with_acknowledged_restores"
+    assert report.acknowledged_restores[0]["sealed_checkpoints_set_aside"] == [6]

@@ -301,3 +301,48 @@ def test_commands_refuse_an_unknown_practice(cli: OperatorCli) -> None:
     result = cli("audit", "verify", "--practice", "nope")
     assert result.code == 1
     assert "no practice with slug 'nope'" in result.err
+
+
+# ---- restore acknowledged -----------------------------------------------------------------
+
+
+def test_a_point_in_time_restore_fails_verify_until_an_operator_acknowledges_it(
+    cli: OperatorCli,
+) -> None:
+    import sqlite3
+    from datetime import UTC, datetime
+
+    # GIVEN a chain sealed at some point, and a copy of the database taken there
+    grow(cli, 3)
+    assert cli("audit", "checkpoint").code == 0
+    point = datetime.now(UTC)
+    backup = cli.data_dir.parent / "backup.db"
+    with sqlite3.connect(cli.db_file) as src, sqlite3.connect(backup) as dst:
+        src.backup(dst)
+    # AND the practice carried on, sealed again, then the database was restored to the copy
+    grow(cli, 3)
+    assert cli("audit", "checkpoint").code == 0
+    lost_to = sealed(cli)[-1]
+    for suffix in ("-wal", "-shm"):
+        cli.db_file.with_name(cli.db_file.name + suffix).unlink(missing_ok=True)
+    backup.replace(cli.db_file)
+    # THEN verify fails: to the sealed copies this is truncation
+    assert cli("audit", "verify").code == 1
+    # WHEN an operator acknowledges the restore
+    bad = cli("audit", "acknowledge-restore", "--restore-point", "yesterday", "--by", "ops:kim")
+    assert bad.code == 1
+    ack = cli(
+        "audit", "acknowledge-restore", "--restore-point", point.isoformat(), "--by", "ops:kim"
+    )
+    assert ack.code == 0, ack.err
+    assert f"-{lost_to} lost" in ack.out
+    # THEN verify passes, and says what was lost, by whom acknowledged — never just "intact"
+    result = cli("audit", "verify")
+    assert result.code == 0, result.out
+    assert "OK WITH ACKNOWLEDGED RESTORE" in result.out
+    assert "acknowledged restore: events" in result.out
+    assert "ops:kim" in result.out
+    as_json = json.loads(cli("audit", "verify", "--json").out)
+    assert as_json["status"] == "intact_with_acknowledged_restores"
+    assert [r["lost_to_seq"] for r in as_json["acknowledged_restores"]] == [lost_to]
+    assert cli.events()[-1].reason_code == "intact_acknowledged_restore"

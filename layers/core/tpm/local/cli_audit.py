@@ -12,6 +12,9 @@ verify-export  checks exports offline (no database): files, the manifest's signa
 keys        prints the audit signing keys' ids and writes their public halves, to pin
             with `verify-export --trusted-keys`
 shards      lists the practice's audit shards (chains), or raises their number
+acknowledge-restore  after a point-in-time restore of the table: records who, when, the
+            restore point and the heads before and after, signed and written once outside
+            the database, so verify reports the lost span instead of failing on it
 """
 
 from __future__ import annotations
@@ -112,6 +115,56 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     keys = command("keys", _keys, "list the audit signing keys; write their public halves")
     keys.add_argument("--out", type=Path, default=None, help="a folder to write <id>.pem into")
 
+    ack = command(
+        "acknowledge-restore",
+        _acknowledge_restore,
+        "record a point-in-time restore of the table (signed, write-once)",
+    )
+    ack.add_argument(
+        "--restore-point", required=True, help="the time the table was restored to (RFC 3339)"
+    )
+    ack.add_argument(
+        "--by", required=True, help="the operator recording it (a name, e.g. ops:alex)"
+    )
+
+
+# ---- restore acknowledged ---------------------------------------------------------------
+
+
+def _acknowledge_restore(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from tpm.services.audit_restore import acknowledge_restore
+
+    try:
+        point = datetime.fromisoformat(args.restore_point.replace("Z", "+00:00"))
+    except ValueError:
+        raise CliError(
+            "--restore-point must be an RFC 3339 time, e.g. 2026-12-07T03:00:00Z"
+        ) from None
+    with open_target(args) as target:
+        try:
+            ack = acknowledge_restore(
+                target.runtime.audit,
+                target.store,
+                target.actor,
+                by=args.by,
+                restore_point=point,
+            )
+        except ValidationError:
+            raise CliError("--by must be a short name (letters, digits, _.@:-)") from None
+        except TpmError as exc:
+            raise CliError(f"not recorded: {exc.message} {exc.details or ''}".strip()) from None
+    heads = ", ".join(
+        f"shard {a.shard}: {b.seq} -> {a.seq}" for a, b in zip(ack.after, ack.before, strict=True)
+    )
+    print(
+        f"restore acknowledged for {args.practice}: events {ack.after_total + 1}-"
+        f"{ack.before_total} lost (restore point {ack.restore_point}; heads before -> after:"
+        f" {heads}); recorded by {ack.acknowledged_by} at {ack.acknowledged_at}"
+    )
+    return 0
+
 
 # ---- verify -----------------------------------------------------------------------------
 
@@ -124,7 +177,9 @@ def _verify(args: argparse.Namespace) -> int:
         else:
             _print_report(report)
         if report.ok:
-            target.record(AUDIT_VERIFIED, "audit_event", reason_code="intact")
+            # An acknowledged restore is said in the trail too, never a plain "intact".
+            code = "intact_acknowledged_restore" if report.acknowledged_restores else "intact"
+            target.record(AUDIT_VERIFIED, "audit_event", reason_code=code)
         else:
             # Appending to a damaged chain would build on the evidence; leave it as found.
             print(
@@ -137,6 +192,13 @@ def _verify(args: argparse.Namespace) -> int:
 
 def _print_report(report: VerifyReport) -> None:
     print(report.summary())
+    for restore in report.acknowledged_restores:
+        print(
+            f"acknowledged restore: events {restore['lost_from_seq']}-{restore['lost_to_seq']}"
+            f" lost (restore point {restore['restore_point']}; recorded by"
+            f" {restore['acknowledged_by']} at {restore['acknowledged_at']}; sealed"
+            f" checkpoints set aside: {restore['sealed_checkpoints_set_aside'] or 'none'})"
+        )
     first = report.first_problem
     if first is None:
         return

@@ -99,6 +99,7 @@ from tpm.security.audit_query import (
     read_events,
     seq_range,
 )
+from tpm.security.audit_restores import lost_to_acknowledged_restore
 
 __all__ = [
     "AUDIT_OPS_MAX",
@@ -564,6 +565,16 @@ class AuditTrail:
             marks.append(ShardMark(shard=k, seq=head.seq, hash=head.hash))
         newest = latest_checkpoint(store)
         sealed = self.sink.latest(store.practice_id)
+        if (
+            sealed is not None
+            and sealed.seq > head0.last_checkpoint_seq
+            and lost_to_acknowledged_restore(
+                self.sink, store.practice_id, self.trusted_keys(), sealed
+            )
+        ):
+            # Sealed before a point-in-time restore an operator acknowledged (signed,
+            # write-once): the lost span's seal, not a head rolled back behind it.
+            sealed = None
         if max(newest.seq if newest else 0, sealed.seq if sealed else 0) > (
             head0.last_checkpoint_seq
         ):

@@ -306,10 +306,19 @@ class VerifyReport:
     sealed_checkpoints_checked: int = 0
     problems: list[Problem] = field(default_factory=list)
     shards: int = 1  # chains checked; with several, last_seq and head_seq are sums
+    # Spans lost to a point-in-time restore that an operator acknowledged (signed,
+    # write-once; tpm.security.audit_restores): said explicitly, never a silent "intact".
+    acknowledged_restores: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return not self.problems
+
+    @property
+    def status(self) -> str:
+        if self.problems:
+            return "failed"
+        return "intact_with_acknowledged_restores" if self.acknowledged_restores else "intact"
 
     @property
     def first_problem(self) -> Problem | None:
@@ -327,6 +336,8 @@ class VerifyReport:
             "shards": self.shards,
             "first_problem": _problem_dict(self.problems[0]) if self.problems else None,
             "problem_count": len(self.problems),
+            "status": self.status,
+            "acknowledged_restores": self.acknowledged_restores,
         }
 
     def summary(self) -> str:
@@ -336,6 +347,17 @@ class VerifyReport:
             + (f", {self.shards} shards" if self.shards > 1 else "")
         )
         first = self.first_problem
+        if first is None and self.acknowledged_restores:
+            spans = "; ".join(
+                f"events {r['lost_from_seq']}-{r['lost_to_seq']} lost to the restore to"
+                f" {r['restore_point']},"
+                f" acknowledged by {r['acknowledged_by']} at {r['acknowledged_at']}"
+                for r in self.acknowledged_restores
+            )
+            return (
+                f"OK WITH ACKNOWLEDGED RESTORE: audit chain intact apart from {spans}"
+                f" ({counts}; last seq {self.last_seq})"
+            )
         if first is None:
             return f"OK: audit chain intact ({counts}; last seq {self.last_seq})"
         return (

@@ -306,8 +306,12 @@ class LocalCheckpointSink:
     take an exclusive flock, so threads and processes can publish at the same time."""
 
     def __init__(self, directory: str | Path) -> None:
+        from tpm.security.audit_restores import LocalRestoreLedger
+
         self.directory = Path(directory)
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # "Restore acknowledged" records, written once beside the sealed checkpoints.
+        self.restores = LocalRestoreLedger(self.directory / "restores")
 
     def append(self, checkpoint: Checkpoint) -> None:
         fd = os.open(self._path(checkpoint.practice_id), os.O_RDWR | os.O_CREAT, 0o600)

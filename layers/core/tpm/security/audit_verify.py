@@ -7,12 +7,18 @@ catches truncation: deleting a shard's newest events and restoring an older sign
 leaves a sealed checkpoint beyond its end. A checkpoint commits every shard: one that
 leaves out a shard an earlier one committed, or has a shard behind where an earlier one
 had it, is a problem too.
+
+A point-in-time restore of the table cuts the chains behind their sealed checkpoints
+legitimately: only an operator's signed, write-once "restore acknowledged" record
+(tpm.security.audit_restores) sets the sealed checkpoints of the lost span aside, and the
+report then names that span.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from tpm.adapters.store.base import Item, PracticeStore, iterate
 from tpm.errors import IntegrityError
@@ -43,6 +49,11 @@ from tpm.security.audit_layout import (
     seq_of,
     shard_of_head,
 )
+from tpm.security.audit_restores import (
+    RestoreAcknowledgement,
+    acknowledgement_ok,
+    read_acknowledgements,
+)
 
 _INDEX_ATTRS = ("gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk")
 Marks = Mapping[int, tuple[int, str]]  # shard -> (seq, hash)
@@ -61,10 +72,14 @@ class _Rows:
 def verify(store: PracticeStore, public_keys: PublicKeys, sink: CheckpointSink) -> VerifyReport:
     problems: list[Problem] = []
     sealed = _read_sealed(store, sink, problems)
+    sealed, lost, acks = _set_aside(store.practice_id, sink, public_keys, sealed, problems)
     wanted: dict[int, set[int]] = {}
     for cp in sealed:
         for k, (seq, _) in cp.marks().items():
             wanted.setdefault(k, set()).add(seq)
+    for ack in acks:
+        for mark in ack.after:
+            wanted.setdefault(mark.shard, set()).add(mark.seq)
     rows = _read_rows(store, wanted)
     problems += rows.problems
     head0 = rows.heads.get(0)
@@ -81,8 +96,27 @@ def verify(store: PracticeStore, public_keys: PublicKeys, sink: CheckpointSink) 
             )
     for k in sorted(set(rows.heads) - set(range(head0.shards if head0 else 1))):
         problems.append(Problem("inserted", 0, "a head for a shard the practice lacks", k))
-    for cps in (rows.stored, sealed):
-        check_checkpoints(cps, rows.walkers, store.practice_id, public_keys, problems)
+    for ack in acks:
+        for mark in ack.after:
+            found = rows.walkers.get(mark.shard)
+            if mark.seq and (found is None or found.hashes_at.get(mark.seq) != mark.hash):
+                problems.append(
+                    Problem(
+                        "checkpoint_mismatch",
+                        mark.seq,
+                        "a restore acknowledgement's head differs from the chain",
+                        mark.shard,
+                    )
+                )
+    check_checkpoints(rows.stored, rows.walkers, store.practice_id, public_keys, problems)
+    check_checkpoints(
+        sealed,
+        rows.walkers,
+        store.practice_id,
+        public_keys,
+        problems,
+        relinks=_relinks(rows.stored, sealed, lost),
+    )
     _compare_copies(rows.stored, sealed, problems)
 
     problems.sort(key=lambda p: (p.shard, p.seq))  # stable: within a seq, walk order kept
@@ -95,7 +129,80 @@ def verify(store: PracticeStore, public_keys: PublicKeys, sink: CheckpointSink) 
         sealed_checkpoints_checked=len(sealed),
         problems=problems,
         shards=shards,
+        acknowledged_restores=[_described(a, lost) for a in acks],
     )
+
+
+def _set_aside(
+    practice_id: str,
+    sink: CheckpointSink,
+    keys: PublicKeys,
+    sealed: list[Checkpoint],
+    problems: list[Problem],
+) -> tuple[list[Checkpoint], list[Checkpoint], list[RestoreAcknowledgement]]:
+    """(sealed checkpoints still checked, those set aside as lost, valid acknowledgements).
+    A sealed checkpoint is set aside only when a validly signed acknowledgement covers it
+    and it was sealed before the acknowledgement was made."""
+    try:
+        found = read_acknowledgements(sink, practice_id)
+    except ValueError:
+        found = []
+        problems.append(
+            Problem("checkpoint_mismatch", 0, "a restore acknowledgement is unreadable")
+        )
+    acks: list[RestoreAcknowledgement] = []
+    for ack in found:
+        if ack.practice_id != practice_id or not acknowledgement_ok(ack, keys):
+            problems.append(
+                Problem(
+                    "bad_checkpoint_signature",
+                    ack.after_total + 1,
+                    "a restore acknowledgement's signature is not valid",
+                )
+            )
+        else:
+            acks.append(ack)
+    kept: list[Checkpoint] = []
+    lost: list[Checkpoint] = []
+    for cp in sealed:
+        covered = any(a.covers(cp) and _at(cp.time) <= _at(a.acknowledged_at) for a in acks)
+        (lost if covered else kept).append(cp)
+    return kept, lost, acks
+
+
+def _relinks(
+    stored: list[Checkpoint], sealed: list[Checkpoint], lost: list[Checkpoint]
+) -> dict[int, str]:
+    """For a sealed checkpoint that follows a set-aside (lost) span: the link the table's
+    own checkpoint chain gives it (checkpoints made after the restore, inside the lost
+    span, are never sealed: the sink already holds those seqs). The table chain is checked
+    in full, so the sealed chain may continue from it there."""
+    if not lost:
+        return {}
+    ordered = sorted(stored, key=lambda c: c.seq)
+    found: dict[int, str] = {}
+    for cp in sealed:
+        if any(x.seq < cp.seq for x in lost):
+            earlier = [c for c in ordered if c.seq < cp.seq]
+            found[cp.seq] = earlier[-1].checkpoint_hash if earlier else GENESIS_HASH
+    return found
+
+
+def _described(ack: RestoreAcknowledgement, lost: list[Checkpoint]) -> dict[str, object]:
+    return {
+        "restore_point": ack.restore_point,
+        "acknowledged_by": ack.acknowledged_by,
+        "acknowledged_at": ack.acknowledged_at,
+        "lost_from_seq": ack.after_total + 1,
+        "lost_to_seq": ack.before_total,
+        "heads_after": {m.shard: m.seq for m in ack.after},
+        "heads_before": {m.shard: m.seq for m in ack.before},
+        "sealed_checkpoints_set_aside": [c.seq for c in lost if ack.covers(c)],
+    }
+
+
+def _at(moment: str) -> datetime:
+    return datetime.fromisoformat(moment.replace("Z", "+00:00"))
 
 
 def _read_sealed(
@@ -213,15 +320,19 @@ def check_checkpoints(
     *,
     prev_hash: str = GENESIS_HASH,
     prev_marks: Marks | None = None,
+    relinks: Mapping[int, str] | None = None,
 ) -> None:
     """Each checkpoint: signature, link to the one before, its own form, that it keeps
     every shard the one before committed (never behind it), and that each shard's chain
-    hashes to it there (or, for a shard whose walk ends before, `truncated`)."""
+    hashes to it there (or, for a shard whose walk ends before, `truncated`). `relinks`:
+    the other link a sealed checkpoint past an acknowledged restore may have (see
+    `_relinks`)."""
     previous: Marks = prev_marks or {}
     for cp in checkpoints:
+        link = (relinks or {}).get(cp.seq)
         if cp.practice_id != practice_id or not signature_ok(cp, keys):
             problems.append(Problem("bad_checkpoint_signature", cp.seq, "signature not valid"))
-        elif cp.prev_checkpoint_hash != prev_hash:
+        elif cp.prev_checkpoint_hash not in (prev_hash, link):
             problems.append(
                 Problem("checkpoint_mismatch", cp.seq, "not linked to the previous checkpoint")
             )
@@ -294,6 +405,7 @@ def verify_span(
     del after_hash
     problems: list[Problem] = []
     sealed = _read_sealed(store, sink, problems)
+    sealed, lost, acks = _set_aside(store.practice_id, sink, public_keys, sealed, problems)
     after_total = sum(seq for seq, _ in after.values())
     before = [cp for cp in sealed if cp.seq <= after_total]
     span = [cp for cp in sealed if cp.seq > after_total]
@@ -322,6 +434,9 @@ def verify_span(
         problems,
         prev_hash=previous.checkpoint_hash if previous else GENESIS_HASH,
         prev_marks=after,
+        relinks={
+            cp.seq: _table_link(store, cp.seq) for cp in span if any(x.seq < cp.seq for x in lost)
+        },
     )
     for cp in span:
         row = store.get(AUDIT_PK, checkpoint_sk(cp.seq))
@@ -342,4 +457,16 @@ def verify_span(
         sealed_checkpoints_checked=len(span),
         problems=problems,
         shards=len(end) or 1,
+        acknowledged_restores=[_described(a, lost) for a in acks],
     )
+
+
+def _table_link(store: PracticeStore, seq: int) -> str:
+    """The checkpoint hash of the table's newest checkpoint before `seq` (see _relinks)."""
+    link = GENESIS_HASH
+    for item in iterate(store, AUDIT_PK, sk_between=(checkpoint_sk(1), checkpoint_sk(seq - 1))):
+        try:
+            link = Checkpoint.model_validate(record_fields(item)).checkpoint_hash
+        except ValueError:
+            continue
+    return link

@@ -86,7 +86,11 @@ class ComplianceService:
         access = ctx.authorize("audit.verify", resource_kind="audit_event")
         trail = ctx.runtime.audit
         report = verify(ctx.store, trail.trusted_keys(), trail.sink)
-        ctx.record(access, "audit_event", reason_code="intact" if report.ok else "problems_found")
+        code = {
+            "intact": "intact",
+            "intact_with_acknowledged_restores": "intact_acknowledged_restore",
+        }.get(report.status, "problems_found")
+        ctx.record(access, "audit_event", reason_code=code)
         return report
 
     def alerts(self, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:

@@ -3,6 +3,7 @@ COMPLIANCE mode, so not even the account root can shorten their life or rewrite 
 
   <prefix>/<practice id>/<seq, 12 digits>.json   one object per checkpoint
   <prefix>/keys/<key id>.pem                     each signing public key, written once
+  <prefix>/restores/<practice id>/<name>.json    each "restore acknowledged" record, once
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from tpm.errors import DependencyUnavailable, IntegrityError
 from tpm.security.audit_checkpoints import Checkpoint, key_id_for
+from tpm.security.audit_restores import RestoreAcknowledgement
 
 _TRANSIENT = {"SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout", "Throttling"}
 
@@ -32,6 +34,7 @@ class S3CheckpointSink:
         self.prefix = prefix.strip("/")
         self.kms_key_id = kms_key_id
         self._client = client
+        self.restores = S3RestoreLedger(self)
 
     @property
     def client(self) -> Any:
@@ -113,6 +116,30 @@ class S3CheckpointSink:
         except ClientError as exc:
             raise _mapped(exc) from exc
         return sorted(keys)
+
+
+class S3RestoreLedger:
+    """ "Restore acknowledged" records as write-once objects in the sink's bucket, the way
+    public keys are published (tpm.security.audit_restores)."""
+
+    def __init__(self, sink: S3CheckpointSink) -> None:
+        self.sink = sink
+
+    def acknowledge_restore(self, ack: RestoreAcknowledgement) -> None:
+        if not self.sink._put_once(
+            self._folder(ack.practice_id) + ack.name, ack.model_dump_json().encode()
+        ):
+            raise IntegrityError("this restore acknowledgement is already recorded")
+
+    def restore_acknowledgements(self, practice_id: str) -> list[RestoreAcknowledgement]:
+        return [
+            RestoreAcknowledgement.model_validate_json(self.sink._get(name))
+            for name in self.sink._list(self._folder(practice_id))
+            if name.endswith(".json")
+        ]
+
+    def _folder(self, practice_id: str) -> str:
+        return f"{self.sink.prefix}/restores/{practice_id}/"
 
 
 def _mapped(exc: ClientError) -> Exception:

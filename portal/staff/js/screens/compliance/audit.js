@@ -152,11 +152,15 @@ export async function render(view) {
     verify.addEventListener("click", () =>
       busy(verify, async () => {
         const r = await call("POST", "/v1/audit/verify");
+        // A span lost to an acknowledged point-in-time restore is always said, never hidden.
+        const restores = (r.acknowledged_restores || []).map((x) =>
+          `Events ${x.lost_from_seq}–${x.lost_to_seq} were lost to a restore of the database to ${x.restore_point}, acknowledged by ${x.acknowledged_by} at ${x.acknowledged_at}.`);
         const summary = r.ok
-          ? `Chain intact: ${r.events_checked} events checked (last seq ${r.last_seq}), ${r.checkpoints_checked} checkpoints (${r.sealed_checkpoints_checked} sealed).`
+          ? `Chain intact${restores.length ? " apart from an acknowledged restore" : ""}: ${r.events_checked} events checked (last seq ${r.last_seq}), ${r.checkpoints_checked} checkpoints (${r.sealed_checkpoints_checked} sealed).`
           : `Problems found: ${r.problems.length}. ${r.events_checked} events checked.`;
         outcome.replaceChildren(
           el("p", { class: r.ok ? "notice" : "alert", text: summary }),
+          ...restores.map((text) => el("p", { class: "notice", text })),
           r.problems.length
             ? table("Problems", ["Seq", "Kind", "Detail"], r.problems.map((p) => [String(p.seq), p.kind, p.detail]))
             : el("span"),
