@@ -65,6 +65,9 @@ def test_compliance_records_a_disclosure_and_signs_off_an_access_review(
         uses.nth(i).select_option("justified")
     page.get_by_role("button", name="Save decisions").click()
     expect(page.get_by_role("status")).to_contain_text("Decisions saved.")
+    # (the screen then redraws with the saved review and its new version: wait for that,
+    # or the summary goes into the form being replaced)
+    expect(page.locator("dl.facts")).to_contain_text("Open: 0 outstanding")
     page.get_by_label("Summary").fill("Quarterly review: no changes (synthetic)")
     page.get_by_role("button", name="Sign off the review").click()
     # THEN it is signed off and read-only
