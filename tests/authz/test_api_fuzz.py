@@ -1,9 +1,11 @@
 """Schemathesis over every operation of schemas/openapi.json, signed in as each role (and
 anonymously): whatever the generated input, the API never answers 5xx, and every response
-matches the schema documented for its status (schemathesis's response-schema conformance
-check; operations in SCHEMA_MISMATCHES are exempt until fixed — none today). Bounded and
-deterministic (a few derandomized examples per operation), so CI stays fast and stable;
-run `TPM_FUZZ_EXAMPLES=50 pytest tests/contract/test_api_fuzz.py` for a deeper search."""
+conforms to what is documented for it — its status code is one the operation documents,
+its content type and headers are the documented ones, and its body matches the schema for
+its status (operations in SCHEMA_MISMATCHES are exempt until fixed — none today). Bounded
+and deterministic (a few derandomized examples per operation), so CI stays fast and
+stable; run `TPM_FUZZ_EXAMPLES=50 pytest tests/authz/test_api_fuzz.py` for a deeper
+search."""
 
 from __future__ import annotations
 
@@ -17,6 +19,11 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import response_schema_conformance
 from schemathesis.core.failures import FailureGroup
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_headers_conformance,
+    status_code_conformance,
+)
 from world import World, build_world
 
 from tpm.local.server import create_asgi_app
@@ -27,6 +34,12 @@ EXAMPLES = int(os.environ.get("TPM_FUZZ_EXAMPLES", "3"))
 ROLES = [None, *Role]
 # Operations whose responses do not match their documented schema yet ("METHOD /path").
 SCHEMA_MISMATCHES: frozenset[str] = frozenset()
+CONFORMANCE = [
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+]
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +87,7 @@ def test_no_operation_answers_5xx_to_any_input(
                 if case.operation.label in SCHEMA_MISMATCHES:
                     return
                 try:
-                    case.validate_response(response, checks=[response_schema_conformance])
+                    case.validate_response(response, checks=CONFORMANCE)
                 except FailureGroup as found:
                     first = found.exceptions[0]
                     mismatches.append(
