@@ -141,14 +141,29 @@ async function refresh() {
   }
 }
 
+// A read that lost a race for the practice's audit trail (409 transaction_conflict: every
+// read is audited, and a page loads several at once) is repeated after a short, jittered
+// pause: the server asks for a retry, and a GET changes nothing.
+const READ_RETRIES = 3;
+const pause = (attempt) =>
+  new Promise((resolve) => setTimeout(resolve, 100 * (attempt + 1) + Math.random() * 200));
+
 async function authed(method, path, body, accept) {
-  try {
-    const result = await send(method, path, body, session.access, accept);
-    hooks.activity();
-    return result;
-  } catch (error) {
-    if (error instanceof ApiError && error.status !== 0 && error.status !== 401) hooks.activity();
-    throw error;
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      const result = await send(method, path, body, session.access, accept);
+      hooks.activity();
+      return result;
+    } catch (error) {
+      if (error instanceof ApiError && error.status !== 0 && error.status !== 401) hooks.activity();
+      const racedRead =
+        method === "GET" && error instanceof ApiError && error.code === "transaction_conflict";
+      if (racedRead && attempt < READ_RETRIES) {
+        await pause(attempt);
+        continue;
+      }
+      throw error;
+    }
   }
 }
 
